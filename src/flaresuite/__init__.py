@@ -1,0 +1,1 @@
+"""flaresuite: Python Cloudflare Workers on one pure-Python core."""

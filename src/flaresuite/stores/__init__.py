@@ -1,0 +1,1 @@
+"""Implementations of :mod:`flaresuite.ports` that need no Cloudflare runtime."""
