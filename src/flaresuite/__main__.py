@@ -1,0 +1,5 @@
+import sys
+
+from flaresuite.cli import main
+
+sys.exit(main())
