@@ -1,0 +1,27 @@
+"""Where distributions come from: the protocol the builder reads through.
+
+Two implementations: :class:`flaresuite.index.s3source.S3Source` (an S3 bucket, used by the
+Worker and ``flaresuite index build --s3-bucket``) and
+:class:`flaresuite.host.wheeldir.WheelDirectory` (a directory of wheels, for the CLI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from flaresuite.index.model import SourceObject
+
+
+class Source(Protocol):
+    def list(self, prefix: str) -> AsyncIterator[SourceObject]:
+        """Every key below ``prefix`` (recursively); raises if the listing cannot complete."""
+        ...
+
+    async def sha256(self, obj: SourceObject) -> str | None:
+        """The file's trustworthy hex sha256, or ``None`` when the source has none."""
+        ...
+
+    async def read(self, obj: SourceObject) -> bytes:
+        """The whole object; used for ``.metadata`` sidecars, which are small."""
+        ...
