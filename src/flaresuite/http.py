@@ -7,6 +7,7 @@ modules adapt the runtime's ``fetch``, the CLI adapts an ``httpx`` client
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -43,3 +44,16 @@ class TransportError(Exception):
 HttpFetch = Callable[[HttpRequest], Awaitable[HttpResponse]]
 """Sends one request and returns the whole response; raises :class:`TransportError` when no
 response arrived."""
+
+
+def json_response(status: int, document: object, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(
+        status=status,
+        headers={"content-type": "application/json", **(headers or {})},
+        body=json.dumps(document).encode("utf-8"),
+    )
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    """The one error shape every Worker answers with: ``{"error": message}``."""
+    return json_response(status, {"error": message}, headers)
