@@ -17,6 +17,7 @@ class HttpRequest:
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    """Header names are lower case (hosts normalise incoming requests)."""
     body: bytes = b""
     timeout: float | None = None
     """Seconds before the host gives up on the exchange; ``None`` leaves it to the host."""

@@ -1,0 +1,36 @@
+"""Write PEP 658 ``.metadata`` files for the wheels of a local tree (CPython only).
+
+This is what PyTorch's ``whl_metadata_upload_pep658`` Lambda does on each upload: the sidecar is
+the wheel's ``METADATA`` verbatim, stored at the wheel's key plus ``.metadata``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from flaresuite.index.core_metadata import extract_core_metadata
+from flaresuite.index.layout import CORE_METADATA_SUFFIX
+
+
+def write_sidecars(root: Path, out: Path, prefixes: Iterable[str]) -> int:
+    """Writes missing sidecars of wheels under ``root/<prefix>`` into ``out`` at the same
+    relative path; raises :class:`~flaresuite.index.core_metadata.InvalidWheel` on a bad
+    wheel. Returns how many were written."""
+    written = 0
+    seen: set[Path] = set()
+    for prefix in prefixes:
+        for wheel in sorted((root / prefix).rglob("*.whl")):
+            if wheel in seen:
+                continue
+            seen.add(wheel)
+            relative = wheel.relative_to(root)
+            sidecar = out / relative.with_name(relative.name + CORE_METADATA_SUFFIX)
+            beside = wheel.with_name(wheel.name + CORE_METADATA_SUFFIX)
+            metadata = extract_core_metadata(wheel.read_bytes(), wheel.name)
+            if sidecar.exists() or beside.exists():
+                continue
+            sidecar.parent.mkdir(parents=True, exist_ok=True)
+            sidecar.write_bytes(metadata)
+            written += 1
+    return written

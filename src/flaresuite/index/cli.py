@@ -1,0 +1,166 @@
+"""``flaresuite index build``: the index builder on a local directory of wheels or an S3 bucket.
+
+With no source it indexes the embedded demo tree (see :mod:`flaresuite.host.demo`), which is
+the README's first command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from flaresuite.cli import UsageError
+from flaresuite.errors import ConfigError
+from flaresuite.index.builder import BuildConfig, IndexBuilder, RunReport
+from flaresuite.index.layout import DEFAULT_PREFIXES
+
+DEFAULT_OUT = Path("flaresuite-index")
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    index = groups.add_parser("index", help="build PEP 503/691 simple indexes")
+    commands = index.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    build = commands.add_parser(
+        "build",
+        help="index a directory of wheels (default: the embedded demo) or an S3 bucket",
+        description=(
+            "Build the same pages the index Worker publishes. Without --source or --s3-bucket, "
+            f"the embedded demo wheels are written to --out (default ./{DEFAULT_OUT}) and "
+            "indexed in place."
+        ),
+    )
+    source = build.add_mutually_exclusive_group()
+    source.add_argument("--source", type=Path, metavar="DIR",
+                        help="directory whose layout mirrors bucket keys (DIR/whl/cpu/x.whl)")
+    source.add_argument("--s3-bucket", metavar="BUCKET", help="index an S3 bucket instead")
+    build.add_argument("--s3-endpoint", metavar="URL",
+                       help="S3-compatible endpoint (default: AWS for --s3-region)")
+    build.add_argument("--s3-region", default="us-east-1", metavar="REGION")
+    build.add_argument("--out", type=Path, metavar="DIR",
+                       help="where pages are written (default: the source directory, in place)")
+    build.add_argument("--prefix", action="append", dest="prefixes", metavar="PREFIX",
+                       help=f"prefix to index; repeatable (default: {', '.join(DEFAULT_PREFIXES)})")
+    build.add_argument("--nightly-keep", type=_positive_int, default=60, metavar="N",
+                       help="newest versions kept per project on whl/nightly (default 60)")
+    build.add_argument("--concurrency", type=_positive_int, default=16, metavar="N")
+    build.add_argument("--json", action="store_true", help="print the run report as JSON")
+    build.add_argument("--verbose", action="store_true",
+                       help="structured JSON logs on stderr")
+    build.set_defaults(run=run_build)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def run_build(args: argparse.Namespace) -> int:
+    return asyncio.run(_build(args))
+
+
+async def _build(args: argparse.Namespace) -> int:
+    from flaresuite.host.filesystem import DirectoryBucket
+    from flaresuite.host.progress import ProgressBar
+
+    config = BuildConfig(
+        prefixes=tuple(args.prefixes or DEFAULT_PREFIXES),
+        nightly_keep=args.nightly_keep,
+        concurrency=args.concurrency,
+        # A local build has no Worker CPU limit: fetch every checksum, however long it takes.
+        warn_after=(),
+        stop_metadata_after=math.inf,
+    )
+    progress = ProgressBar()
+    log = _stderr_log if args.verbose else _quiet_log
+    if args.s3_bucket:
+        out = args.out or DEFAULT_OUT
+        report = await _build_from_s3(args, config, DirectoryBucket(out), progress, log)
+    else:
+        root = _local_source(args)
+        out = args.out or root
+        report = await _build_from_directory(root, out, config, progress, log)
+    progress.close()
+    _print_report(report, out, args.json)
+    return 0 if report.status == "ok" else 1
+
+
+def _local_source(args: argparse.Namespace) -> Path:
+    from flaresuite.host.demo import write_demo_tree
+
+    if args.source is None:
+        root = args.out or DEFAULT_OUT
+        write_demo_tree(root)
+        return root
+    if not args.source.is_dir():
+        raise UsageError(f"source directory not found: {args.source}")
+    return args.source
+
+
+async def _build_from_directory(root, out, config, progress, log) -> RunReport:
+    from flaresuite.host.filesystem import DirectoryBucket
+    from flaresuite.host.sidecars import write_sidecars
+    from flaresuite.host.wheeldir import WheelDirectory
+    from flaresuite.index.core_metadata import InvalidWheel
+
+    try:
+        # Serving the tree needs the PEP 658 files the pages advertise; writing them first also
+        # rejects an unreadable wheel before any page changes.
+        write_sidecars(root, out, config.prefixes)
+    except InvalidWheel as error:
+        raise UsageError(f"unreadable wheel: {error}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read {error.filename}: {error.strerror}") from None
+    builder = IndexBuilder(WheelDirectory(root), [DirectoryBucket(out)], config=config,
+                           log=log, progress=progress)
+    return await builder.run()
+
+
+async def _build_from_s3(args, config, destination, progress, log) -> RunReport:
+    from flaresuite.host.transport import httpx_fetch
+    from flaresuite.index.s3source import S3Source
+    from flaresuite.s3.client import Credentials, S3Client
+
+    try:
+        credentials = Credentials.from_env(os.environ)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    async with httpx_fetch() as fetch:
+        client = S3Client(fetch, region=args.s3_region, endpoint=args.s3_endpoint,
+                          credentials=credentials)
+        builder = IndexBuilder(S3Source(client, args.s3_bucket), [destination], config=config,
+                               log=log, progress=progress)
+        return await builder.run()
+
+
+def _stderr_log(event: str, /, **fields: object) -> None:
+    print(json.dumps({"event": event, **fields}, default=str), file=sys.stderr, flush=True)
+
+
+def _quiet_log(event: str, /, **fields: object) -> None:
+    if event in ("index.rejected", "index.budget_warning", "index.cache_discarded"):
+        _stderr_log(event, **fields)
+
+
+def _print_report(report: RunReport, out: Path, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    for prefix in report.prefixes:
+        line = (f"{prefix.prefix:<20} {prefix.status:<8} {prefix.distributions:>6} files  "
+                f"{prefix.pages_written:>5} pages written  {prefix.pages_unchanged:>5} unchanged")
+        if prefix.error:
+            line += f"  error: {prefix.error}"
+        print(line)
+    print(f"{report.status}: index in {out}/ ({report.seconds:.2f} s). Serve it with:")
+    print(f"  python3 -m http.server --directory {out} 8000")
+    print("  pip download --no-deps --index-url http://127.0.0.1:8000/whl/cpu/ torch")
