@@ -1,0 +1,247 @@
+"""The delete proxy's HTTP service: what the Worker answers, as a function from
+:class:`~flaresuite.http.HttpRequest` to :class:`~flaresuite.http.HttpResponse`.
+
+Routes (docs/purge.md has the full contract):
+
+* ``POST /delete`` - delete up to 10,000 keys, one R2 call per 1000, a result per key;
+* ``POST /delete-project`` - delete (or with ``dryRun`` only list) every key of one project
+  under its four historical patterns, then list again to verify nothing is left;
+* ``GET /health`` - no token needed; 503 while ``DELETE_PROXY_TOKEN`` is not configured.
+
+The two POST routes need ``Authorization: Bearer <DELETE_PROXY_TOKEN>``. Every check (route,
+token, body size, JSON shape, every key) runs before the first delete, so a rejected request
+changes nothing. Every request, answered or not, writes exactly one audit log line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from flaresuite.http import HttpRequest, HttpResponse
+from flaresuite.logs import Log, json_log
+from flaresuite.ports import Bucket, Clock, SystemClock
+from flaresuite.purge.batching import (
+    DeleteReport,
+    Existence,
+    KeyOutcome,
+    delete_in_batches,
+    find_existing,
+    list_keys,
+)
+from flaresuite.purge.patterns import project_patterns
+from flaresuite.purge.requests import (
+    RequestRejected,
+    check_body_size,
+    parse_delete,
+    parse_project_deletion,
+)
+
+AUDIT_EVENT = "purge.audit"
+
+DEFAULT_MAX_EXISTENCE_LIST_CALLS = 100
+"""List calls one ``POST /delete`` may spend learning which keys existed. Clustered keys cost
+one call per 1000; only keys scattered across a crowded bucket reach this, and their results
+then say ``"absent": null`` rather than exhaust the Worker's subrequest budget."""
+
+_ROUTES = {"/delete": "POST", "/delete-project": "POST", "/health": "GET"}
+
+_AUDITED_FAILURES = 20
+"""Failed keys named in an audit line; the counts are always complete."""
+
+
+class _Unavailable(Exception):
+    """The proxy cannot serve yet (R2 failed before anything was deleted, or no token is
+    configured): 503, safe to retry."""
+
+
+def _json_response(status: int, payload: Mapping[str, Any], **headers: str) -> HttpResponse:
+    return HttpResponse(
+        status=status,
+        headers={
+            "content-type": "application/json",
+            "cache-control": "no-store",
+            **{name.replace("_", "-"): value for name, value in headers.items()},
+        },
+        body=json.dumps(payload, separators=(",", ":")).encode(),
+    )
+
+
+def _outcome_json(outcome: KeyOutcome) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "key": outcome.key,
+        "success": outcome.success,
+        "absent": outcome.absent,
+    }
+    if outcome.error is not None:
+        result["error"] = outcome.error
+    return result
+
+
+def _report_json(report: DeleteReport) -> dict[str, Any]:
+    return {
+        "total": len(report.outcomes),
+        "deleted": report.deleted,
+        "failed": report.failed,
+        "absent": report.absent,
+        "results": [_outcome_json(outcome) for outcome in report.outcomes],
+    }
+
+
+def _token_digest(token: str) -> bytes:
+    # Hashing first gives compare_digest equal-length inputs, so not even the token's length
+    # leaks through timing.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+class PurgeService:
+    def __init__(
+        self,
+        bucket: Bucket,
+        token: str | None,
+        *,
+        log: Log = json_log,
+        clock: Clock | None = None,
+        max_existence_list_calls: int = DEFAULT_MAX_EXISTENCE_LIST_CALLS,
+    ) -> None:
+        self._bucket = bucket
+        self._token_digest = _token_digest(token) if token else None
+        self._log = log
+        self._clock = clock or SystemClock()
+        self._max_existence_list_calls = max_existence_list_calls
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        started = self._clock.monotonic()
+        path = urlsplit(request.url).path
+        audit: dict[str, Any] = {
+            "method": request.method,
+            "path": path,
+            "ray": request.headers.get("cf-ray"),
+            "client_ip": request.headers.get("cf-connecting-ip"),
+            "user_agent": request.headers.get("user-agent"),
+            "auth": "none",
+        }
+        try:
+            response = await self._route(request, path, audit)
+        except RequestRejected as rejection:
+            extra = {"www_authenticate": "Bearer"} if rejection.status == 401 else {}
+            response = _json_response(rejection.status, {"error": rejection.message}, **extra)
+            audit["error"] = rejection.message
+        except _Unavailable as error:
+            response = _json_response(503, {"error": str(error)})
+            audit["error"] = str(error)
+        except Exception as error:  # noqa: BLE001 - the audit line must still be written
+            response = _json_response(500, {"error": "internal error"})
+            audit["error"] = f"{type(error).__name__}: {error}"
+        audit["status"] = response.status
+        audit["duration_ms"] = round((self._clock.monotonic() - started) * 1000, 1)
+        self._log(AUDIT_EVENT, **audit)
+        return response
+
+    async def _route(self, request: HttpRequest, path: str, audit: dict[str, Any]) -> HttpResponse:
+        method = _ROUTES.get(path)
+        if method is None:
+            raise RequestRejected(
+                404, f"no route {path}; try POST /delete, POST /delete-project or GET /health"
+            )
+        if request.method != method:
+            audit["error"] = f"{path} accepts {method} only"
+            return _json_response(405, {"error": audit["error"]}, allow=method)
+        if path == "/health":
+            if self._token_digest is None:
+                return _json_response(
+                    503, {"status": "unconfigured", "error": "DELETE_PROXY_TOKEN is not set"}
+                )
+            return _json_response(200, {"status": "ok"})
+        self._authorize(request, audit)
+        check_body_size(request)
+        if path == "/delete":
+            return await self._delete(request, audit)
+        return await self._delete_project(request, audit)
+
+    def _authorize(self, request: HttpRequest, audit: dict[str, Any]) -> None:
+        if self._token_digest is None:
+            raise _Unavailable("the delete proxy has no DELETE_PROXY_TOKEN configured")
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise RequestRejected(401, "missing bearer token: send Authorization: Bearer <token>")
+        if not hmac.compare_digest(_token_digest(presented.strip()), self._token_digest):
+            audit["auth"] = "wrong"
+            raise RequestRejected(401, "wrong bearer token")
+        audit["auth"] = "ok"
+
+    async def _delete(self, request: HttpRequest, audit: dict[str, Any]) -> HttpResponse:
+        keys = parse_delete(request)
+        audit["keys"] = len(keys)
+        try:
+            existence = await find_existing(
+                self._bucket, keys, max_list_calls=self._max_existence_list_calls
+            )
+        except Exception as error:  # noqa: BLE001 - nothing deleted yet: retryable
+            raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
+        report = await delete_in_batches(self._bucket, keys, existence)
+        self._audit_report(audit, report)
+        return _json_response(200, _report_json(report))
+
+    async def _delete_project(self, request: HttpRequest, audit: dict[str, Any]) -> HttpResponse:
+        deletion = parse_project_deletion(request)
+        audit.update(project_id=deletion.project_id, dry_run=deletion.dry_run)
+        patterns = project_patterns(deletion.project_id)
+        found: dict[str, list[str]] = {}
+        list_calls = 0
+        try:
+            for pattern in patterns:
+                found[pattern.name], calls = await list_keys(self._bucket, pattern.prefix)
+                list_calls += calls
+        except Exception as error:  # noqa: BLE001 - nothing deleted yet: retryable
+            raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
+        keys = [key for pattern in patterns for key in found[pattern.name]]
+        audit["keys"] = len(keys)
+        by_pattern = {
+            pattern.name: {"prefix": pattern.prefix, "count": len(found[pattern.name])}
+            for pattern in patterns
+        }
+        summary = {
+            "projectId": deletion.project_id,
+            "dryRun": deletion.dry_run,
+            "patterns": by_pattern,
+        }
+        if deletion.dry_run:
+            audit["list_calls"] = list_calls
+            return _json_response(200, {**summary, "total": len(keys), "keys": keys})
+        # Listed a moment ago, so every key existed: no further list calls needed to say so.
+        existence = Existence(existing=frozenset(keys), unknown=frozenset(), list_calls=list_calls)
+        report = await delete_in_batches(self._bucket, keys, existence)
+        self._audit_report(audit, report)
+        verification: dict[str, Any]
+        try:
+            remaining: list[str] = []
+            for pattern in patterns:
+                left, calls = await list_keys(self._bucket, pattern.prefix)
+                remaining.extend(left)
+                audit["list_calls"] += calls
+            verification = {"verified": not remaining, "remaining": remaining}
+        except Exception as error:  # noqa: BLE001 - the deletions above stand; say so
+            verification = {
+                "verified": False,
+                "remaining": None,
+                "verifyError": f"R2 list failed: {error}",
+            }
+        audit["verified"] = verification["verified"]
+        return _json_response(200, {**summary, **_report_json(report), **verification})
+
+    def _audit_report(self, audit: dict[str, Any], report: DeleteReport) -> None:
+        audit.update(
+            deleted=report.deleted,
+            failed=report.failed,
+            absent=report.absent,
+            delete_calls=report.delete_calls,
+            list_calls=report.list_calls,
+        )
+        if report.failed:
+            failures = [outcome.key for outcome in report.outcomes if not outcome.success]
+            audit["failed_keys"] = failures[:_AUDITED_FAILURES]
