@@ -1,0 +1,188 @@
+"""``flaresuite release bundle``: build a Worker with ``pywrangler deploy --dry-run`` and pack
+its output into a deterministic archive.
+
+One ``wrangler.toml`` holds every Worker: the index builder at the top level and the others as
+``[env.<worker>]`` sections. ``pywrangler deploy --dry-run --outdir dist/<worker>`` writes the
+entry module, the other modules beside it and the vendored ``python_modules/`` without
+deploying anything; we pack that directory into ``dist/<worker>.tar.gz`` and record its sha256
+in ``dist/<worker>.tar.gz.sha256`` (``sha256sum`` format, so ``sha256sum -c`` checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flaresuite.errors import ConfigError
+from flaresuite.release.archive import deterministic_tar_gz
+from flaresuite.release.errors import ReleaseError
+from flaresuite.release.fingerprint import Fingerprint, check_size, fingerprint
+
+WRANGLER_CONFIG = "wrangler.toml"
+DIST_DIR = "dist"
+TOP_LEVEL_WORKER = "index"
+"""The name by which the Worker at the top level of ``wrangler.toml`` (the index builder) is
+bundled; every other name must be an ``[env.<name>]`` section."""
+
+WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
+"""Worker names become paths under ``dist/``: no separators, no dot-dot."""
+
+WRANGLER_README = "README.md"
+"""Wrangler writes this file into every ``--outdir`` with the build time in it; it is not part
+of the Worker, and keeping it would make every archive different."""
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Runner = Callable[[Sequence[str], Path], CommandResult]
+"""Runs ``argv`` with the given working directory, waits for it, and returns its output.
+Raises :class:`ReleaseError` when the program cannot be started."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    worker: str
+    archive: Path
+    fingerprint: Fingerprint
+    files: int
+    """Members of the archive."""
+
+
+def bundle_worker(project_root: Path, worker: str, run: Runner) -> Bundle:
+    """Builds ``worker`` from ``project_root/wrangler.toml`` and writes its archive and
+    checksum file under ``project_root/dist/``."""
+    check_worker_name(worker)
+    config = read_wrangler_config(project_root)
+    env_args, main = worker_target(config, worker)
+    outdir = Path(DIST_DIR, worker)
+    archive = project_root / archive_name(worker)
+    # A failed build must not leave an older archive behind for `upload` to pick up, and
+    # files from an earlier build must not leak into this one.
+    archive.unlink(missing_ok=True)
+    checksum_file(archive).unlink(missing_ok=True)
+    shutil.rmtree(project_root / outdir, ignore_errors=True)
+
+    argv = ["pywrangler", "deploy", "--dry-run", "--outdir", outdir.as_posix(), *env_args]
+    result = run(argv, project_root)
+    if result.returncode != 0:
+        output = result.stderr.strip() or result.stdout.strip()
+        raise ReleaseError(
+            f"`{' '.join(argv)}` failed with exit status {result.returncode}:\n"
+            + ANSI_ESCAPE.sub("", output)
+        )
+    entry = outdir / posixpath.basename(main)
+    if not (project_root / entry).is_file():
+        raise ReleaseError(
+            f"Bundle not created at {entry.as_posix()}: `{' '.join(argv)}` exited 0 "
+            f"without writing the entry module named by `main` ({main})"
+        )
+
+    files = collect_files(project_root / outdir)
+    data = deterministic_tar_gz(files)
+    identity = fingerprint(data)
+    check_size(identity, f"the bundle of {worker!r}")
+    archive.write_bytes(data)
+    checksum_file(archive).write_text(f"{identity.sha256}  {archive.name}\n", encoding="ascii")
+    return Bundle(worker=worker, archive=archive, fingerprint=identity, files=len(files))
+
+
+def check_worker_name(worker: str) -> None:
+    if not WORKER_NAME.match(worker):
+        raise ConfigError(
+            f"invalid Worker name {worker!r}: use letters, digits, '-' and '_' "
+            f"({TOP_LEVEL_WORKER!r} or an [env.<name>] section of {WRANGLER_CONFIG})"
+        )
+
+
+def read_wrangler_config(project_root: Path) -> Mapping[str, object]:
+    path = project_root / WRANGLER_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{WRANGLER_CONFIG} not found in project root ({project_root})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def worker_target(config: Mapping[str, object], worker: str) -> tuple[list[str], str]:
+    """Returns the ``--env`` arguments that select ``worker`` and its ``main`` module.
+
+    The top level is selected with ``--env ""``: with environments defined, wrangler warns
+    unless the target is explicit (``main`` is inheritable, so an environment may omit it).
+    """
+    environments = config.get("env") or {}
+    if not isinstance(environments, Mapping):
+        raise ConfigError(f"{WRANGLER_CONFIG}: `env` must be a table of [env.<name>] sections")
+    if worker in environments:
+        section = environments[worker]
+        env_args = ["--env", worker]
+        main = section.get("main", config.get("main")) if isinstance(section, Mapping) else None
+    elif worker == TOP_LEVEL_WORKER:
+        env_args = ["--env", ""]
+        main = config.get("main")
+    else:
+        known = ", ".join([TOP_LEVEL_WORKER, *sorted(environments)])
+        raise ConfigError(
+            f"unknown Worker {worker!r}: {WRANGLER_CONFIG} defines {known} "
+            f"({TOP_LEVEL_WORKER!r} is its top level)"
+        )
+    if not isinstance(main, str) or not main:
+        raise ConfigError(f"{WRANGLER_CONFIG} names no `main` module for Worker {worker!r}")
+    return env_args, main
+
+
+def collect_files(outdir: Path) -> dict[str, bytes]:
+    """Every file under ``outdir`` by relative POSIX path, without wrangler's README."""
+    files: dict[str, bytes] = {}
+    for directory, _, names in os.walk(outdir):
+        for name in names:
+            path = Path(directory, name)
+            relative = path.relative_to(outdir).as_posix()
+            if relative != WRANGLER_README:
+                files[relative] = path.read_bytes()
+    return files
+
+
+def archive_name(worker: str) -> str:
+    return f"{DIST_DIR}/{worker}.tar.gz"
+
+
+def checksum_file(archive: Path) -> Path:
+    return archive.with_name(archive.name + ".sha256")
+
+
+def read_bundle(project_root: Path, worker: str) -> tuple[Path, bytes, Fingerprint]:
+    """Loads the archive ``bundle`` wrote for ``worker`` and checks it against its recorded
+    sha256, so what is uploaded and described is exactly what was built."""
+    check_worker_name(worker)
+    archive = project_root / archive_name(worker)
+    try:
+        data = archive.read_bytes()
+        recorded = checksum_file(archive).read_text(encoding="ascii").split(maxsplit=1)[0]
+    except (FileNotFoundError, IndexError):
+        raise ReleaseError(
+            f"no bundle at {archive_name(worker)} with its .sha256 file: "
+            f"run `flaresuite release bundle {worker}` first"
+        ) from None
+    identity = fingerprint(data)
+    if identity.sha256 != recorded:
+        raise ReleaseError(
+            f"{archive_name(worker)} changed since it was bundled (sha256 {identity.sha256}, "
+            f"recorded {recorded}): run `flaresuite release bundle {worker}` again"
+        )
+    return archive, data, identity

@@ -1,0 +1,136 @@
+"""``flaresuite release``: bundle a Worker, upload the bundle to R2, print its ConfigMap.
+
+Each sub-command is one stage of the Tekton pipeline in ``deploy/tekton/``. Every failure exits
+2 with a message that says what to fix (docs/release.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from flaresuite.cli import UsageError
+from flaresuite.errors import ConfigError
+from flaresuite.release.bundle import CommandResult, bundle_worker, read_bundle
+from flaresuite.release.errors import ReleaseError
+from flaresuite.release.location import ArtifactLocation
+from flaresuite.release.metadata import (
+    DEFAULT_MANAGED_BY,
+    artifact_config_map,
+    owner_label,
+    to_yaml,
+)
+
+PROJECT_ROOT_HELP = "directory holding wrangler.toml and dist/ (default: the current directory)"
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    release = groups.add_parser(
+        "release", help="bundle a Worker, upload it to R2, publish its ConfigMap"
+    )
+    commands = release.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bundle = commands.add_parser(
+        "bundle",
+        help="build WORKER with pywrangler into a deterministic dist/WORKER.tar.gz",
+        description=(
+            "Run `pywrangler deploy --dry-run --outdir dist/WORKER` and pack the output into "
+            "dist/WORKER.tar.gz (same sources, same bytes), with its sha256 in "
+            "dist/WORKER.tar.gz.sha256. WORKER is 'index' (the top level of wrangler.toml) or "
+            "an [env.WORKER] section."
+        ),
+    )
+    bundle.add_argument("worker", metavar="WORKER")
+    bundle.add_argument("--project-root", type=Path, default=Path("."), metavar="DIR",
+                        help=PROJECT_ROOT_HELP)
+    bundle.add_argument("--json", action="store_true", help="print the result as JSON")
+    bundle.set_defaults(run=run_bundle)
+
+    metadata = commands.add_parser(
+        "metadata",
+        help="print or write the ConfigMap that records where WORKER's bundle is",
+        description=(
+            "Describe dist/WORKER.tar.gz as a ConfigMap with data bucket, path, content-hash "
+            "and size-bytes, labelled app.kubernetes.io/managed-by and optionally with an "
+            "owner label. A bundle over 10 MB is refused."
+        ),
+    )
+    metadata.add_argument("worker", metavar="WORKER")
+    metadata.add_argument("--bucket", required=True, help="R2 bucket holding the bundle")
+    metadata.add_argument("--key", required=True, help="object key of the bundle")
+    metadata.add_argument("--name", required=True, help="ConfigMap name")
+    metadata.add_argument("--namespace", help="ConfigMap namespace (default: none, so "
+                                              "kubectl applies it to its current namespace)")
+    metadata.add_argument("--owner-label-key", default="", metavar="KEY",
+                          help="owner label key; give both key and value, or neither")
+    metadata.add_argument("--owner-label-value", default="", metavar="VALUE")
+    metadata.add_argument("--managed-by", default=DEFAULT_MANAGED_BY, metavar="VALUE",
+                          help=f"value of app.kubernetes.io/managed-by "
+                               f"(default {DEFAULT_MANAGED_BY})")
+    metadata.add_argument("--project-root", type=Path, default=Path("."), metavar="DIR",
+                          help=PROJECT_ROOT_HELP)
+    metadata.add_argument("--output", type=Path, metavar="FILE",
+                          help="write the YAML to FILE instead of stdout")
+    metadata.set_defaults(run=run_metadata)
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    try:
+        bundle = bundle_worker(args.project_root, args.worker, run_subprocess)
+    except (ConfigError, ReleaseError) as error:
+        raise UsageError(str(error)) from None
+    archive = bundle.archive.relative_to(args.project_root).as_posix()
+    if args.json:
+        print(json.dumps({
+            "worker": bundle.worker,
+            "archive": archive,
+            "sha256": bundle.fingerprint.sha256,
+            "size-bytes": bundle.fingerprint.size,
+            "files": bundle.files,
+        }))
+    else:
+        print(f"{archive}: {bundle.fingerprint.size} bytes, {bundle.files} files, "
+              f"sha256 {bundle.fingerprint.sha256}")
+    return 0
+
+
+def run_subprocess(argv: Sequence[str], cwd: Path) -> CommandResult:
+    # Imported here: this module is imported on Pyodide too, which cannot start processes.
+    import subprocess
+
+    try:
+        done = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True,
+                              errors="replace", check=False)
+    except FileNotFoundError:
+        raise ReleaseError(
+            f"{argv[0]} not found on PATH: it comes with workers-py; run `uv sync` and call "
+            "`uv run flaresuite release ...`"
+        ) from None
+    return CommandResult(done.returncode, done.stdout, done.stderr)
+
+
+def run_metadata(args: argparse.Namespace) -> int:
+    try:
+        _, _, identity = read_bundle(args.project_root, args.worker)
+        manifest = artifact_config_map(
+            name=args.name,
+            location=ArtifactLocation(args.bucket, args.key),
+            bundle=identity,
+            owner=owner_label(args.owner_label_key, args.owner_label_value),
+            managed_by=args.managed_by,
+            namespace=args.namespace,
+        )
+    except (ConfigError, ReleaseError) as error:
+        raise UsageError(str(error)) from None
+    text = to_yaml(manifest)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot write {args.output}: {error.strerror}") from None
+    return 0
