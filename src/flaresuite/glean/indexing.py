@@ -1,0 +1,111 @@
+"""A client for the three Glean Indexing API endpoints direct mode uses.
+
+Endpoints (``https://{instance}-be.glean.com/api/index/v1/...``, ``Authorization: Bearer
+<indexing token>``; gleanwork/glean-developer-site ``docs/api/indexing-api``):
+
+* ``/bulkindexdocuments``: replaces every document of the datasource. One ``uploadId`` for all
+  pages of an upload, ``isFirstPage`` on the first, ``isLastPage`` on the last;
+  ``forceRestartUpload`` (with ``isFirstPage``) discards an unfinished earlier upload.
+* ``/indexdocuments``: adds or updates a batch and leaves the others alone; 600 documents per
+  minute per token.
+* ``/deletedocument``: ``{datasource, objectType, id}``; succeeds when the document is absent.
+
+Documents arrive already serialised (:mod:`.documents`), so a page body is joined, never
+re-encoded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+
+from flaresuite.glean.retry import RetryPolicy, Sleep, send_with_retry
+from flaresuite.http import HttpFetch, HttpRequest
+
+API_PATH = "/api/index/v1"
+
+MAX_PAGE_DOCUMENTS = 1000
+"""The Indexing SDK's batch size for one bulk page."""
+
+MAX_PAGE_BYTES = 5 * 1024 * 1024
+"""The Indexing SDK's ``DEFAULT_DOCUMENT_BATCH_SIZE_BYTES``, which tracks the API payload limit."""
+
+ENVELOPE_BYTES = 1024
+"""Room kept in a page for the fields around ``documents`` (ids and flags, well under this)."""
+
+REQUEST_TIMEOUT = 60.0
+"""The Indexing SDK's client timeout (60,000 ms)."""
+
+
+class GleanApiError(Exception):
+    """Glean refused a request (4xx other than 429) or kept failing."""
+
+
+class GleanIndexingClient:
+    def __init__(
+        self,
+        fetch: HttpFetch,
+        base_url: str,
+        token: str,
+        *,
+        policy: RetryPolicy,
+        sleep: Sleep,
+        rng: random.Random,
+    ) -> None:
+        self._fetch = fetch
+        self._base_url = base_url
+        self._token = token
+        self._policy = policy
+        self._sleep = sleep
+        self._rng = rng
+
+    async def bulk_index_page(
+        self,
+        *,
+        upload_id: str,
+        datasource: str,
+        documents: Sequence[bytes],
+        is_first_page: bool,
+        is_last_page: bool,
+        force_restart_upload: bool,
+    ) -> None:
+        fields: dict[str, object] = {
+            "uploadId": upload_id,
+            "datasource": datasource,
+            "isFirstPage": is_first_page,
+            "isLastPage": is_last_page,
+        }
+        if force_restart_upload:
+            fields["forceRestartUpload"] = True
+        await self._post("bulkindexdocuments", _with_documents(fields, documents))
+
+    async def index_documents(self, datasource: str, documents: Sequence[bytes]) -> None:
+        await self._post("indexdocuments", _with_documents({"datasource": datasource}, documents))
+
+    async def delete_document(self, datasource: str, object_type: str, doc_id: str) -> None:
+        body = {"datasource": datasource, "objectType": object_type, "id": doc_id}
+        await self._post("deletedocument", json.dumps(body, ensure_ascii=False).encode())
+
+    async def _post(self, endpoint: str, body: bytes) -> None:
+        request = HttpRequest(
+            "POST",
+            f"{self._base_url}{API_PATH}/{endpoint}",
+            {
+                "authorization": f"Bearer {self._token}",
+                "content-type": "application/json",
+            },
+            body,
+            timeout=REQUEST_TIMEOUT,
+        )
+        response = await send_with_retry(
+            self._fetch, request, policy=self._policy, sleep=self._sleep, rng=self._rng
+        )
+        if not response.ok:
+            detail = response.body[:300].decode("utf-8", "replace")
+            raise GleanApiError(f"Glean /{endpoint} answered HTTP {response.status}: {detail}")
+
+
+def _with_documents(fields: dict[str, object], documents: Sequence[bytes]) -> bytes:
+    head = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+    return head + b',"documents":[' + b",".join(documents) + b"]}"

@@ -1,0 +1,88 @@
+"""A run lock in KV that expires.
+
+Glean allows one bulk upload at a time per datasource ("Concurrent uploads are not allowed"),
+and two syncs interleaving would corrupt the checkpoint, so runs take this lock first.
+
+KV has no compare-and-swap, so the lock is advisory: a taker writes its owner id and reads it
+back, and only the owner it reads proceeds. Two takers racing in the same location settle on
+the last write; takers in different locations could both win within KV's propagation delay
+(up to 60 s), which a Worker's own crons and a manual trigger do not produce in practice.
+The lock carries its own expiry, checked against the clock, besides KV's ``expirationTtl``:
+a run that crashed without releasing it blocks for at most the TTL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from flaresuite.glean.modes import Mode
+from flaresuite.ports import Clock, KeyValue
+
+LOCK_KEY = "glean:lock"
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    owner: str
+    mode: Mode
+    acquired_at: float
+    expires_at: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "owner": self.owner,
+            "mode": self.mode.value,
+            "acquiredAt": self.acquired_at,
+            "expiresAt": self.expires_at,
+        }
+
+
+class LockBusy(Exception):
+    def __init__(self, holder: LockHolder) -> None:
+        super().__init__(f"a {holder.mode.value} run ({holder.owner}) is in progress")
+        self.holder = holder
+
+
+class KvLock:
+    def __init__(self, kv: KeyValue, clock: Clock, ttl: int) -> None:
+        self._kv = kv
+        self._clock = clock
+        self._ttl = ttl
+
+    async def holder(self) -> LockHolder | None:
+        """The live holder; an expired or unreadable lock counts as free."""
+        raw = await self._kv.get(LOCK_KEY)
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            holder = LockHolder(
+                str(data["owner"]),
+                Mode(data["mode"]),
+                float(data["acquiredAt"]),
+                float(data["expiresAt"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+        return holder if holder.expires_at > self._clock.now() else None
+
+    async def acquire(self, owner: str, mode: Mode) -> LockHolder:
+        """Take the lock for ``owner``; raises :class:`LockBusy` naming the live holder."""
+        current = await self.holder()
+        if current is not None:
+            raise LockBusy(current)
+        now = self._clock.now()
+        mine = LockHolder(owner, mode, now, now + self._ttl)
+        await self._kv.put(LOCK_KEY, json.dumps(mine.to_json()), expiration_ttl=self._ttl)
+        confirmed = await self.holder()
+        if confirmed is None or confirmed.owner != owner:
+            raise LockBusy(confirmed or mine)
+        return mine
+
+    async def release(self, owner: str) -> None:
+        """Release the lock if ``owner`` still holds it; a lock that expired and was taken by
+        another run is left to that run."""
+        current = await self.holder()
+        if current is not None and current.owner == owner:
+            await self._kv.delete(LOCK_KEY)
