@@ -342,7 +342,10 @@ async def _bounded(jobs: Iterable[Awaitable[None]], limit: int) -> None:
             await job
 
     # A TaskGroup cancels the other workers when one fails, so nothing keeps writing after an
-    # error has decided the outcome.
-    async with asyncio.TaskGroup() as group:
-        for _ in range(max(1, limit)):
-            group.create_task(worker())
+    # error has decided the outcome; the first error is what the report names.
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, limit)):
+                group.create_task(worker())
+    except ExceptionGroup as failures:
+        raise failures.exceptions[0] from None
