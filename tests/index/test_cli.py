@@ -1,0 +1,107 @@
+"""``flaresuite index build``: the README's main job, and its answers to bad input."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from flaresuite.cli import main
+from flaresuite.host.demo import build_wheel
+
+
+def test_the_default_build_indexes_the_embedded_demo_in_place(tmp_path, capsys):
+    out = tmp_path / "site"
+    assert main(["index", "build", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"ok: index in {out}/" in printed
+    torch_page = (out / "whl/cpu/torch/index.html").read_text()
+    assert "torch-2.6.0+cpu-py3-none-any.whl" in torch_page and "#sha256=" in torch_page
+    assert (out / "whl/cpu/torch-2.6.0+cpu-py3-none-any.whl.metadata").read_bytes().startswith(
+        b"Metadata-Version"
+    )
+    nightly = (out / "whl/nightly/index.html").read_text()
+    assert "torch" in nightly and "not-on-the-allow-list" not in nightly
+    assert "libtorch-shared-with-deps-latest.zip" in (out / "libtorch/nightly/cpu/index.html").read_text()
+
+
+def test_a_second_build_rewrites_nothing(tmp_path, capsys):
+    out = tmp_path / "site"
+    main(["index", "build", "--out", str(out), "--json"])
+    capsys.readouterr()
+    main(["index", "build", "--out", str(out), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert sum(p["pages_written"] for p in report["prefixes"]) == 0
+    assert report["status"] == "ok"
+
+
+def test_a_directory_of_wheels_is_indexed_with_metadata_from_the_wheels(tmp_path, capsys):
+    wheel = tmp_path / "whl" / "cu126" / "demo_pkg-1.0+cu126-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    wheel.write_bytes(build_wheel("demo_pkg", "1.0+cu126", requires_python=">=3.10"))
+    out = tmp_path / "pages"
+    assert main(["index", "build", "--source", str(tmp_path), "--out", str(out),
+                 "--prefix", "whl"]) == 0
+    page = (out / "whl/cu126/demo-pkg/index.html").read_text()
+    assert 'data-requires-python="&gt;=3.10"' in page and "data-core-metadata" in page
+    assert (out / "whl/cu126/demo_pkg-1.0+cu126-py3-none-any.whl.metadata").exists()
+    assert not (tmp_path / "whl/cu126/demo_pkg-1.0+cu126-py3-none-any.whl.metadata").exists()
+
+
+def test_a_missing_source_directory_exits_2(tmp_path, capsys):
+    assert main(["index", "build", "--source", str(tmp_path / "nope")]) == 2
+    assert "source directory not found" in capsys.readouterr().err
+
+
+def test_an_unreadable_wheel_exits_2_and_writes_no_page(tmp_path, capsys):
+    bad = tmp_path / "whl" / "cpu" / "broken-1.0-py3-none-any.whl"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"this is not a zip file")
+    assert main(["index", "build", "--source", str(tmp_path)]) == 2
+    assert "unreadable wheel: broken-1.0-py3-none-any.whl" in capsys.readouterr().err
+    assert not (tmp_path / "whl" / "cpu" / "index.html").exists()
+
+
+def test_a_wheel_without_metadata_exits_2(tmp_path, capsys):
+    bad = tmp_path / "whl" / "hollow-1.0-py3-none-any.whl"
+    bad.parent.mkdir(parents=True)
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("hollow/__init__.py", "")
+    assert main(["index", "build", "--source", str(tmp_path)]) == 2
+    assert "expected one .dist-info/METADATA" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--nightly-keep", "0"], "must be at least 1"),
+        (["--nightly-keep", "many"], "not a whole number"),
+        (["--frobnicate"], "unrecognized arguments"),
+        (["--source", "x", "--s3-bucket", "y"], "not allowed with argument"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_message(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["index", "build", *flags])
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_half_set_s3_credentials_exit_2(monkeypatch, capsys):
+    monkeypatch.setenv("S3_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.delenv("S3_SECRET_ACCESS_KEY", raising=False)
+    assert main(["index", "build", "--s3-bucket", "pytorch"]) == 2
+    assert (
+        "Either provide both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"
+        in capsys.readouterr().err
+    )
+
+
+def test_the_console_script_runs_as_a_module(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "flaresuite", "index", "build", "--out", str(tmp_path / "s")],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ok: index in" in done.stdout
