@@ -11,21 +11,28 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import random
 import uuid
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
+from flaresuite.auth import bearer_token, token_matches
 from flaresuite.glean.config import ConfigError, GleanConfig, parse_config
 from flaresuite.glean.direct import DirectSync
 from flaresuite.glean.lock import KvLock, LockBusy, LockHolder
-from flaresuite.glean.modes import InvalidMode, Mode, UnknownCron, mode_for_cron, parse_mode
+from flaresuite.glean.modes import (
+    InvalidMode,
+    Mode,
+    UnknownCron,
+    mode_for_cron,
+    parse_mode,
+)
 from flaresuite.glean.orchestrator import run_backend
-from flaresuite.glean.retry import RetryPolicy, Sleep
+from flaresuite.glean.retry import DEFAULT_RETRY_POLICY, RetryPolicy, Sleep
 from flaresuite.glean.state import RunRecord, SyncState, iso_utc
 from flaresuite.http import HttpFetch, HttpRequest, HttpResponse
+from flaresuite.logs import Log, json_log
 from flaresuite.ports import Clock, KeyValue, SystemClock
 
 KV_BINDING = "GLEAN_STATE"
@@ -44,11 +51,6 @@ class RunFailed(Exception):
     """A scheduled run ended in error; raised so the cron execution is marked failed."""
 
 
-def log_json_line(event: str, **fields: object) -> None:
-    """Workers Logs and ``wrangler tail`` keep one JSON object per line."""
-    print(json.dumps({"event": event, **fields}, default=str))
-
-
 class GleanApp:
     def __init__(
         self,
@@ -60,8 +62,8 @@ class GleanApp:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-        log: Callable[..., None] = log_json_line,
-        policy: RetryPolicy = RetryPolicy(),
+        log: Log = json_log,
+        policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     ) -> None:
         errors: list[str] = []
         self.config: GleanConfig | None = None
@@ -135,7 +137,7 @@ class GleanApp:
             return _json(503, {"error": "the orchestrator is misconfigured: "
                                + "; ".join(self.config_errors)})
         config = self._ready()
-        if not _bearer_matches(request.headers, config.trigger_token):
+        if not token_matches(bearer_token(request.headers), config.trigger_token):
             return _error(401, "missing or wrong bearer token", www_authenticate="Bearer")
         if len(request.body) > MAX_TRIGGER_BODY:
             return _error(413, f"body over {MAX_TRIGGER_BODY} bytes")
@@ -226,17 +228,10 @@ class GleanApp:
             # Everything changed before this run started is now in Glean.
             await state.set_checkpoint(int(started))
             return record("completed", counts.indexed, counts.deleted)
-        except Exception as error:  # every failure becomes the run's record, none is lost
+        except Exception as error:  # noqa: BLE001 -- every failure becomes the run's record
             self._log("glean.run_failed", runId=run_id, mode=mode.value,
                       errorType=type(error).__name__, error=str(error))
             return record("error", error=str(error) or type(error).__name__)
-
-
-def _bearer_matches(headers: Mapping[str, str], token: str) -> bool:
-    scheme, _, given = (headers.get("authorization") or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    )
 
 
 def _holder_json(holder: LockHolder) -> dict[str, object]:

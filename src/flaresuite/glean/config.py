@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from flaresuite.errors import ConfigError as SuiteConfigError
 from flaresuite.glean.modes import Mode
 
 ENV_NAMES = (
@@ -38,7 +39,7 @@ MIN_KV_TTL = 60
 """KV rejects an ``expirationTtl`` below 60 seconds."""
 
 
-class ConfigError(Exception):
+class ConfigError(SuiteConfigError):
     """The configuration cannot run a sync; ``errors`` says every reason."""
 
     def __init__(self, errors: list[str]) -> None:

@@ -13,7 +13,7 @@ Glean's 600 documents per minute, then ``/deletedocument`` for each deletion of 
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flaresuite.glean.config import DirectConfig
@@ -24,10 +24,16 @@ from flaresuite.glean.indexing import (
     MAX_PAGE_DOCUMENTS,
     GleanIndexingClient,
 )
-from flaresuite.glean.retry import RetryPolicy, Sleep, SlidingWindowLimiter
+from flaresuite.glean.retry import (
+    DEFAULT_RETRY_POLICY,
+    RetryPolicy,
+    Sleep,
+    SlidingWindowLimiter,
+)
 from flaresuite.glean.source import DocumentSource
 from flaresuite.glean.state import SyncState
 from flaresuite.http import HttpFetch
+from flaresuite.logs import Log
 from flaresuite.ports import Clock
 
 INDEX_DOCUMENTS_PER_MINUTE = 600
@@ -84,8 +90,8 @@ class DirectSync:
         sleep: Sleep,
         rng: random.Random,
         new_id: Callable[[], str],
-        log: Callable[..., None],
-        policy: RetryPolicy = RetryPolicy(),
+        log: Log,
+        policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     ) -> None:
         self._config = config
         self._state = state

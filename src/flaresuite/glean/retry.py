@@ -38,6 +38,9 @@ class RetryPolicy:
         return min(max(retry_after, jittered), self.max_retry_after)
 
 
+DEFAULT_RETRY_POLICY = RetryPolicy()
+
+
 class RetriesExhausted(Exception):
     """Every attempt got a retryable failure; the message says the last one."""
 
