@@ -73,24 +73,24 @@ def render_prefix(
     directories = set(selection.directories)
     if selection.distributions:
         directories.add(selection.prefix)
+    # Root files appear on every directory's pages: describe each file once.
+    entries = {
+        dist.obj.key: _file_entry(dist, metadata.get(dist.obj.key, NO_METADATA), with_hashes)
+        for dist in selection.distributions
+    }
     for directory in sorted(directories):
         scope = selection.distributions if directory == selection.prefix else (
             root + by_directory.get(directory, [])
         )
-        yield from _directory_pages(directory, scope, metadata, with_hashes)
+        yield from _directory_pages(directory, scope, entries)
 
 
 def _directory_pages(
-    directory: str,
-    scope: Sequence[Distribution],
-    metadata: Mapping[str, FileMetadata],
-    with_hashes: bool,
+    directory: str, scope: Sequence[Distribution], entries: Mapping[str, FileEntry]
 ) -> Iterator[Page]:
     projects: dict[str, list[FileEntry]] = defaultdict(list)
     for dist in scope:
-        projects[dist.name.project].append(
-            _file_entry(dist, metadata.get(dist.obj.key, NO_METADATA), with_hashes)
-        )
+        projects[dist.name.project].append(entries[dist.obj.key])
     for project in sorted(projects):
         files = sorted(projects[project], key=lambda entry: entry.url)
         base = f"{directory}/{project}/index"
