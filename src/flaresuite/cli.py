@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 COMMAND_GROUPS = (
     "flaresuite.index.cli",
+    "flaresuite.release.cli",
 )
 """Modules that add a sub-command group, in the order ``--help`` lists them."""
 
