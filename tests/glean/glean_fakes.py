@@ -4,6 +4,7 @@ only moves time; and the environments of both modes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import deque
@@ -18,7 +19,8 @@ AT_0200 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC).timestamp()
 
 
 class FakeClock:
-    """Starts at 02:00 UTC; ``sleep`` records the delay and advances both clocks by it."""
+    """Starts at 02:00 UTC; ``sleep`` records the delay and advances both clocks by it
+    instead of waiting."""
 
     def __init__(self, now: float = AT_0200) -> None:
         self._now = now
@@ -38,6 +40,9 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.advance(seconds)
+        # A real, tiny yield, so that a run polling for the lock lets the holder's loopback
+        # I/O progress.
+        await asyncio.sleep(0.01)
 
 
 @dataclass(frozen=True)

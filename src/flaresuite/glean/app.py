@@ -97,6 +97,14 @@ class GleanApp:
         try:
             record = await self._run(mode, "cron", wait_for_incremental=mode is Mode.FULL)
         except LockBusy as busy:
+            if mode is Mode.FULL and busy.holder.mode is Mode.INCREMENTAL:
+                # The daily FULL did not happen: that must show on /health, not just in a log.
+                now = self._clock.now()
+                record = RunRecord(self._new_id(), mode, "cron", "error", now, now, error=(
+                    f"{busy}; it held the lock past GLEAN_FULL_LOCK_WAIT "
+                    f"({config.full_lock_wait} s)"))
+                await SyncState(self._kv).record(record)
+                raise RunFailed(record.error) from None
             self._log("glean.run_skipped", mode=mode.value, cron=cron, reason=str(busy))
             return None
         if record.status == "error":

@@ -1,0 +1,128 @@
+"""Which cron runs which mode, and the lock that keeps runs from overlapping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from glean_fakes import Logs, direct_env, doc
+
+from flaresuite.glean.app import RunFailed
+from flaresuite.glean.lock import LOCK_KEY, KvLock
+from flaresuite.glean.modes import Mode, UnknownCron
+from flaresuite.glean.state import CHECKPOINT_KEY
+from flaresuite.stores.memory import MemoryKeyValue
+
+FULL_CRON, HOURLY_CRON = "0 2 * * *", "0 * * * *"
+
+
+@pytest.fixture
+async def kv(clock):
+    kv = MemoryKeyValue(clock)
+    await kv.put(CHECKPOINT_KEY, "1763000000")
+    return kv
+
+
+@pytest.mark.parametrize("first", [FULL_CRON, HOURLY_CRON])
+async def test_both_crons_at_0200_make_exactly_one_full_run(world, make_app, kv, first):
+    world.serve_documents([doc(n) for n in range(1200)], page_size=500)
+    app = make_app(direct_env(world, GLEAN_FULL_LOCK_WAIT="86400"), kv)
+    second = HOURLY_CRON if first == FULL_CRON else FULL_CRON
+
+    results = dict(zip([first, second],
+                       await asyncio.gather(app.scheduled(first), app.scheduled(second))))
+
+    bulk = world.requests("/api/index/v1/bulkindexdocuments")
+    assert [(p.body["isFirstPage"], p.body["isLastPage"]) for p in bulk] == [
+        (True, False), (False, True)]
+    assert len({p.body["uploadId"] for p in bulk}) == 1
+    assert results[FULL_CRON].status == "completed"
+    assert results[FULL_CRON].documents_indexed == 1200
+    if first == FULL_CRON:
+        # The hourly run found the FULL in progress; the FULL covers it.
+        assert results[HOURLY_CRON] is None
+    else:
+        # The FULL waited for the hourly run to finish instead of being lost to it.
+        assert results[HOURLY_CRON].status == "completed"
+        assert world.sequence().index("bulkindexdocuments") > world.sequence().index(
+            "indexdocuments")
+
+
+async def test_the_mode_comes_from_the_cron_expression_never_from_the_hour(
+        world, make_app, kv, clock):
+    world.serve_documents([doc(1)], page_size=500)
+    app = make_app(direct_env(world, GLEAN_FULL_CRON="30 3 * * 0"), kv)
+
+    record = await app.scheduled(HOURLY_CRON)  # at 02:00, the old example's FULL hour
+    assert record.mode is Mode.INCREMENTAL
+    assert "bulkindexdocuments" not in world.sequence()
+
+    assert (await app.scheduled("30  3 * * 0")).mode is Mode.FULL
+    with pytest.raises(UnknownCron, match="'0 2 \\* \\* \\*' is not scheduled"):
+        await app.scheduled(FULL_CRON)
+
+
+async def test_a_full_run_in_progress_makes_the_scheduled_runs_skip(world, make_app, kv, clock):
+    await KvLock(kv, clock, 3600).acquire("other-run", Mode.FULL)
+    logs = Logs()
+    app = make_app(direct_env(world), kv, logs=logs)
+
+    assert await app.scheduled(HOURLY_CRON) is None
+    assert await app.scheduled(FULL_CRON) is None
+    assert world.seen == []
+    assert logs.events().count("glean.run_skipped") == 2
+    assert json.loads(await kv.get(LOCK_KEY))["owner"] == "other-run"
+
+
+async def test_a_full_run_gives_up_waiting_for_a_stuck_incremental_run_loudly(
+        world, make_app, kv, clock):
+    await KvLock(kv, clock, 7200).acquire("stuck-run", Mode.INCREMENTAL)
+    app = make_app(direct_env(world, GLEAN_FULL_LOCK_WAIT="600"), kv)
+
+    with pytest.raises(RunFailed, match="held the lock past GLEAN_FULL_LOCK_WAIT"):
+        await app.scheduled(FULL_CRON)
+    assert sum(clock.sleeps) == 600 and all(s <= 15 for s in clock.sleeps)
+    assert world.seen == []
+    assert json.loads(await kv.get("glean:last-run:FULL"))["status"] == "error"
+
+
+async def test_the_lock_of_a_crashed_run_expires(world, make_app, kv, clock):
+    world.serve_documents([doc(1)], page_size=500)
+    await KvLock(kv, clock, 3600).acquire("crashed-run", Mode.FULL)
+    app = make_app(direct_env(world, GLEAN_LOCK_TTL="3600"), kv)
+
+    clock.advance(3599)
+    assert await app.scheduled(HOURLY_CRON) is None
+
+    clock.advance(1)
+    record = await app.scheduled(HOURLY_CRON)
+    assert record.status == "completed"
+    assert await kv.get(LOCK_KEY) is None, "released after the run"
+
+
+async def test_a_lock_past_its_own_expiry_is_free_even_if_kv_still_holds_it(kv, clock):
+    lock = KvLock(kv, clock, 60)
+    await kv.put(LOCK_KEY, json.dumps({"owner": "old", "mode": "FULL", "acquiredAt": 0,
+                                       "expiresAt": clock.now() - 1}))
+
+    assert await lock.holder() is None
+    holder = await lock.acquire("new", Mode.INCREMENTAL)
+    assert holder.expires_at == clock.now() + 60
+    assert kv.values[LOCK_KEY][1] == clock.now() + 60, "KV expires it too"
+
+
+async def test_release_leaves_a_lock_another_run_took_after_expiry(kv, clock):
+    lock = KvLock(kv, clock, 60)
+    await lock.acquire("slow-run", Mode.FULL)
+    clock.advance(61)
+    await lock.acquire("next-run", Mode.FULL)
+
+    await lock.release("slow-run")
+
+    assert (await lock.holder()).owner == "next-run"
+
+
+async def test_a_garbled_lock_counts_as_free(kv, clock):
+    await kv.put(LOCK_KEY, "not json")
+    assert await KvLock(kv, clock, 60).holder() is None
