@@ -1,0 +1,128 @@
+"""Settings from Worker vars and secrets: every problem named at once, no secret echoed."""
+
+from __future__ import annotations
+
+import pytest
+
+from flaresuite.errors import ConfigError as SuiteConfigError
+from flaresuite.glean.config import ConfigError, parse_config
+from flaresuite.glean.modes import (
+    InvalidMode,
+    Mode,
+    UnknownCron,
+    mode_for_cron,
+    parse_mode,
+)
+
+DIRECT = {
+    "GLEAN_TRIGGER_TOKEN": "t",
+    "GLEAN_INSTANCE": "acme",
+    "GLEAN_INDEXING_API_TOKEN": "g",
+    "GLEAN_DATASOURCE": "wiki",
+    "DOCUMENT_SOURCE_URL": "https://source.example.com/docs/",
+}
+BACKEND = {
+    "GLEAN_TRIGGER_TOKEN": "t",
+    "GLEAN_INSTANCE": "acme",
+    "CONNECTOR_API_URL": "https://connector.example.com",
+    "CONNECTOR_API_TOKEN": "b",
+}
+
+
+def errors_of(env: dict[str, str]) -> tuple[str, ...]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(env)
+    return caught.value.errors
+
+
+def test_direct_mode_defaults():
+    config = parse_config(DIRECT)
+
+    assert config.backend is None
+    assert config.direct.glean_url == "https://acme-be.glean.com"
+    assert config.direct.source_url == "https://source.example.com/docs"
+    assert config.direct.source_token is None and config.direct.source_page_size == 500
+    assert config.schedule == {Mode.FULL: "0 2 * * *", Mode.INCREMENTAL: "0 * * * *"}
+    assert (config.lock_ttl, config.full_lock_wait) == (3600, 600)
+
+
+def test_glean_server_url_wins_over_the_instance():
+    config = parse_config({**DIRECT, "GLEAN_SERVER_URL": "https://acme-be.glean.com/"})
+    assert config.direct.glean_url == "https://acme-be.glean.com"
+
+
+def test_orchestrator_mode():
+    config = parse_config({**BACKEND, "CONNECTOR_API_TIMEOUT": "120"})
+
+    assert config.direct is None
+    assert (config.backend.url, config.backend.glean_instance, config.backend.timeout) == (
+        "https://connector.example.com", "acme", 120.0)
+
+
+def test_every_problem_is_reported_together():
+    assert errors_of({"CONNECTOR_API_URL": "ftp://x", "GLEAN_LOCK_TTL": "30",
+                      "GLEAN_FULL_CRON": "0 * * * *"}) == (
+        "GLEAN_TRIGGER_TOKEN (secret) is not set: POST /trigger needs it",
+        "GLEAN_FULL_CRON and GLEAN_INCREMENTAL_CRON must differ",
+        "GLEAN_LOCK_TTL must be a whole number of seconds >= 60, got '30'",
+        "CONNECTOR_API_URL must be an http(s) URL with a host",
+        "CONNECTOR_API_TOKEN (secret) is not set: the backend needs it",
+        "GLEAN_INSTANCE is not set: the backend is told which instance to index",
+    )
+
+
+def test_direct_mode_needs_glean_credentials_and_a_datasource():
+    assert errors_of({"GLEAN_TRIGGER_TOKEN": "t", "DOCUMENT_SOURCE_URL": "https://s.example"}) == (
+        "set GLEAN_SERVER_URL (or GLEAN_INSTANCE) for direct mode",
+        "GLEAN_INDEXING_API_TOKEN (secret) is not set: Glean needs it",
+        "GLEAN_DATASOURCE is not set: direct mode indexes into one datasource",
+    )
+
+
+@pytest.mark.parametrize(("name", "value", "error"), [
+    ("GLEAN_INSTANCE", "acme.glean.com/x", "GLEAN_INSTANCE must be an instance name"),
+    ("DOCUMENT_SOURCE_PAGE_SIZE", "0", "whole number of documents >= 1, got '0'"),
+    ("GLEAN_FULL_LOCK_WAIT", "ten", "whole number of seconds >= 0, got 'ten'"),
+    ("GLEAN_SERVER_URL", "acme-be.glean.com", "GLEAN_SERVER_URL must be an http(s) URL"),
+])
+def test_malformed_values_are_named(name, value, error):
+    assert any(error in e for e in errors_of({**DIRECT, name: value}))
+
+
+def test_both_modes_at_once_is_ambiguous():
+    assert errors_of({**DIRECT, **BACKEND}) == (
+        "set CONNECTOR_API_URL (orchestrator mode) or DOCUMENT_SOURCE_URL (direct mode), not both",
+    )
+
+
+def test_no_secret_ever_appears_in_an_error():
+    env = {"GLEAN_TRIGGER_TOKEN": "trig-secret", "GLEAN_INDEXING_API_TOKEN": "glean-secret",
+           "CONNECTOR_API_TOKEN": "backend-secret", "DOCUMENT_SOURCE_TOKEN": "source-secret",
+           "GLEAN_LOCK_TTL": "x"}
+    text = " ".join(errors_of(env))
+    assert not any(secret in text for secret in ("trig-secret", "glean-secret",
+                                                 "backend-secret", "source-secret"))
+
+
+def test_the_error_is_the_suites_config_error():
+    with pytest.raises(SuiteConfigError):
+        parse_config({})
+
+
+@pytest.mark.parametrize("value", ["FULL", "INCREMENTAL"])
+def test_a_mode_is_exactly_its_name(value):
+    assert parse_mode(value) is Mode(value)
+
+
+@pytest.mark.parametrize("value", [None, "", "full", "Full", " FULL", "DELTA", 1, True])
+def test_anything_else_is_not_a_mode(value):
+    with pytest.raises(InvalidMode):
+        parse_mode(value)
+
+
+def test_crons_map_to_modes_by_expression_ignoring_spacing():
+    schedule = {Mode.FULL: "0 2 * * *", Mode.INCREMENTAL: "0 * * * *"}
+    assert mode_for_cron("0 2 * * *", schedule) is Mode.FULL
+    assert mode_for_cron("0  *  * * *", schedule) is Mode.INCREMENTAL
+    with pytest.raises(UnknownCron):
+        mode_for_cron("*/5 * * * *", schedule)
