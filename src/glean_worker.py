@@ -1,0 +1,30 @@
+"""Glean orchestrator Worker: daily FULL and hourly INCREMENTAL crons, ``GET /health``,
+``POST /trigger`` (``[env.glean]`` in wrangler.toml).
+
+Adapts the Workers runtime to :class:`flaresuite.glean.app.GleanApp`; all behaviour lives
+there. The mode of a cron run comes from ``controller.cron``. Runs are awaited, not handed to
+``ctx.waitUntil``: a cron invocation lasts as long as its handler, while ``waitUntil`` work is
+cut off 30 s after a response.
+"""
+
+from workers import WorkerEntrypoint
+
+from cfbindings import KVNamespace, fetch, to_core_request, to_worker_response
+from flaresuite.glean.app import KV_BINDING, GleanApp
+from flaresuite.glean.config import ENV_NAMES
+
+
+class Default(WorkerEntrypoint):
+    def _app(self) -> GleanApp:
+        kv = getattr(self.env, KV_BINDING, None)
+        return GleanApp(
+            {name: getattr(self.env, name, None) for name in ENV_NAMES},
+            KVNamespace(kv) if kv is not None else None,
+            fetch,
+        )
+
+    async def scheduled(self, controller, env, ctx):
+        await self._app().scheduled(str(controller.cron))
+
+    async def fetch(self, request):
+        return to_worker_response(await self._app().handle(await to_core_request(request)))
