@@ -1,0 +1,102 @@
+"""Device frames: what is accepted, and that nothing else is (docs/swarm.md, "Messages")."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flaresuite.swarm.protocol import (
+    MAX_MESSAGE_BYTES,
+    BenchmarkResult,
+    DeviceRegister,
+    Heartbeat,
+    JobComplete,
+    JobRequest,
+    ProtocolError,
+    parse_message,
+)
+
+CHUNK = "0b6f3a1e-9a55-4c1d-8d0e-5a2d3c4b5e6f"
+
+
+def frame(kind, payload):
+    return json.dumps({"type": kind, "payload": payload})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (frame("DEVICE_REGISTER", {"name": "n", "cpuCores": 128, "memoryGB": 0.5, "gpuAvailable": True, "gpuName": "A100"}),
+         DeviceRegister("n", 128, 0.5, True, "A100")),
+        (frame("HEARTBEAT", {}), Heartbeat()),
+        ('{"type": "HEARTBEAT"}', Heartbeat()),
+        (frame("HEARTBEAT", {"load": 1}), Heartbeat(1.0)),
+        (frame("JOB_REQUEST", {}), JobRequest(1)),
+        (frame("JOB_REQUEST", {"slots": 64}), JobRequest(64)),
+        (frame("JOB_COMPLETE", {"chunkId": CHUNK.upper(), "durationMs": 1, "error": "e" * 500}), JobComplete(CHUNK, 1, "e" * 500)),
+        (frame("BENCHMARK_RESULT", {"opsPerSecond": 1.5e6, "durationMs": 20}), BenchmarkResult(1.5e6, 20)),
+        (frame("DEVICE_REGISTER", {"name": "x" * 100, "cpuCores": 1, "memoryGB": 1024, "gpuAvailable": False}).encode(),
+         DeviceRegister("x" * 100, 1, 1024.0, False)),
+    ],
+)
+def test_valid_frames_parse(raw, expected):
+    assert parse_message(raw) == expected
+
+
+REGISTER = {"name": "n", "cpuCores": 4, "memoryGB": 8, "gpuAvailable": False}
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "code"),
+    [
+        ("DEVICE_REGISTER", {**REGISTER, "name": "x" * 101}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "name": "   "}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "cpuCores": 129}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "cpuCores": 4.0}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "memoryGB": 0.49}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "memoryGB": 1025}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "memoryGB": "8"}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "gpuAvailable": 1}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "gpuName": 7}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "isAdmin": True}, "invalid_payload"),
+        ("DEVICE_REGISTER", {"name": "n"}, "invalid_payload"),
+        ("HEARTBEAT", {"load": 1.5}, "invalid_payload"),
+        ("JOB_REQUEST", {"slots": 0}, "invalid_payload"),
+        ("JOB_REQUEST", {"slots": 65}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": "job-1700000000-abcde", "durationMs": 5}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 0}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": -3}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 5, "error": "e" * 501}, "invalid_payload"),
+        ("BENCHMARK_RESULT", {"opsPerSecond": 0, "durationMs": 5}, "invalid_payload"),
+        ("NOT_A_TYPE", {}, "unknown_type"),
+    ],
+)
+def test_out_of_range_or_mistyped_fields_are_refused(kind, payload, code):
+    with pytest.raises(ProtocolError) as error:
+        parse_message(frame(kind, payload))
+    assert error.value.code == code
+
+
+def test_oversized_frames_are_refused_before_parsing():
+    raw = '{"type": "HEARTBEAT", "payload": {}}' + " " * MAX_MESSAGE_BYTES
+    with pytest.raises(ProtocolError) as error:
+        parse_message(raw)
+    assert error.value.code == "too_large"
+    with pytest.raises(ProtocolError):
+        parse_message("é" * (MAX_MESSAGE_BYTES // 2 + 1))  # counted in bytes, not characters
+
+
+@given(st.one_of(st.text(), st.binary(), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["type", "payload", "name", "slots", "chunkId", "durationMs", "load", "x"]), inner, max_size=5),
+    max_leaves=20,
+).map(lambda v: json.dumps(v) if not isinstance(v, float) or v == v else "NaN")))
+def test_any_input_parses_or_raises_protocol_error_only(raw):
+    try:
+        parse_message(raw)
+    except ProtocolError as error:
+        assert error.code and error.message

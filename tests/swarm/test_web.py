@@ -1,0 +1,160 @@
+"""The swarm's HTTP routes (flaresuite.swarm.web), shared by the Durable Object and the server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flaresuite.http import HttpRequest
+from flaresuite.swarm.web import Reply, SwarmConfig, Upgrade, handle, swarm_of
+
+from .harness import Harness
+
+ADMIN = "admin-secret"
+CONFIG = SwarmConfig(admin_token=ADMIN, allowed_origins=frozenset({"https://dash.example"}))
+BASE = "https://swarm.example/swarm/lab"
+OWNER = {"Authorization": f"Bearer {ADMIN}"}
+UPGRADE = {"Upgrade": "websocket"}
+
+
+def call(h: Harness, method: str, path: str, headers=None, body=b"", config=CONFIG):
+    result = handle(h.coordinator, HttpRequest(method, BASE + path, headers or {}, body), config, h.now)
+    h.apply(result.effects)
+    return result
+
+
+def body(reply: Reply):
+    return json.loads(reply.response.body)
+
+
+def test_the_dashboard_is_html_with_the_swarm_id_escaped():
+    h = Harness("lab")
+    reply = call(h, "GET", "")
+    assert reply.response.status == 200
+    assert reply.response.header("content-type").startswith("text/html")
+    assert b'"lab"' in reply.response.body and b"WebSocket" in reply.response.body
+
+
+def test_the_owner_issues_invites_and_they_admit_a_device():
+    h = Harness()
+    reply = call(h, "POST", "/tokens?multiUse=true", OWNER)
+    assert reply.response.status == 201
+    issued = body(reply)
+    assert issued["multiUse"] is True and issued["expiresAt"] == h.now + 24 * 3600
+    upgrade = call(h, "GET", f"/ws?token={issued['token']}&deviceId=d1", UPGRADE)
+    assert isinstance(upgrade, Upgrade) and upgrade.admission.attachment.device_id == "d1"
+
+
+def test_the_sixth_invite_in_a_minute_is_429():
+    h = Harness()
+    for _ in range(5):
+        assert call(h, "POST", "/tokens", OWNER).response.status == 201
+    reply = call(h, "POST", "/tokens", OWNER)
+    assert reply.response.status == 429 and "error" in body(reply)
+    assert h.security_logs()[-1]["event"] == "invite_rate_limited"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN}])
+def test_owner_routes_need_the_bearer_token(headers):
+    h = Harness()
+    for method, path in (("POST", "/tokens"), ("POST", "/jobs?chunks=3"), ("GET", "/state")):
+        reply = call(h, method, path, headers)
+        assert reply.response.status == 401 and body(reply) == {"error": "missing or wrong bearer token"}
+    assert h.coordinator.invites.invites == {} and h.coordinator.chunks == {}
+
+
+def test_owner_routes_are_503_without_a_configured_token():
+    h = Harness()
+    reply = call(h, "POST", "/tokens", OWNER, config=SwarmConfig(admin_token=None))
+    assert reply.response.status == 503
+
+
+def test_jobs_are_queued_and_visible_in_the_state():
+    h = Harness()
+    reply = call(h, "POST", "/jobs?kind=MAT_MUL&chunks=7&opsPerChunk=5", OWNER)
+    assert reply.response.status == 201 and body(reply)["chunks"] == 7
+    state = body(call(h, "GET", "/state", OWNER))
+    assert state["queue"]["queued"] == 7 and state["jobs"][0]["kind"] == "MAT_MUL"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/jobs?chunks=0", 400),
+        ("/jobs?chunks=-1", 400),
+        ("/jobs?chunks=abc", 400),
+        ("/jobs?kind=EVIL", 400),
+        ("/tokens?multiUse=maybe", 400),
+    ],
+)
+def test_bad_owner_parameters_are_400_and_change_nothing(path, status):
+    h = Harness()
+    reply = call(h, "POST", path, OWNER)
+    assert reply.response.status == status and "error" in body(reply)
+    assert h.coordinator.chunks == {} and h.coordinator.invites.invites == {}
+
+
+def test_a_body_is_refused():
+    h = Harness()
+    assert call(h, "POST", "/tokens", OWNER, body=b'{"multiUse": true}').response.status == 400
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "status"),
+    [
+        ("?token=nope&deviceId=d1", UPGRADE, 401),
+        ("?deviceId=d1", UPGRADE, 401),
+        ("?token=TOKEN&deviceId=bad%20id", UPGRADE, 400),
+        ("?token=TOKEN&deviceId=d1", {}, 426),
+        ("?token=TOKEN&deviceId=d1", {**UPGRADE, "Origin": "https://evil.example"}, 403),
+    ],
+)
+def test_bad_upgrades_are_refused_before_any_socket_exists(query, headers, status):
+    h = Harness()
+    token = h.invite(multi_use=False)
+    reply = call(h, "GET", "/ws" + query.replace("TOKEN", token), headers)
+    assert isinstance(reply, Reply) and reply.response.status == status
+    assert h.coordinator.devices == {} and h.coordinator.sockets == {}
+    assert h.coordinator.invites.find(token, h.now) is not None, "a refused join spends no token"
+
+
+@pytest.mark.parametrize("origin", ["https://dash.example", "https://swarm.example"])
+def test_allowed_and_same_origins_may_upgrade(origin):
+    h = Harness()
+    token = h.invite()
+    result = call(h, "GET", f"/ws?role=observer&token={token}", {**UPGRADE, "Origin": origin})
+    assert isinstance(result, Upgrade)
+
+
+def test_cors_is_limited_to_allowed_origins():
+    h = Harness()
+    preflight = call(h, "OPTIONS", "/tokens", {"Origin": "https://dash.example"})
+    assert preflight.response.status == 204
+    assert preflight.response.header("access-control-allow-origin") == "https://dash.example"
+    assert call(h, "OPTIONS", "/tokens", {"Origin": "https://evil.example"}).response.status == 403
+    reply = call(h, "GET", "/state", {**OWNER, "Origin": "https://dash.example"})
+    assert reply.response.header("access-control-allow-origin") == "https://dash.example"
+
+
+def test_unknown_paths_and_methods():
+    h = Harness()
+    assert call(h, "GET", "/nope").response.status == 404
+    assert call(h, "DELETE", "/tokens", OWNER).response.status == 405
+    assert call(h, "GET", "/tokens", OWNER).response.status == 405
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://x/swarm/lab", ("lab", "")),
+        ("https://x/swarm/lab/ws?token=1", ("lab", "/ws")),
+        ("https://x/swarm/a_b-9/tokens", ("a_b-9", "/tokens")),
+        ("https://x/swarm/", None),
+        ("https://x/swarm/bad.id/ws", None),
+        ("https://x/swarm/" + "a" * 65, None),
+        ("https://x/other/lab", None),
+    ],
+)
+def test_swarm_ids_in_paths(url, expected):
+    assert swarm_of(url) == expected
