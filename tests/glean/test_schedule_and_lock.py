@@ -82,7 +82,7 @@ async def test_a_full_run_gives_up_waiting_for_a_stuck_incremental_run_loudly(
 
     with pytest.raises(RunFailed, match="held the lock past GLEAN_FULL_LOCK_WAIT"):
         await app.scheduled(FULL_CRON)
-    assert sum(clock.sleeps) == 600 and all(s <= 15 for s in clock.sleeps)
+    assert sum(clock.sleeps) == 600 and all(s <= 5 for s in clock.sleeps)
     assert world.seen == []
     assert json.loads(await kv.get("glean:last-run:FULL"))["status"] == "error"
 

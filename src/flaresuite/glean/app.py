@@ -44,7 +44,7 @@ CHECKPOINT_OVERLAP = 60
 """Seconds an INCREMENTAL run looks back before its checkpoint, for changes a source commits
 with a slightly earlier timestamp than it makes them visible."""
 
-LOCK_POLL_INTERVAL = 15.0
+LOCK_POLL_INTERVAL = 5.0
 
 
 class RunFailed(Exception):
