@@ -6,8 +6,10 @@ source builds each page when asked (nothing pre-generated), Glean parses each pa
 the upload's flags. Time spent inside the fakes is measured and reported apart, so "core"
 is the orchestrator's own work: validating, serialising, batching, the request loop.
 Peak memory comes from ``tracemalloc`` in a separate run (tracing slows everything down).
+``--loopback N`` adds a row where the same fakes sit behind real HTTP on 127.0.0.1 (werkzeug
+server thread, httpx client), to show what the request round trips cost.
 
-    uv run python benchmarks/glean_sync.py [--sizes 10000 100000]
+    uv run python benchmarks/glean_sync.py [--sizes 10000 100000] [--loopback 10000]
 """
 
 from __future__ import annotations
@@ -15,9 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import threading
 import time
 import tracemalloc
 from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from werkzeug import Request
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from flaresuite.glean.app import GleanApp
 from flaresuite.http import HttpRequest, HttpResponse
@@ -53,7 +60,7 @@ class FakeWorld:
     async def fetch(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         try:
-            if request.url.startswith("https://source.bench/"):
+            if "source.bench/" in request.url:
                 return self._source(request)
             return self._glean(request)
         finally:
@@ -80,25 +87,69 @@ class FakeWorld:
         return OK
 
 
-async def full_sync(total: int) -> FakeWorld:
+async def full_sync(total: int, loopback: str | None = None) -> FakeWorld:
     world = FakeWorld(total)
+    fetch = world.fetch
+    base = {"source": "https://source.bench", "glean": "https://glean.bench"}
+    if loopback is not None:
+        base = {"source": f"{loopback}/source.bench", "glean": f"{loopback}/glean.bench"}
+        client = httpx.AsyncClient()
+
+        async def fetch(request: HttpRequest) -> HttpResponse:
+            answer = await client.request(request.method, request.url,
+                                          headers=dict(request.headers), content=request.body)
+            return HttpResponse(answer.status_code, dict(answer.headers), answer.content)
     app = GleanApp(
         {
             "GLEAN_TRIGGER_TOKEN": "bench",
-            "GLEAN_SERVER_URL": "https://glean.bench",
+            "GLEAN_SERVER_URL": base["glean"],
             "GLEAN_INDEXING_API_TOKEN": "bench",
             "GLEAN_DATASOURCE": "wiki",
-            "DOCUMENT_SOURCE_URL": "https://source.bench/docs",
+            "DOCUMENT_SOURCE_URL": f"{base['source']}/docs",
             "DOCUMENT_SOURCE_PAGE_SIZE": str(SOURCE_PAGE),
         },
         MemoryKeyValue(),
-        world.fetch,
+        fetch,
         log=lambda event, /, **fields: None,
     )
+    if loopback is not None:
+        _SERVER["world"] = world
     record = await app.scheduled("0 2 * * *")
+    if loopback is not None:
+        await client.aclose()
     assert record.status == "completed" and world.indexed == total, record
     assert world.last_page_seen and len(world.upload_ids) == 1
     return world
+
+
+_SERVER: dict[str, FakeWorld] = {}
+"""The fakes the loopback server answers for: the current run's."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: object) -> None:
+        pass
+
+
+def start_loopback() -> str:
+    def app(environ, start_response):
+        request = Request(environ)
+        core = HttpRequest(request.method, request.url, dict(request.headers), request.get_data())
+        answer = asyncio.run(_SERVER["world"].fetch(core))
+        start_response(f"{answer.status} OK", [("content-type", "application/json")])
+        return [answer.body]
+
+    server = make_server("127.0.0.1", 0, app, request_handler=_QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def measure_loopback(total: int) -> dict[str, float]:
+    url = start_loopback()
+    started = time.perf_counter()
+    asyncio.run(full_sync(total, url))
+    elapsed = time.perf_counter() - started
+    return {"documents": total, "seconds": elapsed, "docs_per_s": total / elapsed}
 
 
 def measure(total: int) -> dict[str, float]:
@@ -127,8 +178,10 @@ def measure(total: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    sizes = parser.parse_args().sizes
-    rows = [measure(total) for total in sizes]
+    parser.add_argument("--loopback", type=int, metavar="N",
+                        help="also sync N documents over loopback HTTP")
+    args = parser.parse_args()
+    rows = [measure(total) for total in args.sizes]
 
     print(f"{'documents':>10} {'pages':>6} {'seconds':>8} {'docs/s':>9} {'core docs/s':>12} "
           f"{'peak MiB':>9} {'whole set MiB':>14}")
@@ -142,6 +195,12 @@ def main() -> None:
           f"x{large['core_docs_per_s'] / small['core_docs_per_s']:.2f} (core)")
     print(f"at {large['documents']:,} documents the peak is "
           f"{large['peak_mib'] / large['set_mib']:.0%} of the serialised set: pages stream")
+    if args.loopback:
+        http = measure_loopback(args.loopback)
+        same = next((r for r in rows if r["documents"] == args.loopback), rows[0])
+        print(f"\nover loopback HTTP: {http['documents']:,} documents in {http['seconds']:.2f} s, "
+              f"{http['docs_per_s']:,.0f} docs/s (in-process: {same['docs_per_s']:,.0f} docs/s, "
+              f"x{http['docs_per_s'] / same['docs_per_s']:.2f})")
 
 
 if __name__ == "__main__":
