@@ -202,3 +202,11 @@ async def test_a_misconfigured_worker_refuses_triggers_and_fails_crons(world, ma
     with pytest.raises(ConfigError, match="GLEAN_DATASOURCE is not set"):
         await app.scheduled("0 2 * * *")
     assert world.seen == [] and kv.values == {}
+
+
+async def test_health_survives_an_unreadable_run_record(world, make_app, kv):
+    await kv.put("glean:last-run:FULL", "{not json")
+
+    status, body = parsed(await make_app(direct_env(world), kv).handle(health()))
+
+    assert status == 200 and body["lastRuns"]["FULL"] == {"status": "unreadable"}

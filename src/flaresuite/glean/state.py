@@ -66,7 +66,11 @@ class SyncState:
         runs: dict[str, object] = {}
         for mode in Mode:
             raw = await self._kv.get(last_run_key(mode))
-            runs[mode.value] = json.loads(raw) if raw else None
+            try:
+                runs[mode.value] = json.loads(raw) if raw else None
+            except ValueError:
+                # Written by something else; /health must still answer.
+                runs[mode.value] = {"status": "unreadable"}
         return runs
 
     async def record(self, run: RunRecord) -> None:
