@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMAND_GROUPS = (
     "flaresuite.index.cli",
     "flaresuite.release.cli",
+    "flaresuite.swarm.cli",
 )
 """Modules that add a sub-command group, in the order ``--help`` lists them."""
 

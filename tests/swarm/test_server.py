@@ -1,0 +1,143 @@
+"""``flaresuite swarm serve`` over real WebSockets on 127.0.0.1.
+
+Every wait is bounded by a generous ``asyncio.timeout`` that only turns a hang into a failure;
+nothing asserts how fast anything happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from flaresuite.swarm.device import run_devices, websocket_url
+from flaresuite.swarm.model import ONLINE
+from flaresuite.swarm.server import SwarmServer
+from flaresuite.swarm.web import SwarmConfig
+
+ADMIN = "test-admin-token"
+BOUND = 180.0
+"""Seconds before a stuck test fails instead of hanging CI."""
+
+
+@pytest.fixture
+async def served():
+    logs: list[str] = []
+    server = SwarmServer(SwarmConfig(admin_token=ADMIN), log=logs.append)
+    listener = await server.start("127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {ADMIN}"}) as owner:
+        yield server, owner, logs
+    listener.close()
+    await listener.wait_closed()
+    server.stop()
+
+
+async def invite(owner: httpx.AsyncClient, swarm: str, *, multi_use: bool = True) -> str:
+    response = await owner.post(f"/swarm/{swarm}/tokens", params={"multiUse": str(multi_use).lower()})
+    assert response.status_code == 201, response.text
+    return response.json()["token"]
+
+
+async def state(owner: httpx.AsyncClient, swarm: str) -> dict:
+    response = await owner.get(f"/swarm/{swarm}/state")
+    assert response.status_code == 200
+    return response.json()
+
+
+async def test_200_simulated_devices_finish_every_chunk_exactly_once(served):
+    server, owner, _ = served
+    token = await invite(owner, "big")
+    chunks = 1000
+    response = await owner.post("/swarm/big/jobs", params={"chunks": chunks, "opsPerChunk": 20_000})
+    assert response.status_code == 201
+
+    stop = asyncio.Event()
+    base = str(owner.base_url)
+    devices = asyncio.ensure_future(run_devices(base, "big", token, 200, stop=stop, seed=7))
+    async with asyncio.timeout(BOUND):
+        while (await state(owner, "big"))["queue"]["done"] < chunks:
+            await asyncio.sleep(0.2)
+        during = await state(owner, "big")
+        stop.set()
+        tally = await devices
+
+    assert during["devicesTotal"] == 200 and during["devicesOnline"] == 200
+    assert during["queue"] == {"queued": 0, "assigned": 0, "done": chunks, "failed": 0}
+    assert tally.joined == 200 and tally.refused == 0
+    assert tally.completed == chunks, "each chunk was run by exactly one device"
+    assert sum(d["completed"] for d in during["devices"]) == chunks
+    assert tally.errors == []
+    assert len({d["weight"] for d in during["devices"]}) > 1, "weights follow capability and speed"
+
+
+async def test_a_device_reconnects_and_the_late_close_of_its_old_socket_is_ignored(served):
+    server, owner, _ = served
+    token = await invite(owner, "lab")
+    base = str(owner.base_url)
+    async with asyncio.timeout(BOUND):
+        old = await connect(websocket_url(base, "lab", token=token, deviceId="phone"))
+        welcome = json.loads(await old.recv())
+        resume = welcome["payload"]["resumeKey"]
+        new = await connect(websocket_url(base, "lab", resumeKey=resume, deviceId="phone"))
+        assert json.loads(await new.recv())["payload"]["resumed"] is True
+        await old.wait_closed()  # the server closed the replaced socket...
+        assert old.close_code == 4000
+        coordinator = server.swarms["lab"].coordinator
+        while len(coordinator.sockets) > 1:  # ...and has processed its close event
+            await asyncio.sleep(0.01)
+        device = coordinator.devices["phone"]
+        assert device.status == ONLINE
+        assert (await state(owner, "lab"))["devicesOnline"] == 1
+        await new.close()
+        while server.swarms["lab"].coordinator.devices["phone"].status == ONLINE:
+            await asyncio.sleep(0.05)
+
+
+async def test_bad_tokens_are_refused_before_the_upgrade(served):
+    server, owner, logs = served
+    base = str(owner.base_url)
+    for query in ({"token": "wrong", "deviceId": "d"}, {"deviceId": "d"}):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(websocket_url(base, "lab", **query))
+        assert refused.value.response.status_code == 401
+        assert json.loads(refused.value.response.body) == {"error": "missing, unknown or expired invite token"}
+    assert any('"SECURITY"' in line and "invite_refused" in line for line in logs)
+
+
+async def test_invalid_frames_get_an_error_and_the_connection_survives(served):
+    server, owner, logs = served
+    token = await invite(owner, "lab")
+    async with asyncio.timeout(BOUND):
+        async with connect(websocket_url(str(owner.base_url), "lab", token=token, deviceId="d1")) as ws:
+            await ws.recv()  # WELCOME
+            for frame in ("{oops", json.dumps({"type": "JOB_REQUEST", "payload": {"slots": 1000}}), "x" * 70_000):
+                await ws.send(frame)
+                reply = json.loads(await ws.recv())
+                assert reply["type"] == "ERROR"
+            await ws.send(json.dumps({"type": "HEARTBEAT", "payload": {}}))
+            await ws.send(json.dumps({"type": "NOPE", "payload": {}}))
+            assert json.loads(await ws.recv())["payload"]["code"] == "unknown_type"
+    assert sum("invalid_message" in line for line in logs) == 4
+
+
+async def test_the_sixth_invite_in_a_minute_is_refused(served):
+    _, owner, _ = served
+    for _ in range(5):
+        await invite(owner, "lab")
+    response = await owner.post("/swarm/lab/tokens")
+    assert response.status_code == 429 and "error" in response.json()
+
+
+async def test_http_routes_answer_json_errors(served):
+    _, owner, _ = served
+    assert (await owner.get("/elsewhere")).status_code == 404
+    assert (await owner.get("/swarm/lab/ws")).status_code == 426
+    page = await owner.get("/swarm/lab")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    anonymous = await httpx.AsyncClient(base_url=owner.base_url).post("/swarm/lab/tokens")
+    assert anonymous.status_code == 401 and anonymous.json()["error"]
