@@ -16,37 +16,8 @@ from websockets.exceptions import InvalidStatus
 
 from flaresuite.swarm.device import run_devices, websocket_url
 from flaresuite.swarm.model import ONLINE
-from flaresuite.swarm.server import SwarmServer
-from flaresuite.swarm.web import SwarmConfig
 
-ADMIN = "test-admin-token"
-BOUND = 180.0
-"""Seconds before a stuck test fails instead of hanging CI."""
-
-
-@pytest.fixture
-async def served():
-    logs: list[str] = []
-    server = SwarmServer(SwarmConfig(admin_token=ADMIN), log=logs.append)
-    listener = await server.start("127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {ADMIN}"}) as owner:
-        yield server, owner, logs
-    listener.close()
-    await listener.wait_closed()
-    server.stop()
-
-
-async def invite(owner: httpx.AsyncClient, swarm: str, *, multi_use: bool = True) -> str:
-    response = await owner.post(f"/swarm/{swarm}/tokens", params={"multiUse": str(multi_use).lower()})
-    assert response.status_code == 201, response.text
-    return response.json()["token"]
-
-
-async def state(owner: httpx.AsyncClient, swarm: str) -> dict:
-    response = await owner.get(f"/swarm/{swarm}/state")
-    assert response.status_code == 200
-    return response.json()
+from .live import BOUND, invite, state
 
 
 async def test_200_simulated_devices_finish_every_chunk_exactly_once(served):

@@ -59,6 +59,7 @@ MAX_STRIKES = 20
 """Invalid frames a socket may send before it is closed (1008, policy violation)."""
 MAX_SNAPSHOT_DEVICES = 500
 LOG_LINES_KEPT = 50
+FINISHED_JOBS_SHOWN = 10
 LOG_LINES_PER_TICK = 100
 THROUGHPUT_WINDOW_SECONDS = 60
 
@@ -121,6 +122,8 @@ class Coordinator:
         self.alarm_at: float | None = None
         self._strikes: dict[str, int] = {}
         self._waiting: set[str] = set()
+        self._finished_jobs: deque[dict[str, Any]] = deque(maxlen=FINISHED_JOBS_SHOWN)
+        """The dashboard's view of recently finished jobs (memory only: jobs are deleted)."""
         self._log_kept: deque[dict[str, Any]] = deque(maxlen=LOG_LINES_KEPT)
         self._log_pending: list[dict[str, Any]] = []
         self._log_dropped = 0
@@ -339,6 +342,7 @@ class Coordinator:
             self._touch(f"job:{job.id}")
             if job.done + job.failed == job.total:
                 del self.jobs[job.id]
+                self._finished_jobs.appendleft({**job.public(), "finished": True})
                 self._log(now, "INFO", "jobs", f"job {job.id[:8]} finished: {job.done} done, {job.failed} failed")
 
     def _on_benchmark(self, device: Device, msg: protocol.BenchmarkResult, now: float) -> None:
@@ -427,7 +431,10 @@ class Coordinator:
             "devicesTotal": len(ordered),
             "devicesOnline": sum(1 for d in ordered if d.status == ONLINE),
             "queue": self.counts(),
-            "jobs": [j.public() for j in sorted(self.jobs.values(), key=lambda j: j.created_at)],
+            "jobs": [
+                *({**j.public(), "finished": False} for j in sorted(self.jobs.values(), key=lambda j: j.created_at)),
+                *self._finished_jobs,
+            ],
             "throughput": self.throughput(now),
             "log": log if log is not None else [],
             "logDropped": self._log_dropped,

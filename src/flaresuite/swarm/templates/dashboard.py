@@ -49,7 +49,7 @@ DASHBOARD = r"""<!DOCTYPE html>
       <tbody></tbody>
     </table>
     <table id="jobs">
-      <thead><tr><th>job</th><th>kind</th><th>progress</th></tr></thead>
+      <thead><tr><th>job</th><th>kind</th><th>progress</th><th>done</th><th>failed</th><th>state</th></tr></thead>
       <tbody></tbody>
     </table>
   </div>
@@ -114,6 +114,9 @@ DASHBOARD = r"""<!DOCTYPE html>
       cell(row, j.id.slice(0, 8));
       cell(row, j.kind);
       bar(row, (j.done + j.failed) / j.total);
+      cell(row, j.done + " / " + j.total);
+      cell(row, j.failed);
+      cell(row, j.finished ? "finished" : "running");
       jobs.appendChild(row);
     });
     appendLog(s.log);
