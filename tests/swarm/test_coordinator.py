@@ -12,6 +12,7 @@ from flaresuite.swarm.coordinator import (
     MAX_STRIKES,
     Refused,
 )
+from flaresuite.swarm.effects import Log
 from flaresuite.swarm.model import OFFLINE, ONLINE
 
 from .harness import Harness
@@ -40,7 +41,8 @@ class TestJoining:
             with pytest.raises(Refused) as refused:
                 h.admit("d1", token=token)
             assert refused.value.status == 401
-            assert refused.value.effects and refused.value.effects[0].record["event"] == "invite_refused"
+            logs = [e.record for e in refused.value.effects if isinstance(e, Log)]
+            assert [r["event"] for r in logs] == ["invite_refused"]
         assert "d1" not in h.coordinator.devices
 
     def test_a_single_use_token_admits_once(self):

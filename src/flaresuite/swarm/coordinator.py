@@ -130,7 +130,9 @@ class Coordinator:
         self._completions: deque[list[int]] = deque()
         """``[second, count]`` pairs over the throughput window."""
         self._out: list[Effect] = []
-        self._dirty: set[str] = set()
+        self._dirty: set[str] = {"meta"}
+        """Storage keys to rewrite at the end of the event; ``meta`` names the swarm, so an
+        object woken by an alarm or a socket event (no URL to read) knows which swarm it is."""
 
     # ----------------------------------------------------------------------------------------
     # Owner requests
@@ -462,13 +464,14 @@ class Coordinator:
         if key == "invites:recent":
             return json.dumps(self.invites.recent)
         if key == "meta":
-            return json.dumps({"nextSeq": self.next_seq, "done": self.done_total, "failed": self.failed_total})
+            meta = {"swarm": self.swarm_id, "nextSeq": self.next_seq, "done": self.done_total, "failed": self.failed_total}
+            return json.dumps(meta)
         raise KeyError(key)
 
     @classmethod
     def restore(
         cls,
-        swarm_id: str,
+        swarm_id: str | None,
         stored: Mapping[str, str],
         attachments: Iterable[str],
         now: float,
@@ -478,11 +481,19 @@ class Coordinator:
     ) -> tuple[Coordinator, list[Effect]]:
         """Rebuilds a swarm after eviction from its storage and its live sockets' attachments.
 
-        Devices whose socket did not survive go offline and their chunks go back to the queue;
-        sockets whose device has moved on are closed. The alarm is re-armed if sockets remain
+        ``swarm_id`` may be ``None`` when the waking event carries no URL; it is then read from
+        storage, which holds it from the swarm's first event. Devices whose socket did not
+        survive go offline and their chunks go back to the queue; sockets whose device has
+        moved on are closed. The alarm is re-armed if sockets remain
         and none is set (a watchdog against lost alarms), and deleted if none remain.
         """
+        if swarm_id is None:
+            if "meta" not in stored:
+                raise ValueError("this swarm has no stored state, so its id is unknown")
+            swarm_id = json.loads(stored["meta"])["swarm"]
         self = cls(swarm_id, **kwargs)
+        if "meta" in stored:
+            self._dirty.clear()
         for key, value in stored.items():
             kind, _, ident = key.partition(":")
             if kind == "device":
