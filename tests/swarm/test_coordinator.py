@@ -9,6 +9,8 @@ from flaresuite.swarm.coordinator import (
     CLOSE_REPLACED,
     CLOSE_SILENT,
     MAX_ATTEMPTS,
+    MAX_CHUNKS_PER_JOB,
+    MAX_QUEUE,
     MAX_STRIKES,
     Refused,
 )
@@ -218,6 +220,15 @@ class TestScheduling:
         assert len(h.assigned(a)) == 2
         h.close(a)
         assert sorted(h.assigned(b)) == sorted(h.assigned(a))
+
+    def test_a_full_queue_refuses_more_work(self):
+        h = Harness()
+        h.submit(MAX_CHUNKS_PER_JOB)
+        h.submit(MAX_QUEUE - MAX_CHUNKS_PER_JOB)
+        with pytest.raises(Refused) as refused:
+            h.submit(1)
+        assert refused.value.status == 409
+        assert len(h.coordinator.chunks) == MAX_QUEUE
 
     def test_job_parameters_are_checked(self):
         h = Harness()

@@ -52,7 +52,9 @@ REMOVE_AFTER_SECONDS = 300.0
 BROADCAST_SECONDS = 2.0
 MAX_ATTEMPTS = 3
 """A chunk that reports an error is retried until it has failed this many times."""
-MAX_QUEUE = 100_000
+MAX_QUEUE = 20_000
+"""Unfinished chunks per swarm: a woken object loads them all, about 0.9 KB each in memory,
+and the isolate has 128 MB."""
 MAX_CHUNKS_PER_JOB = 10_000
 MAX_OPS_PER_CHUNK = 10**9
 MAX_STRIKES = 20
