@@ -80,7 +80,7 @@ class HibernatedSockets:
 
 
 def socket_id_of(ws):
-    return json.loads(str(ws.deserializeAttachment()))["socketId"]
+    return json.loads(ws.deserializeAttachment())["socketId"]
 
 
 class SwarmCoordinator(DurableObject):
@@ -94,10 +94,11 @@ class SwarmCoordinator(DurableObject):
 
     async def _coordinator(self, swarm_id=None):
         if self.core is None:
-            live = [ws for ws in self.ctx.getWebSockets() if ws.deserializeAttachment() is not None]
+            # A socket without an attachment (JS null) was never admitted: nothing to rebuild.
+            live = [ws for ws in self.ctx.getWebSockets() if isinstance(ws.deserializeAttachment(), str)]
             self.sockets.by_id = {socket_id_of(ws): ws for ws in live}
             self.core, effects = Coordinator.restore(
-                swarm_id, await self.storage.load(), [str(ws.deserializeAttachment()) for ws in live],
+                swarm_id, await self.storage.load(), [ws.deserializeAttachment() for ws in live],
                 time.time(), alarm_at=await self.storage.get_alarm(),
             )
             await self._apply(effects)
