@@ -112,3 +112,27 @@ async def test_http_routes_answer_json_errors(served):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     anonymous = await httpx.AsyncClient(base_url=owner.base_url).post("/swarm/lab/tokens")
     assert anonymous.status_code == 401 and anonymous.json()["error"]
+
+
+async def test_simulated_devices_resume_after_the_server_drops_them(served):
+    server, owner, _ = served
+    token = await invite(owner, "lab")
+    await owner.post("/swarm/lab/jobs", params={"chunks": 400, "opsPerChunk": 50_000})
+    stop = asyncio.Event()
+    devices = asyncio.ensure_future(run_devices(str(owner.base_url), "lab", token, 5, stop=stop, seed=1))
+    swarm = server.swarm("lab")
+    async with asyncio.timeout(BOUND):
+        while len(swarm.connections) < 5 or swarm.coordinator.done_total == 0:
+            await asyncio.sleep(0.05)
+        first = set(swarm.connections)
+        for socket_id in first:
+            swarm.close(socket_id, 1012, "service restart")
+        while len(set(swarm.connections) - first) < 5:
+            await asyncio.sleep(0.05)
+        while swarm.coordinator.done_total < 400:
+            await asyncio.sleep(0.1)
+        stop.set()
+        tally = await devices
+    assert tally.joined == 5 and tally.reconnects >= 5 and tally.refused == 0
+    assert sorted(swarm.coordinator.devices) == [f"sim-{i}" for i in range(5)]
+    assert swarm.coordinator.counts() == {"queued": 0, "assigned": 0, "done": 400, "failed": 0}
