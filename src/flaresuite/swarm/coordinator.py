@@ -197,7 +197,6 @@ class Coordinator:
         if observer:
             invite = self._valid_invite(now, token)
             self._spend(invite)
-            self._log(now, "INFO", "join", "dashboard connected")
             return Admission(Attachment(socket_id, OBSERVER, None, now), None), self._flush()
         if device_id is None or not DEVICE_ID.fullmatch(device_id):
             raise Refused(400, "deviceId must be 1-64 characters of A-Z a-z 0-9 . _ : -")
@@ -222,6 +221,7 @@ class Coordinator:
         if att.role == OBSERVER:
             self._send(att.socket_id, "WELCOME", {"swarmId": self.swarm_id, "role": OBSERVER})
             self._send(att.socket_id, "SNAPSHOT", self.snapshot(now, log=list(self._log_kept)))
+            self._log(now, "INFO", "join", "dashboard connected")
             self._arm(now)
             return self._flush()
         assert att.device_id is not None
