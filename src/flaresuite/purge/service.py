@@ -15,14 +15,12 @@ changes nothing. Every request, answered or not, writes exactly one audit log li
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from flaresuite.http import HttpRequest, HttpResponse
+from flaresuite.auth import bearer_token, token_matches
+from flaresuite.http import HttpRequest, HttpResponse, error_response, json_response
 from flaresuite.logs import Log, json_log
 from flaresuite.ports import Bucket, Clock, SystemClock
 from flaresuite.purge.batching import (
@@ -59,16 +57,8 @@ class _Unavailable(Exception):
     configured): 503, safe to retry."""
 
 
-def _json_response(status: int, payload: Mapping[str, Any], **headers: str) -> HttpResponse:
-    return HttpResponse(
-        status=status,
-        headers={
-            "content-type": "application/json",
-            "cache-control": "no-store",
-            **{name.replace("_", "-"): value for name, value in headers.items()},
-        },
-        body=json.dumps(payload, separators=(",", ":")).encode(),
-    )
+_NO_STORE = {"cache-control": "no-store"}
+"""Per-key results describe one moment of the bucket; no cache should replay them."""
 
 
 def _outcome_json(outcome: KeyOutcome) -> dict[str, Any]:
@@ -92,12 +82,6 @@ def _report_json(report: DeleteReport) -> dict[str, Any]:
     }
 
 
-def _token_digest(token: str) -> bytes:
-    # Hashing first gives compare_digest equal-length inputs, so not even the token's length
-    # leaks through timing.
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-
-
 class PurgeService:
     def __init__(
         self,
@@ -109,7 +93,7 @@ class PurgeService:
         max_existence_list_calls: int = DEFAULT_MAX_EXISTENCE_LIST_CALLS,
     ) -> None:
         self._bucket = bucket
-        self._token_digest = _token_digest(token) if token else None
+        self._token = token or None
         self._log = log
         self._clock = clock or SystemClock()
         self._max_existence_list_calls = max_existence_list_calls
@@ -128,14 +112,14 @@ class PurgeService:
         try:
             response = await self._route(request, path, audit)
         except RequestRejected as rejection:
-            extra = {"www_authenticate": "Bearer"} if rejection.status == 401 else {}
-            response = _json_response(rejection.status, {"error": rejection.message}, **extra)
+            challenge = {"www-authenticate": "Bearer"} if rejection.status == 401 else {}
+            response = error_response(rejection.status, rejection.message, {**_NO_STORE, **challenge})
             audit["error"] = rejection.message
         except _Unavailable as error:
-            response = _json_response(503, {"error": str(error)})
+            response = error_response(503, str(error), _NO_STORE)
             audit["error"] = str(error)
         except Exception as error:  # noqa: BLE001 - the audit line must still be written
-            response = _json_response(500, {"error": "internal error"})
+            response = error_response(500, "internal error", _NO_STORE)
             audit["error"] = f"{type(error).__name__}: {error}"
         audit["status"] = response.status
         audit["duration_ms"] = round((self._clock.monotonic() - started) * 1000, 1)
@@ -150,13 +134,13 @@ class PurgeService:
             )
         if request.method != method:
             audit["error"] = f"{path} accepts {method} only"
-            return _json_response(405, {"error": audit["error"]}, allow=method)
+            return error_response(405, audit["error"], {**_NO_STORE, "allow": method})
         if path == "/health":
-            if self._token_digest is None:
-                return _json_response(
-                    503, {"status": "unconfigured", "error": "DELETE_PROXY_TOKEN is not set"}
+            if self._token is None:
+                return json_response(
+                    503, {"status": "unconfigured", "error": "DELETE_PROXY_TOKEN is not set"}, _NO_STORE
                 )
-            return _json_response(200, {"status": "ok"})
+            return json_response(200, {"status": "ok"}, _NO_STORE)
         self._authorize(request, audit)
         check_body_size(request)
         if path == "/delete":
@@ -164,12 +148,12 @@ class PurgeService:
         return await self._delete_project(request, audit)
 
     def _authorize(self, request: HttpRequest, audit: dict[str, Any]) -> None:
-        if self._token_digest is None:
+        if self._token is None:
             raise _Unavailable("the delete proxy has no DELETE_PROXY_TOKEN configured")
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
+        presented = bearer_token(request.headers)
+        if presented is None:
             raise RequestRejected(401, "missing bearer token: send Authorization: Bearer <token>")
-        if not hmac.compare_digest(_token_digest(presented.strip()), self._token_digest):
+        if not token_matches(presented, self._token):
             audit["auth"] = "wrong"
             raise RequestRejected(401, "wrong bearer token")
         audit["auth"] = "ok"
@@ -185,7 +169,7 @@ class PurgeService:
             raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
         report = await delete_in_batches(self._bucket, keys, existence)
         self._audit_report(audit, report)
-        return _json_response(200, _report_json(report))
+        return json_response(200, _report_json(report), _NO_STORE)
 
     async def _delete_project(self, request: HttpRequest, audit: dict[str, Any]) -> HttpResponse:
         deletion = parse_project_deletion(request)
@@ -212,7 +196,7 @@ class PurgeService:
         }
         if deletion.dry_run:
             audit["list_calls"] = list_calls
-            return _json_response(200, {**summary, "total": len(keys), "keys": keys})
+            return json_response(200, {**summary, "total": len(keys), "keys": keys}, _NO_STORE)
         # Listed a moment ago, so every key existed: no further list calls needed to say so.
         existence = Existence(existing=frozenset(keys), unknown=frozenset(), list_calls=list_calls)
         report = await delete_in_batches(self._bucket, keys, existence)
@@ -232,7 +216,7 @@ class PurgeService:
                 "verifyError": f"R2 list failed: {error}",
             }
         audit["verified"] = verification["verified"]
-        return _json_response(200, {**summary, **_report_json(report), **verification})
+        return json_response(200, {**summary, **_report_json(report), **verification}, _NO_STORE)
 
     def _audit_report(self, audit: dict[str, Any], report: DeleteReport) -> None:
         audit.update(

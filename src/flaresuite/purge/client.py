@@ -1,0 +1,364 @@
+"""The backend's client for the delete proxy Worker (docs/purge.md).
+
+:class:`DeleteProxyClient` validates keys locally, splits long key lists into requests the
+Worker accepts (at most 10,000 keys and 1 MiB of JSON each), and retries a request that got a
+5xx or no response at all, with exponential backoff and jitter. It never retries a 4xx: the
+same request would be refused again. Deletes are idempotent, so a retry after a lost response
+is safe; the retried keys then come back ``absent``, because the first attempt removed them.
+
+:func:`schedule_delete` hands a deletion to a FastAPI-style ``BackgroundTasks``, so an
+endpoint can answer "project deleted" while its objects are removed after the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flaresuite.logs import Log, json_log
+from flaresuite.purge.keys import unique_in_order, validate_key
+from flaresuite.purge.limits import MAX_BODY_BYTES, MAX_KEYS_PER_REQUEST
+from flaresuite.purge.patterns import validate_project_id
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_KEYS_PER_REQUEST = 1000
+"""One R2 delete call per request: a request stays short, and a retry repeats little work."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyResult:
+    key: str
+    success: bool
+    absent: bool | None
+    """Whether the key was already gone; ``None`` when the Worker could not afford to check."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """One answer per distinct key, in the order the keys were given."""
+
+    results: tuple[KeyResult, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    @property
+    def deleted(self) -> int:
+        return sum(result.success for result in self.results)
+
+    @property
+    def failed(self) -> int:
+        return self.total - self.deleted
+
+    @property
+    def absent(self) -> int:
+        return sum(result.absent is True for result in self.results)
+
+    @property
+    def failed_keys(self) -> tuple[str, ...]:
+        return tuple(result.key for result in self.results if not result.success)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectDeleteResult:
+    project_id: str
+    dry_run: bool
+    counts: Mapping[str, int]
+    """Keys found per historical pattern (``hierarchical``, ``flat``, ``proj``, ``proj_proj``)."""
+    keys: tuple[str, ...]
+    """Every key found; with ``dry_run`` these are what a real run would delete."""
+    deletion: DeleteResult | None
+    """Per-key results; ``None`` for a dry run."""
+    verified: bool | None
+    """After a real run: True if listing again found none of the project's keys."""
+    remaining: tuple[str, ...] | None
+    """After a real run: keys still there (``None`` if the verifying list itself failed)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.dry_run or bool(self.verified and self.deletion and self.deletion.ok)
+
+
+class DeleteProxyError(Exception):
+    """The delete proxy did not do what was asked."""
+
+
+class DeleteProxyRejected(DeleteProxyError):
+    """The Worker refused the request (4xx, or an answer that is not its JSON): not retried."""
+
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(f"delete proxy answered {status}: {error}")
+        self.status = status
+        self.error = error
+
+
+class DeleteProxyUnavailable(DeleteProxyError):
+    """Every attempt of one request got a 5xx or no response.
+
+    ``partial`` holds the results of the requests that did complete and ``pending`` the keys
+    that got no answer (they may or may not have been deleted: send them again).
+    """
+
+    def __init__(self, reason: str, attempts: int, partial: DeleteResult, pending: Sequence[str]):
+        super().__init__(f"delete proxy unavailable after {attempts} attempts: {reason}")
+        self.reason = reason
+        self.attempts = attempts
+        self.partial = partial
+        self.pending = tuple(pending)
+
+
+class _Exhausted(Exception):
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+def _encoded(document: object) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode("ascii")
+
+
+def split_keys(keys: Sequence[str], *, max_keys: int, max_body_bytes: int = MAX_BODY_BYTES):
+    """Consecutive runs of ``keys`` whose ``{"objectKeys": [...]}`` bodies hold at most
+    ``max_keys`` keys and ``max_body_bytes`` bytes each."""
+    envelope = len(_encoded({"objectKeys": []}))
+    chunk: list[str] = []
+    size = envelope
+    chunks: list[list[str]] = []
+    for key in keys:
+        key_size = len(_encoded(key)) + 1  # the comma; one spare byte on the last key
+        if chunk and (len(chunk) == max_keys or size + key_size > max_body_bytes):
+            chunks.append(chunk)
+            chunk, size = [], envelope
+        chunk.append(key)
+        size += key_size
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+def _key_result(item: Mapping[str, Any]) -> KeyResult:
+    return KeyResult(
+        key=item["key"], success=item["success"], absent=item.get("absent"), error=item.get("error")
+    )
+
+
+class DeleteProxyClient:
+    """Async client of one delete proxy Worker; use as ``async with``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        keys_per_request: int = DEFAULT_KEYS_PER_REQUEST,
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        # Imported here: the Pyodide lane has no `ssl`, and every module under src/ must import there.
+        import httpx
+
+        if not 1 <= keys_per_request <= MAX_KEYS_PER_REQUEST:
+            raise ValueError(f"keys_per_request must be 1 to {MAX_KEYS_PER_REQUEST}")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._httpx = httpx
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self._keys_per_request = keys_per_request
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._sleep = sleep
+        self._jitter = jitter
+
+    async def __aenter__(self) -> DeleteProxyClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based): the exponential step
+        ``backoff * 2**(attempt-1)``, capped, of which a random half is kept ("equal jitter"),
+        so clients that failed together do not retry together."""
+        step = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
+        return step / 2 + self._jitter() * step / 2
+
+    async def delete(self, keys: Iterable[str]) -> DeleteResult:
+        """Delete ``keys`` (each at most once) and answer for every one.
+
+        Invalid keys raise :class:`ValueError` before any request, so a bad key cannot leave a
+        deletion half done. Raises :class:`DeleteProxyRejected` on a 4xx and
+        :class:`DeleteProxyUnavailable` when one request exhausts its retries.
+        """
+        unique = unique_in_order(validate_key(key) for key in keys)
+        results: list[KeyResult] = []
+        for chunk in split_keys(unique, max_keys=self._keys_per_request):
+            try:
+                payload = await self._post("/delete", {"objectKeys": chunk})
+            except _Exhausted as exhausted:
+                raise DeleteProxyUnavailable(
+                    exhausted.reason,
+                    exhausted.attempts,
+                    partial=DeleteResult(tuple(results)),
+                    pending=unique[len(results) :],
+                ) from None
+            results.extend(_key_result(item) for item in payload["results"])
+        return DeleteResult(tuple(results))
+
+    async def delete_project(self, project_id: str, *, dry_run: bool = False) -> ProjectDeleteResult:
+        """Delete (or with ``dry_run`` only find) every key of ``project_id`` under the four
+        historical patterns; the Worker verifies afterwards that none is left."""
+        validate_project_id(project_id)
+        try:
+            payload = await self._post("/delete-project", {"projectId": project_id, "dryRun": dry_run})
+        except _Exhausted as exhausted:
+            raise DeleteProxyUnavailable(
+                exhausted.reason, exhausted.attempts, partial=DeleteResult(()), pending=()
+            ) from None
+        counts = {name: found["count"] for name, found in payload["patterns"].items()}
+        if payload["dryRun"]:
+            return ProjectDeleteResult(
+                project_id, True, counts, tuple(payload["keys"]), None, None, None
+            )
+        deletion = DeleteResult(tuple(_key_result(item) for item in payload["results"]))
+        remaining = payload["remaining"]
+        return ProjectDeleteResult(
+            project_id,
+            False,
+            counts,
+            tuple(result.key for result in deletion.results),
+            deletion,
+            payload["verified"],
+            None if remaining is None else tuple(remaining),
+        )
+
+    async def _post(self, path: str, document: object) -> dict[str, Any]:
+        body = _encoded(document)
+        reason = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                response = await self._http.post(path, content=body)
+            except self._httpx.TransportError as error:
+                reason = f"{type(error).__name__}: {error}"
+            else:
+                if response.status_code < 500:
+                    return self._answer(response)
+                reason = f"HTTP {response.status_code}: {_error_text(response)}"
+            if attempt < self._max_attempts:
+                await self._sleep(self.backoff_delay(attempt))
+        raise _Exhausted(reason, self._max_attempts)
+
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code != 200:
+            raise DeleteProxyRejected(response.status_code, _error_text(response))
+        try:
+            payload = response.json()
+        except ValueError:
+            raise DeleteProxyRejected(200, f"answer is not JSON: {response.text[:200]!r}") from None
+        if not isinstance(payload, dict):
+            raise DeleteProxyRejected(200, f"answer is not a JSON object: {response.text[:200]!r}")
+        return payload
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200] or response.reason_phrase
+
+
+class BackgroundTasks(Protocol):
+    """What FastAPI's (Starlette's) ``BackgroundTasks`` offers."""
+
+    def add_task(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None: ...
+
+
+async def delete_keys_task(
+    base_url: str, token: str, keys: Sequence[str], *, log: Log = json_log, **options: Any
+) -> DeleteResult | None:
+    """Delete ``keys`` and log one JSON line saying how it went; never raises.
+
+    A background task runs after the response has gone: an exception would reach only the
+    server's error log as a traceback, so the outcome is logged as data instead, with the keys
+    to send again when some failed. ``options`` go to :class:`DeleteProxyClient`.
+    """
+    try:
+        async with DeleteProxyClient(base_url, token, **options) as client:
+            result = await client.delete(keys)
+    except DeleteProxyUnavailable as error:
+        log(
+            "purge.client.unavailable",
+            reason=error.reason,
+            attempts=error.attempts,
+            deleted=error.partial.deleted,
+            failed_keys=list(error.partial.failed_keys),
+            pending_keys=list(error.pending),
+        )
+        return None
+    except DeleteProxyRejected as error:
+        log("purge.client.rejected", status=error.status, error=error.error, keys=len(keys))
+        return None
+    except ValueError as error:
+        log("purge.client.invalid", error=str(error), keys=len(keys))
+        return None
+    log(
+        "purge.client.deleted",
+        total=result.total,
+        deleted=result.deleted,
+        absent=result.absent,
+        failed=result.failed,
+        failed_keys=list(result.failed_keys),
+    )
+    return result
+
+
+def schedule_delete(
+    background_tasks: BackgroundTasks,
+    base_url: str,
+    token: str,
+    keys: Iterable[str],
+    **options: Any,
+) -> None:
+    """Queue the deletion of ``keys`` to run after the response, e.g. from a FastAPI endpoint::
+
+        @router.delete("/projects/{project_id}")
+        async def delete_project(project_id: str, background_tasks: BackgroundTasks):
+            paths = await db.project_file_paths(project_id)
+            await db.delete_project(project_id)
+            schedule_delete(background_tasks, settings.delete_proxy_url,
+                            settings.delete_proxy_token, paths)
+            return {"message": "project deleted"}
+    """
+    background_tasks.add_task(delete_keys_task, base_url, token, list(keys), **options)
