@@ -1,0 +1,230 @@
+"""The delete proxy's HTTP service against an in-memory bucket with R2 semantics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flaresuite.http import HttpRequest
+from flaresuite.purge.service import PurgeService
+from tests.purge.conftest import TOKEN, FaultyBucket, post, seed
+
+PROJECT_12 = [
+    *(f"projects/12/scenes/{i}/media/clip.mp4" for i in range(300)),
+    *(f"12_{i}_media.mp4" for i in range(300)),
+    *(f"proj_12_{i}_media.mp4" for i in range(300)),
+    *(f"proj_proj_12_{i}_media.mp4" for i in range(300)),
+]
+NEIGHBOURS = [
+    "projects/123/scenes/1/media/clip.mp4",
+    "projects/1/a.mp4",
+    "123_1_media.mp4",
+    "proj_123_1_media.mp4",
+    "proj_proj_123_1_media.mp4",
+    "proj_1_media.mp4",
+    "audio/proj_12/1/a.mp3",
+    "users/default/projects/proj_12/a.mp4",
+    "x12_a.mp4",
+]
+
+
+def answer(response) -> dict:
+    assert response.headers["content-type"] == "application/json"
+    return json.loads(response.body)
+
+
+async def test_delete_answers_for_every_key_and_says_which_were_absent(service, bucket):
+    await seed(bucket, ["a/1", "a/2", "keep"])
+    response = await service.handle(post("/delete", {"objectKeys": ["a/1", "a/2", "a/3"]}))
+    assert response.status == 200
+    assert answer(response) == {
+        "total": 3,
+        "deleted": 3,
+        "failed": 0,
+        "absent": 1,
+        "results": [
+            {"key": "a/1", "success": True, "absent": False},
+            {"key": "a/2", "success": True, "absent": False},
+            {"key": "a/3", "success": True, "absent": True},
+        ],
+    }
+    assert set(bucket.objects) == {"keep"}
+
+
+async def test_a_2500_key_delete_takes_three_delete_calls(service, bucket):
+    keys = [f"projects/12/{i:05}" for i in range(2500)]
+    await seed(bucket, keys)
+    response = await service.handle(post("/delete", {"objectKeys": keys}))
+    assert answer(response)["deleted"] == 2500
+    assert bucket.count("delete") == 3
+    assert bucket.count("list") == 3  # which keys existed: one page per 1000 clustered keys
+    assert bucket.objects == {}
+
+
+async def test_a_failing_key_fails_alone_and_is_named_in_the_answer(service, bucket, audit):
+    await seed(bucket, ["a", "b", "c"])
+    bucket.poisoned = {"b"}
+    body = answer(await service.handle(post("/delete", {"objectKeys": ["a", "b", "c"]})))
+    assert (body["deleted"], body["failed"]) == (2, 1)
+    assert body["results"][1] == {
+        "key": "b",
+        "success": False,
+        "absent": False,
+        "error": "RuntimeError: R2 delete failed (10001)",
+    }
+    assert audit[-1][1]["failed_keys"] == ["b"]
+
+
+async def test_when_r2_cannot_list_nothing_is_deleted_and_the_answer_is_a_retryable_503(
+    service, bucket
+):
+    await seed(bucket, ["a"])
+    bucket.list_fails = True
+    response = await service.handle(post("/delete", {"objectKeys": ["a"]}))
+    assert response.status == 503
+    assert "nothing deleted" in answer(response)["error"]
+    assert set(bucket.objects) == {"a"}
+
+
+async def test_delete_project_removes_all_four_patterns_and_no_neighbour(service, bucket):
+    await seed(bucket, PROJECT_12 + NEIGHBOURS)
+    body = answer(await service.handle(post("/delete-project", {"projectId": "12"})))
+    assert set(bucket.objects) == set(NEIGHBOURS)
+    assert body["patterns"] == {
+        "hierarchical": {"prefix": "projects/12/", "count": 300},
+        "flat": {"prefix": "12_", "count": 300},
+        "proj": {"prefix": "proj_12_", "count": 300},
+        "proj_proj": {"prefix": "proj_proj_12_", "count": 300},
+    }
+    assert (body["total"], body["deleted"], body["failed"], body["absent"]) == (1200, 1200, 0, 0)
+    assert (body["verified"], body["remaining"]) == (True, [])
+    assert bucket.count("delete") == 2
+
+
+async def test_delete_project_dry_run_lists_the_keys_and_deletes_nothing(service, bucket):
+    await seed(bucket, PROJECT_12 + NEIGHBOURS)
+    body = answer(await service.handle(post("/delete-project", {"projectId": "12", "dryRun": True})))
+    assert body["dryRun"] is True
+    assert sorted(body["keys"]) == sorted(PROJECT_12)
+    assert body["total"] == 1200
+    assert bucket.count("delete") == 0
+    assert len(bucket.objects) == len(PROJECT_12) + len(NEIGHBOURS)
+
+
+async def test_delete_project_says_so_when_keys_are_left(service, bucket):
+    await seed(bucket, ["proj_12_a", "proj_12_b"])
+    bucket.poisoned = {"proj_12_b"}
+    body = answer(await service.handle(post("/delete-project", {"projectId": "12"})))
+    assert (body["deleted"], body["failed"]) == (1, 1)
+    assert (body["verified"], body["remaining"]) == (False, ["proj_12_b"])
+
+
+async def test_delete_project_of_an_empty_project_deletes_nothing_and_verifies(service, bucket):
+    await seed(bucket, NEIGHBOURS)
+    body = answer(await service.handle(post("/delete-project", {"projectId": "12"})))
+    assert (body["total"], body["verified"]) == (0, True)
+    assert bucket.count("delete") == 0
+
+
+BAD_REQUESTS = [
+    pytest.param(post("/delete", {"objectKeys": ["a"]}, token=None), 401, id="no token"),
+    pytest.param(post("/delete", {"objectKeys": ["a"]}, token="wrong"), 401, id="wrong token"),
+    pytest.param(post("/delete", {"objectKeys": ["a"]}, token=TOKEN + "x"), 401, id="longer token"),
+    pytest.param(
+        post("/delete", {"objectKeys": ["a"]}, token=None, authorization=f"Basic {TOKEN}"),
+        401,
+        id="not bearer",
+    ),
+    pytest.param(post("/delete", b'{"objectKeys": ["a"'), 400, id="malformed JSON"),
+    pytest.param(post("/delete", {"objectKeys": "a"}), 400, id="keys not an array"),
+    pytest.param(post("/delete", {"objectKeys": ["a", 1]}), 400, id="key not a string"),
+    pytest.param(post("/delete", {"objectKeys": ["a", ""]}), 400, id="empty key"),
+    pytest.param(post("/delete", {"objectKeys": ["a", "k" * 1025]}), 400, id="long key"),
+    pytest.param(post("/delete", {"objectKeys": ["a"] * 10_001}), 400, id="10001 keys"),
+    pytest.param(
+        post("/delete", {"objectKeys": ["a", "p" * 1000] * 1100}), 413, id="body over 1 MiB"
+    ),
+    pytest.param(
+        post("/delete", {"objectKeys": ["a"]}, **{"content-length": str(2 << 20)}),
+        413,
+        id="declared over 1 MiB",
+    ),
+    pytest.param(post("/delete-project", {"projectId": "proj"}), 400, id="ambiguous project"),
+    pytest.param(
+        post("/delete-project", {"projectId": "a", "dryrun": True}), 400, id="misspelt dryRun"
+    ),
+    pytest.param(post("/delete-project", {"projectId": "a"}, token="no"), 401, id="project token"),
+]
+
+
+@pytest.mark.parametrize(("request_", "status"), BAD_REQUESTS)
+async def test_bad_requests_are_refused_with_a_reason_and_delete_nothing(
+    service, bucket, request_, status
+):
+    await seed(bucket, ["a", "a_1", "proj_a_1"])
+    response = await service.handle(request_)
+    assert response.status == status
+    assert answer(response)["error"]
+    assert bucket.count("delete") == 0
+    assert set(bucket.objects) == {"a", "a_1", "proj_a_1"}
+
+
+async def test_401_asks_for_a_bearer_token(service):
+    response = await service.handle(post("/delete", {"objectKeys": ["a"]}, token=None))
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_without_a_configured_token_every_delete_is_refused(bucket, audit):
+    await seed(bucket, ["a"])
+    for token in (None, ""):
+        service = PurgeService(bucket, token, log=audit)
+        assert (await service.handle(post("/delete", {"objectKeys": ["a"]}, token=""))).status == 503
+        assert (await service.handle(post("/delete", {"objectKeys": ["a"]}))).status == 503
+        health = await service.handle(HttpRequest("GET", "https://x/health"))
+        assert (health.status, answer(health)["status"]) == (503, "unconfigured")
+    assert set(bucket.objects) == {"a"}
+
+
+async def test_health_needs_no_token(service):
+    response = await service.handle(HttpRequest("GET", "https://x/health"))
+    assert (response.status, answer(response)) == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/delete", 405), ("POST", "/health", 405), ("POST", "/purge", 404), ("GET", "/", 404)],
+)
+async def test_unknown_routes_and_methods_are_4xx_json(service, method, path, status):
+    response = await service.handle(HttpRequest(method, f"https://x{path}"))
+    assert response.status == status
+    assert answer(response)["error"]
+
+
+async def test_every_request_writes_one_audit_line_without_the_token(service, bucket, audit):
+    await seed(bucket, ["a/1"])
+    requests = [
+        post("/delete", {"objectKeys": ["a/1", "a/2"]}, **{"cf-connecting-ip": "203.0.113.9"}),
+        post("/delete", {"objectKeys": ["a/1"]}, token="guess"),
+        post("/delete", b"nope"),
+        post("/delete-project", {"projectId": "12", "dryRun": True}),
+        HttpRequest("GET", "https://x/health"),
+        HttpRequest("GET", "https://x/nowhere"),
+    ]
+    for request in requests:
+        await service.handle(request)
+    assert [event for event, _ in audit] == ["purge.audit"] * len(requests)
+    first = audit[0][1]
+    assert first["client_ip"] == "203.0.113.9"
+    assert (first["auth"], first["keys"], first["deleted"], first["absent"]) == ("ok", 2, 2, 1)
+    assert first["status"] == 200 and first["duration_ms"] >= 0
+    assert audit[1][1]["auth"] == "wrong" and audit[1][1]["status"] == 401
+    assert audit[3][1]["project_id"] == "12" and audit[3][1]["dry_run"] is True
+    for _, fields in audit:
+        assert TOKEN not in json.dumps(fields) and "guess" not in json.dumps(fields)
+
+
+async def test_duplicate_keys_are_deleted_and_answered_once(service, bucket):
+    await seed(bucket, ["a"])
+    body = answer(await service.handle(post("/delete", {"objectKeys": ["a", "a", "b", "a"]})))
+    assert [result["key"] for result in body["results"]] == ["a", "b"]
