@@ -1,0 +1,116 @@
+"""Delete proxy: batched deletes against one R2 call per key, side by side in one run.
+
+Both approaches delete the same keys from an in-memory bucket that waits a fixed latency on
+every call (R2 from a Worker is a network round trip per call). "one key per call" is the seed
+implementation: ``Promise.all(keys.map(k => bucket.delete(k)))``, which a Worker runs at most
+six at a time (its limit on simultaneous connections). "batched" is ``POST /delete`` through
+:class:`flaresuite.purge.service.PurgeService`: a list call per 1000 clustered keys to learn
+which existed, then a delete call per 1000.
+
+    uv run python benchmarks/purge.py [--keys 10000] [--latency-ms 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from flaresuite.http import HttpRequest
+from flaresuite.purge.service import PurgeService
+from flaresuite.stores.memory import MemoryBucket
+
+WORKER_CONNECTIONS = 6
+"""Simultaneous outgoing connections a Worker may hold; further R2 calls queue."""
+
+TOKEN = "benchmark-token"
+
+
+class SlowBucket(MemoryBucket):
+    """A MemoryBucket that takes ``latency`` seconds per call, at most six calls at a time."""
+
+    def __init__(self, latency: float) -> None:
+        super().__init__()
+        self._latency = latency
+        self._connections = asyncio.Semaphore(WORKER_CONNECTIONS)
+        self.counts: Counter[str] = Counter()
+
+    async def _round_trip(self, method: str) -> None:
+        async with self._connections:
+            self.counts[method] += 1
+            await asyncio.sleep(self._latency)
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        await self._round_trip("delete")
+        await super().delete(keys)
+
+    async def list(self, *, prefix: str = "", cursor: str | None = None, limit: int = 1000):
+        await self._round_trip("list")
+        return await super().list(prefix=prefix, cursor=cursor, limit=limit)
+
+
+def project_keys(count: int) -> list[str]:
+    return [f"projects/12/scenes/{i // 10}/media/{i % 10}.mp4" for i in range(count)]
+
+
+async def seeded(keys: Sequence[str], latency: float) -> SlowBucket:
+    bucket = SlowBucket(latency)
+    for key in keys:
+        await MemoryBucket.put(bucket, key, b"x")
+    bucket.calls.clear()
+    return bucket
+
+
+async def one_key_per_call(keys: Sequence[str], latency: float) -> tuple[float, SlowBucket]:
+    bucket = await seeded(keys, latency)
+    started = time.perf_counter()
+    await asyncio.gather(*(bucket.delete([key]) for key in keys))
+    return time.perf_counter() - started, bucket
+
+
+async def batched(keys: Sequence[str], latency: float) -> tuple[float, SlowBucket]:
+    bucket = await seeded(keys, latency)
+    service = PurgeService(bucket, TOKEN, log=lambda event, **fields: None)
+    started = time.perf_counter()
+    for start in range(0, len(keys), 10_000):
+        body = json.dumps({"objectKeys": list(keys[start : start + 10_000])}).encode()
+        response = await service.handle(
+            HttpRequest("POST", "https://bench/delete", {"authorization": f"Bearer {TOKEN}"}, body)
+        )
+        assert response.status == 200, response.body[:200]
+    return time.perf_counter() - started, bucket
+
+
+async def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    keys = project_keys(args.keys)
+    latency = args.latency_ms / 1000
+    rows = []
+    for name, approach in (("one key per call", one_key_per_call), ("batched", batched)):
+        seconds, bucket = await approach(keys, latency)
+        assert not bucket.objects, f"{name} left {len(bucket.objects)} keys"
+        per_10k = {method: count * 10_000 / len(keys) for method, count in bucket.counts.items()}
+        rows.append((name, len(keys) / seconds, per_10k))
+    print(f"{len(keys)} keys, {args.latency_ms:g} ms per R2 call, {WORKER_CONNECTIONS} at a time (MemoryBucket)")
+    print(f"{'approach':<18}{'keys/s':>12}{'R2 calls/10k':>14}{'delete':>9}{'list':>7}")
+    for name, rate, per_10k in rows:
+        total = sum(per_10k.values())
+        print(
+            f"{name:<18}{rate:>12,.0f}{total:>14,.0f}"
+            f"{per_10k.get('delete', 0):>9,.0f}{per_10k.get('list', 0):>7,.0f}"
+        )
+    (_, slow, slow_calls), (_, fast, fast_calls) = rows
+    print(
+        f"batched / one-per-call: {fast / slow:,.0f}x keys per second, "
+        f"{sum(slow_calls.values()) / sum(fast_calls.values()):,.0f}x fewer R2 calls"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
