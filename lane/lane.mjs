@@ -388,6 +388,16 @@ class Lane {
     return null;
   }
 
+  async r2PutMany({ bucket, objects }) {
+    const target = this.#bucket(bucket);
+    for (let i = 0; i < objects.length; i += 50) {
+      await Promise.all(
+        objects.slice(i, i + 50).map(({ key, body }) => target.put(key, new Uint8Array(Buffer.from(body, "base64")))),
+      );
+    }
+    return null;
+  }
+
   async r2Get({ bucket, key }) {
     const found = await this.#bucket(bucket).get(key);
     if (found === null) return null;
@@ -537,6 +547,7 @@ const OPS = {
   do_state: (a) => lane.doState(a),
   do_evict: (a) => lane.doEvict(a),
   r2_put: (a) => lane.r2Put(a),
+  r2_put_many: (a) => lane.r2PutMany(a),
   r2_get: (a) => lane.r2Get(a),
   r2_list: (a) => lane.r2List(a),
   r2_delete: (a) => lane.r2Delete(a),

@@ -25,6 +25,7 @@ from workers.rpc import _BindingWrapper
 
 from flaresuite.http import HttpRequest, HttpResponse, TransportError
 from flaresuite.ports import ListedObject, ListPage, StoredObject
+from flaresuite.stores.memory import MAX_DELETE_KEYS
 
 _RUNTIME_OWNED_HEADERS = frozenset({"host", "content-length"})
 """Derived by fetch from the URL and the body; undici refuses to take them from the caller."""
@@ -98,6 +99,13 @@ class R2Bucket:
         await self._binding.put(key, bytes(body), **options)
 
     async def delete(self, keys: Sequence[str]) -> None:
+        # Checked here because Miniflare accepts what R2 refuses, and the port promises the
+        # same refusal everywhere.
+        if not 1 <= len(keys) <= MAX_DELETE_KEYS:
+            raise ValueError(
+                "delete: The number of keys in the request must be between 1 and 1000 "
+                "inclusive. (10027)"
+            )
         await self._binding.delete(list(keys))
 
     async def list(

@@ -406,6 +406,14 @@ class Lane:
             custom_metadata=dict(custom_metadata or {}),
         )
 
+    def r2_put_many(self, bucket: str, objects: Mapping[str, bytes | str]) -> None:
+        """Writes many objects at once (no metadata), for seeding large listings."""
+        self.call(
+            "r2_put_many",
+            bucket=bucket,
+            objects=[{"key": k, "body": _b64(v)} for k, v in objects.items()],
+        )
+
     def r2_get(self, bucket: str, key: str) -> R2Object | None:
         reply = self.call("r2_get", bucket=bucket, key=key)
         if reply is None:

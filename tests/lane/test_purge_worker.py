@@ -1,0 +1,205 @@
+"""The delete proxy Worker (src/purge_worker.py) on real Pyodide 314 with a real Miniflare R2
+bucket: project deletion across all four key patterns, batched R2 calls, refusals that delete
+nothing, and the Python client talking to it."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from driver import LaneConfig
+
+from flaresuite.purge.client import DeleteProxyClient, DeleteProxyRejected
+
+pytestmark = pytest.mark.lane
+
+TOKEN = "lane-delete-proxy-token"
+BUCKET = "PURGE_BUCKET"
+CONFIG = LaneConfig(main="src/purge_worker.py", r2_buckets=(BUCKET,), vars={"DELETE_PROXY_TOKEN": TOKEN})
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+COUNT_R2_CALLS = """
+import cfbindings
+if not hasattr(cfbindings.R2Bucket, "calls"):
+    # Every R2 call the core makes goes through this adapter: count them on their way.
+    cfbindings.R2Bucket.calls = []
+
+    def _counting(name):
+        original = getattr(cfbindings.R2Bucket, name)
+
+        async def method(self, *args, **kwargs):
+            cfbindings.R2Bucket.calls.append(name)
+            return await original(self, *args, **kwargs)
+
+        return method
+
+    for _name in ("get", "put", "delete", "list"):
+        setattr(cfbindings.R2Bucket, _name, _counting(_name))
+cfbindings.R2Bucket.calls.clear()
+"""
+
+
+def project_keys(project_id: str, per_pattern: int) -> list[str]:
+    return [
+        key
+        for i in range(per_pattern)
+        for key in (
+            f"projects/{project_id}/scenes/{i}/media/clip.mp4",
+            f"{project_id}_{i}_media.mp4",
+            f"proj_{project_id}_{i}_media.mp4",
+            f"proj_proj_{project_id}_{i}_media.mp4",
+        )
+    ]
+
+
+DECOYS = [
+    *project_keys("123", 25),
+    *project_keys("1", 25),
+    *project_keys("120", 25),
+    *project_keys("12.5", 10),
+    "audio/proj_12/1/a.mp3",
+    "users/default/projects/proj_12/a.mp4",
+    "projects/12",
+    "x12_a.mp4",
+    "proj_12",
+]
+
+
+@pytest.fixture
+def lane(lane_factory):
+    lane = lane_factory(CONFIG)
+    lane.reset()
+    lane.run_python(COUNT_R2_CALLS)
+    return lane
+
+
+def seed(lane, keys) -> None:
+    for key in keys:
+        lane.r2_put(BUCKET, key, b"x")
+    lane.run_python("cfbindings.R2Bucket.calls.clear()")
+
+
+def r2_calls(lane) -> list[str]:
+    return lane.run_python("list(cfbindings.R2Bucket.calls)")
+
+
+def post(lane, path: str, document: object, headers=AUTH):
+    raw = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return lane.fetch("POST", path, headers={"content-type": "application/json", **headers}, body=raw)
+
+
+def test_delete_project_removes_exactly_the_projects_keys_in_all_four_patterns(lane):
+    ours = project_keys("12", 500)
+    seed(lane, ours + DECOYS)
+
+    preview = post(lane, "/delete-project", {"projectId": "12", "dryRun": True})
+    assert preview.status == 200
+    assert sorted(preview.json()["keys"]) == sorted(ours)
+    assert "delete" not in r2_calls(lane)
+    assert len(lane.r2_list(BUCKET)) == len(ours) + len(DECOYS)
+
+    response = post(lane, "/delete-project", {"projectId": "12"})
+    body = response.json()
+    assert response.status == 200
+    assert {name: found["count"] for name, found in body["patterns"].items()} == {
+        "hierarchical": 500,
+        "flat": 500,
+        "proj": 500,
+        "proj_proj": 500,
+    }
+    assert (body["total"], body["deleted"], body["failed"]) == (2000, 2000, 0)
+    assert (body["verified"], body["remaining"]) == (True, [])
+    assert lane.r2_list(BUCKET) == sorted(DECOYS)
+
+
+def test_a_2500_key_delete_takes_three_r2_delete_calls(lane):
+    keys = [f"projects/7/assets/{i:05}.png" for i in range(2500)]
+    seed(lane, keys)
+    response = post(lane, "/delete", {"objectKeys": keys + ["projects/7/assets/missing.png"]})
+    body = response.json()
+    assert response.status == 200
+    assert (body["total"], body["deleted"], body["failed"], body["absent"]) == (2501, 2501, 0, 1)
+    assert body["results"][-1] == {"key": "projects/7/assets/missing.png", "success": True, "absent": True}
+    calls = r2_calls(lane)
+    assert calls.count("delete") == 3
+    assert calls.count("list") == 3  # learning which keys existed: one page per 1000
+    assert lane.r2_list(BUCKET) == []
+    [audit] = lane.json_logs()[-1:]
+    assert (audit["delete_calls"], audit["list_calls"], audit["deleted"]) == (3, 3, 2501)
+
+
+BAD_REQUESTS = [
+    ("/delete", {"objectKeys": ["proj_9_a"]}, {}, 401),
+    ("/delete", {"objectKeys": ["proj_9_a"]}, {"authorization": "Bearer wrong"}, 401),
+    ("/delete-project", {"projectId": "9"}, {"authorization": f"Bearer {TOKEN}x"}, 401),
+    ("/delete", b'{"objectKeys": ["proj_9_a"', AUTH, 400),
+    ("/delete", {"objectKeys": "proj_9_a"}, AUTH, 400),
+    ("/delete", {"objectKeys": ["proj_9_a", ""]}, AUTH, 400),
+    ("/delete", {"objectKeys": ["proj_9_a", "k" * 1025]}, AUTH, 400),
+    ("/delete", {"objectKeys": ["proj_9_a"] * 10_001}, AUTH, 400),
+    ("/delete", {"objectKeys": ["proj_9_a", "p" * 1000] * 1100}, AUTH, 413),
+    ("/delete-project", {"projectId": "proj_9"}, AUTH, 400),
+    ("/delete-project", {"projectId": "9", "dryrun": False}, AUTH, 400),
+]
+
+
+def test_bad_tokens_and_malformed_requests_delete_nothing(lane):
+    keys = project_keys("9", 5)
+    seed(lane, keys)
+    for path, document, headers, status in BAD_REQUESTS:
+        response = post(lane, path, document, headers)
+        assert (path, response.status) == (path, status)
+        assert response.json()["error"]
+    assert lane.r2_list(BUCKET) == sorted(keys)
+    assert "delete" not in r2_calls(lane)
+    audit = [record for record in lane.json_logs() if record["event"] == "purge.audit"]
+    assert [record["status"] for record in audit] == [status for *_, status in BAD_REQUESTS]
+    assert TOKEN not in json.dumps(audit)
+
+
+def test_health_needs_no_token(lane):
+    response = lane.fetch("GET", "/health")
+    assert (response.status, response.json()) == (200, {"status": "ok"})
+
+
+class LaneTransport(httpx.AsyncBaseTransport):
+    """Carries the client's requests into the lane's Worker instead of over a socket."""
+
+    def __init__(self, lane) -> None:
+        self.lane = lane
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self.lane.fetch(
+            request.method, request.url.raw_path.decode(), headers=dict(request.headers), body=await request.aread()
+        )
+        return httpx.Response(answer.status, headers=dict(answer.headers), content=answer.body)
+
+
+async def test_the_python_client_deletes_through_the_worker(lane):
+    ours = project_keys("42", 300)
+    loose = [f"uploads/42/{i}.bin" for i in range(1200)]
+    seed(lane, ours + loose + DECOYS)
+    async with DeleteProxyClient(CONFIG.origin, TOKEN, transport=LaneTransport(lane)) as client:
+        deleted = await client.delete(loose + ["uploads/42/never-existed.bin"])
+        project = await client.delete_project("42")
+    assert (deleted.total, deleted.deleted, deleted.absent) == (1201, 1201, 1)
+    assert project.ok and project.deletion.deleted == 1200
+    assert r2_calls(lane).count("delete") == 2 + 2  # 1000 + 201 keys, then 1200 project keys
+    assert lane.r2_list(BUCKET) == sorted(DECOYS)
+    async with DeleteProxyClient(CONFIG.origin, "wrong", transport=LaneTransport(lane)) as client:
+        with pytest.raises(DeleteProxyRejected, match="401"):
+            await client.delete(DECOYS)
+    assert lane.r2_list(BUCKET) == sorted(DECOYS)
+
+
+def test_without_a_configured_token_the_worker_refuses_every_delete(lane_factory):
+    lane = lane_factory(LaneConfig(main="src/purge_worker.py", r2_buckets=(BUCKET,)))
+    lane.reset()
+    seed_keys = ["proj_5_a"]
+    for key in seed_keys:
+        lane.r2_put(BUCKET, key, b"x")
+    response = post(lane, "/delete", {"objectKeys": seed_keys}, {"authorization": "Bearer "})
+    assert response.status == 503
+    assert lane.fetch("GET", "/health").status == 503
+    assert lane.r2_list(BUCKET) == seed_keys
