@@ -1,5 +1,8 @@
-"""Exception types shared across the core."""
+"""Exception types shared across the suite's capabilities."""
+
+from __future__ import annotations
 
 
-class ConfigError(ValueError):
-    """A Worker or CLI configuration that cannot work; the message says how to fix it."""
+class ConfigError(Exception):
+    """The deployment's configuration (environment variables, Worker vars and secrets) is
+    inconsistent or incomplete. The message says which settings to fix."""

@@ -1,0 +1,36 @@
+"""What the S3 client returns: listed objects and object heads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class S3Object:
+    """One ``Contents`` entry of a ListObjectsV2 page."""
+
+    key: str
+    size: int
+    etag: str
+    """The entity tag without its surrounding quotes, as in :attr:`ObjectHead.etag`."""
+    last_modified: datetime
+    """Timezone-aware, UTC."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectHead:
+    """What HeadObject tells about an object without transferring it."""
+
+    content_length: int
+    etag: str
+    """The entity tag without its surrounding quotes."""
+    last_modified: datetime | None
+    """Timezone-aware, UTC; ``None`` if the service sent no parsable ``Last-Modified``."""
+    checksum_sha256: str | None = None
+    """``x-amz-checksum-sha256`` exactly as sent: base64 of the object's sha256, or, for a
+    multipart upload, a composite ``<base64>-<parts>`` that is not the object's digest."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    """User metadata: ``x-amz-meta-*`` headers, names lower case without the prefix."""
+    content_type: str | None = None
