@@ -474,7 +474,13 @@ class Lane {
   }
 
   async runPython({ code }) {
-    return toWire(this.pyodide.runPython(code)?.toJs?.() ?? null);
+    const value = this.pyodide.runPython(code);
+    if (typeof value?.toJs !== "function") return toWire(value);
+    try {
+      return toWire(value.toJs({ dict_converter: Object.fromEntries }));
+    } finally {
+      value.destroy();
+    }
   }
 
   async stop() {
