@@ -7,15 +7,20 @@ Each sub-command is one stage of the Tekton pipeline in ``deploy/tekton/``. Ever
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from flaresuite.cli import UsageError
 from flaresuite.errors import ConfigError
+from flaresuite.host.progress import ProgressBar
+from flaresuite.http import TransportError
 from flaresuite.release.bundle import CommandResult, bundle_worker, read_bundle
 from flaresuite.release.errors import ReleaseError
+from flaresuite.release.fingerprint import Fingerprint
 from flaresuite.release.location import ArtifactLocation
 from flaresuite.release.metadata import (
     DEFAULT_MANAGED_BY,
@@ -23,6 +28,19 @@ from flaresuite.release.metadata import (
     owner_label,
     to_yaml,
 )
+from flaresuite.release.upload import (
+    ACCESS_KEY_ID_FILE,
+    SECRET_ACCESS_KEY_FILE,
+    UploadResult,
+    load_credentials,
+    upload_bundle,
+)
+from flaresuite.s3.client import MIN_PART_SIZE, S3Client
+from flaresuite.s3.credentials import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Credentials
+from flaresuite.s3.errors import S3Error
+
+MIB = 1024 * 1024
+DEFAULT_PART_SIZE_MIB = 8
 
 PROJECT_ROOT_HELP = "directory holding wrangler.toml and dist/ (default: the current directory)"
 
@@ -48,6 +66,36 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help=PROJECT_ROOT_HELP)
     bundle.add_argument("--json", action="store_true", help="print the result as JSON")
     bundle.set_defaults(run=run_bundle)
+
+    upload = commands.add_parser(
+        "upload",
+        help="upload dist/WORKER.tar.gz to an R2 bucket over the S3 API",
+        description=(
+            "Upload the bundle to BUCKET/KEY at an S3-compatible endpoint (R2: "
+            "https://<account>.r2.cloudflarestorage.com) with SigV4, Content-MD5 and sha256 "
+            "checksums, multipart above --part-size, and retries; then HEAD it to confirm "
+            f"size and sha256. Credentials: {ACCESS_KEY_ID} and {SECRET_ACCESS_KEY}, or "
+            f"--credentials-dir with files {ACCESS_KEY_ID_FILE} and {SECRET_ACCESS_KEY_FILE}."
+        ),
+    )
+    upload.add_argument("worker", metavar="WORKER")
+    upload.add_argument("--bucket", required=True, help="R2 bucket name")
+    upload.add_argument("--key", required=True, help="object key, e.g. index/<commit>.tar.gz")
+    upload.add_argument("--endpoint", required=True, metavar="URL",
+                        help="S3-compatible endpoint URL")
+    upload.add_argument("--region", default="auto", help="signing region (R2: auto, the default)")
+    upload.add_argument("--credentials-dir", type=Path, metavar="DIR",
+                        help=f"a mounted Secret with files {ACCESS_KEY_ID_FILE} and "
+                             f"{SECRET_ACCESS_KEY_FILE} (instead of the environment)")
+    upload.add_argument("--part-size", type=_part_size, default=DEFAULT_PART_SIZE_MIB * MIB,
+                        metavar="MIB",
+                        help=f"bundles larger than this go up in parts of this size "
+                             f"(MiB, at least {MIN_PART_SIZE // MIB}; "
+                             f"default {DEFAULT_PART_SIZE_MIB})")
+    upload.add_argument("--project-root", type=Path, default=Path("."), metavar="DIR",
+                        help=PROJECT_ROOT_HELP)
+    upload.add_argument("--json", action="store_true", help="print the result as JSON")
+    upload.set_defaults(run=run_upload)
 
     metadata = commands.add_parser(
         "metadata",
@@ -110,6 +158,73 @@ def run_subprocess(argv: Sequence[str], cwd: Path) -> CommandResult:
             "`uv run flaresuite release ...`"
         ) from None
     return CommandResult(done.returncode, done.stdout, done.stderr)
+
+
+def _part_size(text: str) -> int:
+    try:
+        mib = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of MiB: {text!r}") from None
+    if mib * MIB < MIN_PART_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"S3 parts are at least {MIN_PART_SIZE // MIB} MiB, got {mib}")
+    return mib * MIB
+
+
+def run_upload(args: argparse.Namespace) -> int:
+    try:
+        archive, data, identity = read_bundle(args.project_root, args.worker)
+        location = ArtifactLocation(args.bucket, args.key)
+        credentials = load_credentials(os.environ, args.credentials_dir)
+    except (ConfigError, ReleaseError) as error:
+        raise UsageError(str(error)) from None
+    result = asyncio.run(_upload(args, location, data, identity, credentials))
+    if args.json:
+        print(json.dumps({
+            "worker": args.worker,
+            "bucket": location.bucket,
+            "key": location.key,
+            "url": result.url,
+            "etag": result.etag,
+            "sha256": identity.sha256,
+            "size-bytes": identity.size,
+            "multipart": result.multipart,
+        }))
+    else:
+        print(f"uploaded {archive.relative_to(args.project_root).as_posix()} "
+              f"({identity.size} bytes, sha256 {identity.sha256}) to {result.url}")
+    return 0
+
+
+async def _upload(
+    args: argparse.Namespace,
+    location: ArtifactLocation,
+    data: bytes,
+    identity: Fingerprint,
+    credentials: Credentials,
+) -> UploadResult:
+    # Imported here: httpx is a host-only dependency, and this module is imported on Pyodide.
+    from flaresuite.host.transport import httpx_fetch
+
+    async with httpx_fetch() as fetch:
+        try:
+            client = S3Client(fetch, region=args.region, endpoint=args.endpoint,
+                              credentials=credentials)
+        except ValueError as error:  # the endpoint is not an http(s) URL, or no region
+            raise UsageError(str(error)) from None
+        progress = ProgressBar()
+        progress("upload", 0, identity.size)
+        try:
+            return await upload_bundle(
+                client, location, data, identity, part_size=args.part_size,
+                on_progress=lambda sent, total: progress("upload", sent, total),
+            )
+        except (S3Error, TransportError, ReleaseError) as error:
+            raise UsageError(
+                f"upload of s3://{location.bucket}/{location.key} failed: {error}"
+            ) from None
+        finally:
+            progress.close()
 
 
 def run_metadata(args: argparse.Namespace) -> int:
