@@ -19,6 +19,7 @@ KV = "GLEAN_STATE"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 AT_0200_MS = int(datetime(2026, 11, 23, 2, 0, tzinfo=UTC).timestamp() * 1000)
 DOCUMENTS = 1200
+CHANGED = 150
 
 
 def document(n: int) -> dict:
@@ -34,7 +35,8 @@ def document(n: int) -> dict:
 
 class Upstream:
     """The loopback server as Glean (``/api/index/v1/*``) and the document source
-    (``/source``: DOCUMENTS documents in pages of 500), recording what the Worker sent."""
+    (``/source``: DOCUMENTS documents in pages of 500; with ``since``, CHANGED changes and one
+    deletion), recording what the Worker sent."""
 
     def __init__(self, server) -> None:
         self.seen: list[tuple[str, dict, object]] = []
@@ -44,12 +46,15 @@ class Upstream:
         raw = request.get_data()
         self.seen.append((request.path.rsplit("/", 1)[-1], dict(request.args),
                           json.loads(raw) if raw else None))
+        if request.path == "/source" and "since" in request.args:
+            page = {"documents": [document(n) for n in range(CHANGED)],
+                    "deleted": [{"id": "doc-retired", "objectType": "Article"}],
+                    "nextCursor": None}
+            return Response(json.dumps(page), content_type="application/json")
         if request.path == "/source":
             start = int(request.args.get("cursor", "0"))
             end = min(start + 500, DOCUMENTS)
             page = {"documents": [document(n) for n in range(start, end)],
-                    "deleted": [{"id": "doc-retired", "objectType": "Article"}]
-                    if "since" in request.args else [],
                     "nextCursor": str(end) if end < DOCUMENTS else None}
             return Response(json.dumps(page), content_type="application/json")
         return Response("{}", content_type="application/json")
@@ -110,9 +115,9 @@ def test_both_crons_at_0200_make_exactly_one_full_run(lane, upstream):
         (True, False, 1000), (False, True, 200)]
     assert len({p["uploadId"] for p in pages}) == 1
     # The hourly cron of the same minute ran INCREMENTAL from the FULL run's checkpoint.
-    assert upstream.endpoints()[-5:] == ["source", "indexdocuments", "indexdocuments",
-                                         "indexdocuments", "deletedocument"]
-    assert "since" in upstream.seen[-5][1]
+    assert upstream.endpoints()[-4:] == ["source", "indexdocuments", "indexdocuments",
+                                         "deletedocument"]
+    assert "since" in upstream.seen[-4][1]
     assert upstream.bodies("deletedocument") == [
         {"datasource": "wiki", "objectType": "Article", "id": "doc-retired"}]
     assert last_run(lane, "FULL")["status"] == "completed"
