@@ -209,8 +209,8 @@ def test_health_shows_config_errors_and_crons_fail(lane_factory):
     assert response.status == 503
     assert response.json()["errors"] == [
         "GLEAN_TRIGGER_TOKEN (secret) is not set: POST /trigger needs it",
-        "neither CONNECTOR_API_URL (orchestrator mode) nor DOCUMENT_SOURCE_URL (direct mode) "
-        "is set: nothing to sync",
+        ("neither CONNECTOR_API_URL (orchestrator mode) nor DOCUMENT_SOURCE_URL (direct mode) "
+         "is set: nothing to sync"),
     ]
     with pytest.raises(WorkerError, match="GLEAN_TRIGGER_TOKEN"):
         lane.scheduled("0 2 * * *", AT_0200_MS)
