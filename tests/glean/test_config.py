@@ -126,3 +126,10 @@ def test_crons_map_to_modes_by_expression_ignoring_spacing():
     assert mode_for_cron("0  *  * * *", schedule) is Mode.INCREMENTAL
     with pytest.raises(UnknownCron):
         mode_for_cron("*/5 * * * *", schedule)
+
+
+def test_the_lock_must_outlive_the_backend_call():
+    assert errors_of({**BACKEND, "CONNECTOR_API_TIMEOUT": "3600"}) == (
+        "GLEAN_LOCK_TTL (3600 s) must be longer than CONNECTOR_API_TIMEOUT (3600 s)",
+    )
+    parse_config({**BACKEND, "CONNECTOR_API_TIMEOUT": "3600", "GLEAN_LOCK_TTL": "3700"})

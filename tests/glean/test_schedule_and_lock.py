@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from glean_fakes import Logs, direct_env, doc
+from glean_fakes import Logs, answer, direct_env, doc
 
 from flaresuite.glean.app import RunFailed
 from flaresuite.glean.lock import LOCK_KEY, KvLock
@@ -126,3 +126,48 @@ async def test_release_leaves_a_lock_another_run_took_after_expiry(kv, clock):
 async def test_a_garbled_lock_counts_as_free(kv, clock):
     await kv.put(LOCK_KEY, "not json")
     assert await KvLock(kv, clock, 60).holder() is None
+
+
+def slow_pages(world, clock, kv, seen_expiry, *, on_page=None):
+    """Each bulk page takes 1000 s of (fake) time; records the lock's expiry as Glean sees it."""
+    def page(number):
+        def answer_page():
+            clock.advance(1000)
+            if on_page:
+                on_page(number)
+            seen_expiry.append(json.loads(kv.values[LOCK_KEY][0])["expiresAt"])
+            return answer(200)
+        return answer_page
+    world.script("bulkindexdocuments", *(page(n) for n in range(1, 4)))
+
+
+async def test_a_run_longer_than_the_lock_ttl_renews_the_lock(world, make_app, kv, clock):
+    world.serve_documents([doc(n) for n in range(2500)], page_size=500)
+    start = clock.now()
+    expiry: list[float] = []
+    slow_pages(world, clock, kv, expiry)
+
+    record = await make_app(direct_env(world, GLEAN_LOCK_TTL="3600"), kv).scheduled(FULL_CRON)
+
+    # Renewed once past half its TTL (after page 2), so it never lapses mid-run.
+    assert expiry == [start + 3600, start + 3600, start + 2000 + 3600]
+    assert record.status == "completed"
+    assert await kv.get(LOCK_KEY) is None
+
+
+async def test_a_run_whose_lock_was_taken_stops(world, make_app, kv, clock):
+    world.serve_documents([doc(n) for n in range(2500)], page_size=500)
+    thief = KvLock(kv, clock, 3600)
+
+    def steal(number):
+        if number == 2:
+            kv.values[LOCK_KEY] = (json.dumps({"owner": "thief", "mode": "FULL",
+                                               "acquiredAt": clock.now(),
+                                               "expiresAt": clock.now() + 3600}), None)
+
+    slow_pages(world, clock, kv, [], on_page=steal)
+
+    with pytest.raises(RunFailed, match=r"run lock was lost \(run thief took it\)"):
+        await make_app(direct_env(world, GLEAN_LOCK_TTL="3600"), kv).scheduled(FULL_CRON)
+    assert len(world.glean_requests()) == 2, "no page after the lock was lost"
+    assert (await thief.holder()).owner == "thief", "the thief's lock is left alone"

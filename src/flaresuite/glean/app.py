@@ -14,7 +14,7 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
@@ -188,7 +188,7 @@ class GleanApp:
         deadline = self._clock.monotonic() + (config.full_lock_wait if wait_for_incremental else 0)
         while True:
             try:
-                await lock.acquire(run_id, mode)
+                holder = await lock.acquire(run_id, mode)
                 break
             except LockBusy as busy:
                 remaining = deadline - self._clock.monotonic()
@@ -198,8 +198,14 @@ class GleanApp:
                 await self._sleep(min(LOCK_POLL_INTERVAL, remaining))
         started = self._clock.now()
         self._log("glean.run_started", runId=run_id, mode=mode.value, trigger=trigger)
+
+        async def keep_alive() -> None:
+            nonlocal holder
+            if self._clock.now() >= holder.expires_at - config.lock_ttl / 2:
+                holder = await lock.renew(holder)
+
         try:
-            record = await self._sync(config, mode, run_id, trigger, started)
+            record = await self._sync(config, mode, run_id, trigger, started, keep_alive)
             await SyncState(self._kv).record(record)
         finally:
             await lock.release(run_id)
@@ -207,7 +213,13 @@ class GleanApp:
         return record
 
     async def _sync(
-        self, config: GleanConfig, mode: Mode, run_id: str, trigger: str, started: float
+        self,
+        config: GleanConfig,
+        mode: Mode,
+        run_id: str,
+        trigger: str,
+        started: float,
+        keep_alive: Callable[[], Awaitable[None]],
     ) -> RunRecord:
         state = SyncState(self._kv)
 
@@ -224,7 +236,7 @@ class GleanApp:
             assert config.direct is not None
             direct = DirectSync(config.direct, self._fetch, state, clock=self._clock,
                                 sleep=self._sleep, rng=self._rng, new_id=self._new_id,
-                                log=self._log, policy=self._policy)
+                                log=self._log, keep_alive=keep_alive, policy=self._policy)
             if mode is Mode.FULL:
                 counts = await direct.full()
             else:

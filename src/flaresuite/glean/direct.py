@@ -13,7 +13,7 @@ Glean's 600 documents per minute, then ``/deletedocument`` for each deletion of 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from flaresuite.glean.config import DirectConfig
@@ -91,6 +91,7 @@ class DirectSync:
         rng: random.Random,
         new_id: Callable[[], str],
         log: Log,
+        keep_alive: Callable[[], Awaitable[None]],
         policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     ) -> None:
         self._config = config
@@ -99,6 +100,8 @@ class DirectSync:
         self._sleep = sleep
         self._new_id = new_id
         self._log = log
+        self._keep_alive = keep_alive
+        """Called after every request to Glean, so a long run keeps its lock."""
         self._source = DocumentSource(
             fetch,
             config.source_url,
@@ -137,6 +140,7 @@ class DirectSync:
             indexed += len(documents)
             self._log("glean.bulk_page", uploadId=upload_id, page=pages_sent,
                       documents=len(documents), last=last)
+            await self._keep_alive()
 
         batch = _Batch(MAX_PAGE_DOCUMENTS)
         async for page in self._source.pages():
@@ -169,6 +173,7 @@ class DirectSync:
             await documents_limit.acquire(len(documents))
             await self._glean.index_documents(datasource, documents)
             indexed += len(documents)
+            await self._keep_alive()
 
         batch = _Batch(INCREMENTAL_BATCH_DOCUMENTS)
         async for page in self._source.pages(since=since):
@@ -183,6 +188,7 @@ class DirectSync:
                 await requests_limit.acquire(1)
                 await self._glean.delete_document(datasource, deletion.object_type, deletion.id)
                 deleted += 1
+                await self._keep_alive()
         return SyncCounts(indexed=indexed, deleted=deleted)
 
 

@@ -8,7 +8,9 @@ back, and only the owner it reads proceeds. Two takers racing in the same locati
 the last write; takers in different locations could both win within KV's propagation delay
 (up to 60 s), which a Worker's own crons and a manual trigger do not produce in practice.
 The lock carries its own expiry, checked against the clock, besides KV's ``expirationTtl``:
-a run that crashed without releasing it blocks for at most the TTL.
+a run that crashed without releasing it blocks for at most the TTL. A live run longer than
+the TTL renews it as it goes (at most once per half TTL, well inside KV's one write per second
+per key).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class LockBusy(Exception):
     def __init__(self, holder: LockHolder) -> None:
         super().__init__(f"a {holder.mode.value} run ({holder.owner}) is in progress")
         self.holder = holder
+
+
+class LockLost(Exception):
+    """A run's lock expired and another run took it: the first must stop."""
 
 
 class KvLock:
@@ -79,6 +85,17 @@ class KvLock:
         if confirmed is None or confirmed.owner != owner:
             raise LockBusy(confirmed or mine)
         return mine
+
+    async def renew(self, mine: LockHolder) -> LockHolder:
+        """Push the expiry of a held lock a full TTL ahead, for runs longer than the TTL;
+        raises :class:`LockLost` if it is no longer ``mine``."""
+        current = await self.holder()
+        if current is None or current.owner != mine.owner:
+            taken = f"run {current.owner} took it" if current else "it expired"
+            raise LockLost(f"the run lock was lost ({taken}); stopping this run")
+        renewed = LockHolder(mine.owner, mine.mode, mine.acquired_at, self._clock.now() + self._ttl)
+        await self._kv.put(LOCK_KEY, json.dumps(renewed.to_json()), expiration_ttl=self._ttl)
+        return renewed
 
     async def release(self, owner: str) -> None:
         """Release the lock if ``owner`` still holds it; a lock that expired and was taken by
