@@ -7,11 +7,11 @@ import random
 
 import httpx
 import pytest
-from glean_fakes import FakeClock, Logs, World
 
 from flaresuite.glean.app import GleanApp
 from flaresuite.http import HttpFetch, HttpRequest, HttpResponse, TransportError
 from flaresuite.stores.memory import MemoryKeyValue
+from tests.glean.glean_fakes import FakeClock, Logs, World
 
 
 @pytest.fixture

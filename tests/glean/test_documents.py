@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from glean_fakes import doc
 
 from flaresuite.glean.documents import InvalidDocument, serialize_document
+from tests.glean.glean_fakes import doc
 
 
 def test_a_valid_document_is_compact_json_with_the_datasource_filled_in():

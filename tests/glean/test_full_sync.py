@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from glean_fakes import answer, direct_env, doc
 
 from flaresuite.glean.app import RunFailed
 from flaresuite.glean.state import CHECKPOINT_KEY, UNFINISHED_UPLOAD_KEY
 from flaresuite.stores.memory import MemoryKeyValue
+from tests.glean.glean_fakes import answer, direct_env, doc
 
 FULL_CRON = "0 2 * * *"
 

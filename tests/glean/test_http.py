@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from glean_fakes import TRIGGER_TOKEN, answer, direct_env, doc
 
 from flaresuite.glean.app import GleanApp
 from flaresuite.glean.config import ConfigError
@@ -14,6 +13,7 @@ from flaresuite.glean.modes import Mode
 from flaresuite.glean.state import CHECKPOINT_KEY
 from flaresuite.http import HttpRequest
 from flaresuite.stores.memory import MemoryKeyValue
+from tests.glean.glean_fakes import TRIGGER_TOKEN, answer, direct_env, doc
 
 AUTH = {"authorization": f"Bearer {TRIGGER_TOKEN}"}
 

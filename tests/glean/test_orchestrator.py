@@ -7,11 +7,11 @@ import json
 import time
 
 import pytest
-from glean_fakes import answer, backend_env
 from werkzeug import Response
 
 from flaresuite.glean.app import RunFailed
 from flaresuite.stores.memory import MemoryKeyValue
+from tests.glean.glean_fakes import answer, backend_env
 
 COMPLETED = {"status": "completed", "mode": "FULL", "documentsIndexed": 42,
              "timestamp": "2026-11-23T02:03:00Z"}

@@ -6,13 +6,13 @@ import asyncio
 import json
 
 import pytest
-from glean_fakes import Logs, answer, direct_env, doc
 
 from flaresuite.glean.app import RunFailed
 from flaresuite.glean.lock import LOCK_KEY, KvLock
 from flaresuite.glean.modes import Mode, UnknownCron
 from flaresuite.glean.state import CHECKPOINT_KEY
 from flaresuite.stores.memory import MemoryKeyValue
+from tests.glean.glean_fakes import Logs, answer, direct_env, doc
 
 FULL_CRON, HOURLY_CRON = "0 2 * * *", "0 * * * *"
 

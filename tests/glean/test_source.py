@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from glean_fakes import answer, doc
 
 from flaresuite.glean.retry import RetryPolicy
 from flaresuite.glean.source import Deletion, DocumentSource, SourceError
+from tests.glean.glean_fakes import answer, doc
 
 
 def source(world, fetch, clock, url="/source?tenant=a", token=None):
