@@ -42,6 +42,7 @@ from flaresuite.s3.errors import S3Error
 MIB = 1024 * 1024
 DEFAULT_PART_SIZE_MIB = 8
 
+WORKER_HELP = "'index' (the top level of wrangler.toml) or the name of an [env.NAME] section"
 PROJECT_ROOT_HELP = "directory holding wrangler.toml and dist/ (default: the current directory)"
 
 
@@ -61,7 +62,7 @@ def register(groups: argparse._SubParsersAction) -> None:
             "an [env.WORKER] section."
         ),
     )
-    bundle.add_argument("worker", metavar="WORKER")
+    bundle.add_argument("worker", metavar="WORKER", help=WORKER_HELP)
     bundle.add_argument("--project-root", type=Path, default=Path("."), metavar="DIR",
                         help=PROJECT_ROOT_HELP)
     bundle.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -78,7 +79,7 @@ def register(groups: argparse._SubParsersAction) -> None:
             f"--credentials-dir with files {ACCESS_KEY_ID_FILE} and {SECRET_ACCESS_KEY_FILE}."
         ),
     )
-    upload.add_argument("worker", metavar="WORKER")
+    upload.add_argument("worker", metavar="WORKER", help=WORKER_HELP)
     upload.add_argument("--bucket", required=True, help="R2 bucket name")
     upload.add_argument("--key", required=True, help="object key, e.g. index/<commit>.tar.gz")
     upload.add_argument("--endpoint", required=True, metavar="URL",
@@ -106,7 +107,7 @@ def register(groups: argparse._SubParsersAction) -> None:
             "owner label. A bundle over 10 MB is refused."
         ),
     )
-    metadata.add_argument("worker", metavar="WORKER")
+    metadata.add_argument("worker", metavar="WORKER", help=WORKER_HELP)
     metadata.add_argument("--bucket", required=True, help="R2 bucket holding the bundle")
     metadata.add_argument("--key", required=True, help="object key of the bundle")
     metadata.add_argument("--name", required=True, help="ConfigMap name")
