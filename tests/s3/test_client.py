@@ -160,7 +160,7 @@ async def test_put_sends_md5_sha256_content_type_and_metadata_and_signs_them():
     assert sent.headers["x-amz-content-sha256"] == hashlib.sha256(body).hexdigest()
     assert sent.headers["x-amz-meta-checksum-sha256"] == "cd" * 32
     assert sent.headers["x-amz-date"] == "20261123T090000Z"
-    assert "SignedHeaders=content-md5;content-type;host;x-amz-checksum-sha256;x-amz-content-sha256;x-amz-date;x-amz-meta-checksum-sha256," in sent.headers["authorization"]
+    assert "SignedHeaders=content-md5;content-type;host;x-amz-checksum-sha256;x-amz-content-sha256;x-amz-date;x-amz-meta-checksum-sha256;x-amz-sdk-checksum-algorithm," in sent.headers["authorization"]
 
 
 async def test_metadata_that_cannot_travel_in_a_header_is_refused_before_sending():

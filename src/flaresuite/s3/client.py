@@ -172,6 +172,9 @@ class S3Client:
         headers = {**_content_headers(content_type, metadata), **_md5_header(body)}
         if checksum_sha256:
             headers["x-amz-checksum-sha256"] = base64.b64encode(digest).decode("ascii")
+            # What the AWS SDKs send alongside; S3 infers it, but moto and some
+            # S3-compatible services store the checksum only when it is named.
+            headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
         response = await self._call(
             "PutObject", "PUT", bucket, key, headers=headers, body=body, body_sha256=digest
         )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+_MULTIPART_ETAG = re.compile(r".+-[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +37,15 @@ class ObjectHead:
     metadata: Mapping[str, str] = field(default_factory=dict)
     """User metadata: ``x-amz-meta-*`` headers, names lower case without the prefix."""
     content_type: str | None = None
+
+    @property
+    def is_multipart(self) -> bool:
+        """Whether the object was assembled by a multipart upload, which S3 marks with an
+        ETag of the form ``<md5 of part md5s>-<parts>``.
+
+        A SHA256 checksum of such an object is always a composite of its parts' checksums
+        on S3 (full-object checksums of multipart uploads exist only for the CRC
+        algorithms), even where a service forgets the ``-<parts>`` suffix on HEAD, as moto
+        5.2 does.
+        """
+        return _MULTIPART_ETAG.fullmatch(self.etag) is not None
