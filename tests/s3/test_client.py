@@ -127,6 +127,7 @@ async def test_head_asks_for_checksums_and_reads_headers_and_metadata():
         metadata={"checksum-sha256": "ab" * 32, "built-by": "ci"},
         content_type="application/zip",
     )
+    assert head.is_multipart
     assert fetch.requests[0].method == "HEAD"
     assert fetch.requests[0].headers["x-amz-checksum-mode"] == "ENABLED"
 
