@@ -45,21 +45,42 @@ async def no_wait(seconds: float) -> None:
     return None
 
 
-def client(fetch, credentials=Credentials("AKID", "secret"), **kwargs) -> S3Client:
-    return S3Client(fetch, region="auto", endpoint="https://acct.r2.cloudflarestorage.com",
-                    credentials=credentials, clock=FixedClock(), sleep=no_wait, **kwargs)
+KEYS = Credentials("AKID", "secret")
 
 
-def page(contents: str, *, token: str | None = None, encoded: bool = True, ns: str = NS) -> HttpResponse:
-    tail = f"<IsTruncated>true</IsTruncated><NextContinuationToken>{token}</NextContinuationToken>" if token else "<IsTruncated>false</IsTruncated>"
+def client(fetch, credentials=KEYS, **kwargs) -> S3Client:
+    return S3Client(
+        fetch,
+        region="auto",
+        endpoint="https://acct.r2.cloudflarestorage.com",
+        credentials=credentials,
+        clock=FixedClock(),
+        sleep=no_wait,
+        **kwargs,
+    )
+
+
+def page(
+    contents: str, *, token: str | None = None, encoded: bool = True, ns: str = NS
+) -> HttpResponse:
+    tail = (
+        f"<IsTruncated>true</IsTruncated><NextContinuationToken>{token}</NextContinuationToken>"
+        if token
+        else "<IsTruncated>false</IsTruncated>"
+    )
     encoding = "<EncodingType>url</EncodingType>" if encoded else ""
-    body = f"<?xml version='1.0'?><ListBucketResult {ns}><Name>b</Name>{encoding}{contents}{tail}</ListBucketResult>"
+    body = (
+        f"<?xml version='1.0'?><ListBucketResult {ns}><Name>b</Name>{encoding}{contents}{tail}"
+        "</ListBucketResult>"
+    )
     return HttpResponse(200, {"content-type": "application/xml"}, body.encode())
 
 
 def entry(key: str, size: int = 3, etag: str = "&quot;abc&quot;") -> str:
-    return (f"<Contents><Key>{key}</Key><LastModified>2026-01-02T03:04:05.000Z</LastModified>"
-            f"<ETag>{etag}</ETag><Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>")
+    return (
+        f"<Contents><Key>{key}</Key><LastModified>2026-01-02T03:04:05.000Z</LastModified>"
+        f"<ETag>{etag}</ETag><Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>"
+    )
 
 
 async def collect(s3, bucket="b", prefix="whl/", **kwargs):
@@ -73,11 +94,21 @@ async def test_listing_follows_continuation_tokens_and_decodes_url_encoded_keys(
     )
     objects = await collect(client(fetch), page_size=2)
     assert objects == [
-        S3Object("whl/torch-2.5.0+cu124.whl", 3, "abc", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
+        S3Object(
+            "whl/torch-2.5.0+cu124.whl",
+            3,
+            "abc",
+            datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        ),
         S3Object("whl/a b c/ü.whl", 3, "abc", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
         S3Object("whl/z.whl", 7, "abc", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
     ]
-    assert fetch.query(0) == {"list-type": "2", "prefix": "whl/", "encoding-type": "url", "max-keys": "2"}
+    assert fetch.query(0) == {
+        "list-type": "2",
+        "prefix": "whl/",
+        "encoding-type": "url",
+        "max-keys": "2",
+    }
     assert fetch.query(1)["continuation-token"] == "t/1+="
     assert fetch.requests[0].url.startswith("https://acct.r2.cloudflarestorage.com/b?")
 
@@ -92,8 +123,14 @@ async def test_listing_reads_documents_without_a_namespace_or_encoding():
     [
         (HttpResponse(200, {}, b"<html>captive portal</html"), "response is not XML"),
         (HttpResponse(200, {}, b"<Other/>"), "expected <ListBucketResult>"),
-        (page(entry("k").replace("<Size>3</Size>", "<Size>x</Size>")), "<Size> of 'k' is not an integer"),
-        (HttpResponse(200, {}, page("").body.replace(b"false", b"true")), "truncated but has no NextContinuationToken"),
+        (
+            page(entry("k").replace("<Size>3</Size>", "<Size>x</Size>")),
+            "<Size> of 'k' is not an integer",
+        ),
+        (
+            HttpResponse(200, {}, page("").body.replace(b"false", b"true")),
+            "truncated but has no NextContinuationToken",
+        ),
     ],
 )
 async def test_an_unreadable_listing_is_an_error_not_an_empty_bucket(answer, message):
@@ -109,15 +146,20 @@ async def test_a_listing_that_repeats_its_continuation_token_stops_with_an_error
 
 
 async def test_head_asks_for_checksums_and_reads_headers_and_metadata():
-    fetch = Script(HttpResponse(200, {
-        "content-length": "1234",
-        "etag": '"0f343b0931126a20f133d67c2b018a3b-2"',
-        "last-modified": "Wed, 21 Oct 2026 07:28:00 GMT",
-        "x-amz-checksum-sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=-2",
-        "x-amz-meta-checksum-sha256": "ab" * 32,
-        "x-amz-meta-built-by": "ci",
-        "content-type": "application/zip",
-    }))
+    fetch = Script(
+        HttpResponse(
+            200,
+            {
+                "content-length": "1234",
+                "etag": '"0f343b0931126a20f133d67c2b018a3b-2"',
+                "last-modified": "Wed, 21 Oct 2026 07:28:00 GMT",
+                "x-amz-checksum-sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=-2",
+                "x-amz-meta-checksum-sha256": "ab" * 32,
+                "x-amz-meta-built-by": "ci",
+                "content-type": "application/zip",
+            },
+        )
+    )
     head = await client(fetch).head_object("b", "whl/x.whl")
     assert head == ObjectHead(
         content_length=1234,
@@ -134,13 +176,18 @@ async def test_head_asks_for_checksums_and_reads_headers_and_metadata():
 
 async def test_head_of_a_missing_object_is_none_but_a_403_raises():
     assert await client(Script(HttpResponse(404, {}))).head_object("b", "k") is None
-    with pytest.raises(S3Error, match=r"S3 HeadObject on key 'k' in bucket 'b' failed: 403 Forbidden \(request id R1\)"):
+    with pytest.raises(
+        S3Error,
+        match=r"S3 HeadObject on key 'k' in bucket 'b' failed: 403 Forbidden \(request id R1\)",
+    ):
         await client(Script(HttpResponse(403, {"x-amz-request-id": "R1"}))).head_object("b", "k")
 
 
 async def test_get_returns_none_for_a_missing_key_but_raises_for_a_missing_bucket():
     no_key = HttpResponse(404, {}, b"<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>")
-    no_bucket = HttpResponse(404, {}, b"<Error><Code>NoSuchBucket</Code><Message>none</Message></Error>")
+    no_bucket = HttpResponse(
+        404, {}, b"<Error><Code>NoSuchBucket</Code><Message>none</Message></Error>"
+    )
     assert await client(Script(HttpResponse(200, {}, b"data"))).get_object("b", "k") == b"data"
     assert await client(Script(no_key)).get_object("b", "k") is None
     with pytest.raises(S3Error, match="404 NoSuchBucket: none"):
@@ -150,18 +197,28 @@ async def test_get_returns_none_for_a_missing_key_but_raises_for_a_missing_bucke
 async def test_put_sends_md5_sha256_content_type_and_metadata_and_signs_them():
     fetch = Script(HttpResponse(200, {"etag": '"e1"'}))
     body = b"wheel"
-    etag = await client(fetch).put_object("b", "whl/a b.whl", body, content_type="application/zip",
-                                          metadata={"Checksum-SHA256": "cd" * 32})
+    etag = await client(fetch).put_object(
+        "b",
+        "whl/a b.whl",
+        body,
+        content_type="application/zip",
+        metadata={"Checksum-SHA256": "cd" * 32},
+    )
     sent = fetch.requests[0]
     assert etag == "e1"
     assert sent.method == "PUT" and sent.body == body
     assert sent.url == "https://acct.r2.cloudflarestorage.com/b/whl/a%20b.whl"
     assert sent.headers["content-md5"] == base64.b64encode(hashlib.md5(body).digest()).decode()
-    assert sent.headers["x-amz-checksum-sha256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
+    assert (
+        sent.headers["x-amz-checksum-sha256"]
+        == base64.b64encode(hashlib.sha256(body).digest()).decode()
+    )
     assert sent.headers["x-amz-content-sha256"] == hashlib.sha256(body).hexdigest()
     assert sent.headers["x-amz-meta-checksum-sha256"] == "cd" * 32
     assert sent.headers["x-amz-date"] == "20261123T090000Z"
-    assert "SignedHeaders=content-md5;content-type;host;x-amz-checksum-sha256;x-amz-content-sha256;x-amz-date;x-amz-meta-checksum-sha256;x-amz-sdk-checksum-algorithm," in sent.headers["authorization"]
+    signed = "content-md5;content-type;host;x-amz-checksum-sha256;x-amz-content-sha256;"
+    signed += "x-amz-date;x-amz-meta-checksum-sha256;x-amz-sdk-checksum-algorithm"
+    assert f"SignedHeaders={signed}," in sent.headers["authorization"]
 
 
 async def test_metadata_that_cannot_travel_in_a_header_is_refused_before_sending():
@@ -189,16 +246,27 @@ def ok(body: bytes = b"", **headers: str) -> HttpResponse:
     return HttpResponse(200, headers, body)
 
 
-INITIATED = f"<InitiateMultipartUploadResult {NS}><Bucket>b</Bucket><Key>k</Key><UploadId>U1</UploadId></InitiateMultipartUploadResult>".encode()
-COMPLETED = f"<CompleteMultipartUploadResult {NS}><ETag>&quot;final-3&quot;</ETag></CompleteMultipartUploadResult>".encode()
+INITIATED = (
+    f"<InitiateMultipartUploadResult {NS}><Bucket>b</Bucket><Key>k</Key>"
+    "<UploadId>U1</UploadId></InitiateMultipartUploadResult>"
+).encode()
+COMPLETED = (
+    f"<CompleteMultipartUploadResult {NS}><ETag>&quot;final-3&quot;</ETag>"
+    "</CompleteMultipartUploadResult>"
+).encode()
 
 
 async def test_upload_above_the_part_size_is_multipart_and_reports_progress():
     body = bytes(2 * MIN_PART_SIZE + 10)
     fetch = Script(ok(INITIATED), ok(etag='"p1"'), ok(etag='"p2"'), ok(etag='"p3"'), ok(COMPLETED))
     progress = []
-    etag = await client(fetch).upload("b", "k", body, part_size=MIN_PART_SIZE,
-                                      on_progress=lambda done, total: progress.append((done, total)))
+    etag = await client(fetch).upload(
+        "b",
+        "k",
+        body,
+        part_size=MIN_PART_SIZE,
+        on_progress=lambda done, total: progress.append((done, total)),
+    )
     assert etag == "final-3"
     assert [(r.method, fetch.query(i)) for i, r in enumerate(fetch.requests)] == [
         ("POST", {"uploads": ""}),
@@ -208,14 +276,20 @@ async def test_upload_above_the_part_size_is_multipart_and_reports_progress():
         ("POST", {"uploadId": "U1"}),
     ]
     assert [len(r.body) for r in fetch.requests[1:4]] == [MIN_PART_SIZE, MIN_PART_SIZE, 10]
-    assert b"<PartNumber>3</PartNumber><ETag>\"p3\"</ETag>" in fetch.requests[4].body
-    assert progress == [(MIN_PART_SIZE, len(body)), (2 * MIN_PART_SIZE, len(body)), (len(body), len(body))]
+    assert b'<PartNumber>3</PartNumber><ETag>"p3"</ETag>' in fetch.requests[4].body
+    assert progress == [
+        (MIN_PART_SIZE, len(body)),
+        (2 * MIN_PART_SIZE, len(body)),
+        (len(body), len(body)),
+    ]
 
 
 async def test_a_failed_multipart_upload_is_aborted_and_the_first_error_raised():
     denied = HttpResponse(403, {}, b"<Error><Code>AccessDenied</Code><Message>no</Message></Error>")
     fetch = Script(ok(INITIATED), ok(etag='"p1"'), denied, HttpResponse(204, {}))
-    with pytest.raises(S3Error, match="UploadPart on key 'k' in bucket 'b' failed: 403 AccessDenied"):
+    with pytest.raises(
+        S3Error, match="UploadPart on key 'k' in bucket 'b' failed: 403 AccessDenied"
+    ):
         await client(fetch).upload("b", "k", bytes(MIN_PART_SIZE + 1), part_size=MIN_PART_SIZE)
     assert (fetch.requests[-1].method, fetch.query(3)) == ("DELETE", {"uploadId": "U1"})
 
@@ -234,11 +308,18 @@ async def test_a_small_upload_is_one_put_and_tiny_parts_are_refused():
         ("wheels", "whl/a+b.whl", None, "https://wheels.s3.eu-west-1.amazonaws.com/whl/a%2Bb.whl"),
         ("wheels", None, None, "https://wheels.s3.eu-west-1.amazonaws.com/"),
         ("my.dotted.bucket", "k", None, "https://s3.eu-west-1.amazonaws.com/my.dotted.bucket/k"),
-        ("wheels", "a b/ü", "https://acct.r2.cloudflarestorage.com/", "https://acct.r2.cloudflarestorage.com/wheels/a%20b/%C3%BC"),
+        (
+            "wheels",
+            "a b/ü",
+            "https://acct.r2.cloudflarestorage.com/",
+            "https://acct.r2.cloudflarestorage.com/wheels/a%20b/%C3%BC",
+        ),
         ("wheels", None, "http://127.0.0.1:5000", "http://127.0.0.1:5000/wheels"),
     ],
 )
-def test_aws_is_addressed_virtual_hosted_and_custom_endpoints_path_style(bucket, key, endpoint, url):
+def test_aws_is_addressed_virtual_hosted_and_custom_endpoints_path_style(
+    bucket, key, endpoint, url
+):
     s3 = S3Client(Script(), region="eu-west-1", endpoint=endpoint, credentials=None)
     assert request_url(bucket, key, region=s3.region, endpoint=s3.endpoint) == url
 
@@ -258,7 +339,10 @@ def test_credentials_come_from_both_variables_or_neither():
     for only_one in ({"S3_ACCESS_KEY_ID": "AK"}, {"S3_SECRET_ACCESS_KEY": "SK"}):
         with pytest.raises(ConfigError) as failure:
             Credentials.from_env(only_one)
-        assert str(failure.value) == "Either provide both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"
+        assert (
+            str(failure.value)
+            == "Either provide both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"
+        )
     with pytest.raises(ConfigError, match="S3_SESSION_TOKEN is set but"):
         Credentials.from_env({"S3_SESSION_TOKEN": "T"})
 

@@ -20,9 +20,11 @@ async def test_sends_the_request_and_returns_lower_case_headers_joined_when_repe
         "/b/k", method="PUT", headers={"x-amz-date": "20261123T000000Z"}, data=b"ping"
     ).respond_with_response(reply)
     async with httpx_fetch() as fetch:
-        response = await fetch(HttpRequest(
-            "PUT", httpserver.url_for("/b/k"), {"x-amz-date": "20261123T000000Z"}, b"ping"
-        ))
+        response = await fetch(
+            HttpRequest(
+                "PUT", httpserver.url_for("/b/k"), {"x-amz-date": "20261123T000000Z"}, b"ping"
+            )
+        )
     assert (response.status, response.body) == (201, b"pong")
     assert response.headers["x-amz-meta-note"] == "first, second"
     assert all(name == name.lower() for name in response.headers)

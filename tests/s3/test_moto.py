@@ -37,8 +37,13 @@ async def fetch():
 
 
 def client(fetch, moto_s3, credentials: Credentials | None = None) -> S3Client:
-    return S3Client(fetch, region=moto_s3.region, endpoint=moto_s3.endpoint,
-                    credentials=credentials or moto_s3.credentials, sleep=no_wait)
+    return S3Client(
+        fetch,
+        region=moto_s3.region,
+        endpoint=moto_s3.endpoint,
+        credentials=credentials or moto_s3.credentials,
+        sleep=no_wait,
+    )
 
 
 def b64sha256(data: bytes) -> str:
@@ -75,12 +80,19 @@ async def test_listing_pages_through_every_key_including_awkward_ones(moto_s3, f
         pages.append(request.url)
         return await fetch(request)
 
-    listed = [obj async for obj in client(counting, moto_s3).list_objects(bucket, "whl/", page_size=40)]
+    listed = [
+        obj async for obj in client(counting, moto_s3).list_objects(bucket, "whl/", page_size=40)
+    ]
 
     assert [obj.key for obj in listed] == sorted(keys)
     assert len(pages) == 6  # 237 keys, 40 a page
-    by_boto = {item["Key"]: item for p in moto_s3.boto.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix="whl/") for item in p["Contents"]}
+    by_boto = {
+        item["Key"]: item
+        for p in moto_s3.boto.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix="whl/"
+        )
+        for item in p["Contents"]
+    }
     for obj in listed:
         assert obj.size == len(obj.key.encode())
         assert obj.etag == by_boto[obj.key]["ETag"].strip('"')
@@ -97,18 +109,39 @@ async def test_head_reports_each_kind_of_checksum(moto_s3, fetch):
     boto = moto_s3.boto
     body = b"a wheel's bytes"
     boto.put_object(Bucket=bucket, Key="native.whl", Body=body, ChecksumAlgorithm="SHA256")
-    boto.put_object(Bucket=bucket, Key="declared.whl", Body=body,
-                    Metadata={"checksum-sha256": hashlib.sha256(body).hexdigest()})
+    boto.put_object(
+        Bucket=bucket,
+        Key="declared.whl",
+        Body=body,
+        Metadata={"checksum-sha256": hashlib.sha256(body).hexdigest()},
+    )
     parts = [b"a" * MIN_PART_SIZE, b"b" * 100]
-    upload = boto.create_multipart_upload(Bucket=bucket, Key="multipart.whl", ChecksumAlgorithm="SHA256")
+    upload = boto.create_multipart_upload(
+        Bucket=bucket, Key="multipart.whl", ChecksumAlgorithm="SHA256"
+    )
     completed = []
     for number, part in enumerate(parts, start=1):
-        answer = boto.upload_part(Bucket=bucket, Key="multipart.whl", UploadId=upload["UploadId"],
-                                  PartNumber=number, Body=part, ChecksumAlgorithm="SHA256")
-        completed.append({"PartNumber": number, "ETag": answer["ETag"],
-                          "ChecksumSHA256": answer["ChecksumSHA256"]})
-    boto.complete_multipart_upload(Bucket=bucket, Key="multipart.whl", UploadId=upload["UploadId"],
-                                   MultipartUpload={"Parts": completed})
+        answer = boto.upload_part(
+            Bucket=bucket,
+            Key="multipart.whl",
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=part,
+            ChecksumAlgorithm="SHA256",
+        )
+        completed.append(
+            {
+                "PartNumber": number,
+                "ETag": answer["ETag"],
+                "ChecksumSHA256": answer["ChecksumSHA256"],
+            }
+        )
+    boto.complete_multipart_upload(
+        Bucket=bucket,
+        Key="multipart.whl",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": completed},
+    )
     s3 = client(fetch, moto_s3)
 
     native = await s3.head_object(bucket, "native.whl")
@@ -136,8 +169,13 @@ async def test_put_then_get_round_trips_body_checksum_type_and_metadata(moto_s3,
     s3 = client(fetch, moto_s3)
     body = "ünïcode body".encode()
     key = "whl/a b+c/ü.whl"
-    etag = await s3.put_object(bucket, key, body, content_type="application/zip",
-                               metadata={"checksum-sha256": hashlib.sha256(body).hexdigest()})
+    etag = await s3.put_object(
+        bucket,
+        key,
+        body,
+        content_type="application/zip",
+        metadata={"checksum-sha256": hashlib.sha256(body).hexdigest()},
+    )
 
     assert etag == hashlib.md5(body).hexdigest()
     assert await s3.get_object(bucket, key) == body
@@ -162,9 +200,15 @@ async def test_a_large_upload_goes_multipart_and_round_trips(moto_s3, fetch):
     s3 = client(fetch, moto_s3)
     body = hashlib.sha256(b"seed").digest() * ((2 * MIN_PART_SIZE + 12345) // 32)
     progress = []
-    etag = await s3.upload(bucket, "release/worker.zip", body, part_size=MIN_PART_SIZE,
-                           content_type="application/zip", metadata={"checksum-sha256": "ab" * 32},
-                           on_progress=lambda done, total: progress.append(done))
+    etag = await s3.upload(
+        bucket,
+        "release/worker.zip",
+        body,
+        part_size=MIN_PART_SIZE,
+        content_type="application/zip",
+        metadata={"checksum-sha256": "ab" * 32},
+        on_progress=lambda done, total: progress.append(done),
+    )
 
     assert etag.endswith("-3")
     assert progress == [MIN_PART_SIZE, 2 * MIN_PART_SIZE, len(body)]

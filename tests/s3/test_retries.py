@@ -89,7 +89,12 @@ async def test_a_persistent_500_raises_after_max_attempts_with_backoff(httpserve
     assert len(sleeps) == 3
     assert all(0 <= wait <= BASE_DELAY * 2**n for n, wait in enumerate(sleeps))
     error = failure.value
-    assert (error.status, error.code, error.request_id, error.attempts) == (500, "InternalError", "R500", 4)
+    assert (error.status, error.code, error.request_id, error.attempts) == (
+        500,
+        "InternalError",
+        "R500",
+        4,
+    )
     assert str(error) == (
         "S3 ListObjectsV2 on bucket 'wheels' failed after 4 attempts: 500 InternalError: "
         "We encountered an internal error. (request id R500)"
@@ -98,7 +103,9 @@ async def test_a_persistent_500_raises_after_max_attempts_with_backoff(httpserve
 
 async def test_a_403_is_raised_at_once_with_a_clear_message(httpserver, fetch, sleeps):
     httpserver.expect_request("/wheels").respond_with_data(
-        error_document("SignatureDoesNotMatch", "The request signature we calculated does not match."),
+        error_document(
+            "SignatureDoesNotMatch", "The request signature we calculated does not match."
+        ),
         status=403,
     )
     with pytest.raises(S3Error) as failure:
@@ -130,10 +137,19 @@ async def test_a_server_that_never_answers_raises_a_transport_error_naming_the_o
         attempts.append(request)
         raise TransportError("connection refused")
 
-    s3 = S3Client(unreachable, region="auto", endpoint="http://127.0.0.1:9", credentials=None,
-                  sleep=sleeps, max_attempts=3)
-    with pytest.raises(TransportError, match=r"S3 HeadObject on key 'a\.whl' in bucket 'wheels' "
-                       r"failed after 3 attempts: connection refused"):
+    s3 = S3Client(
+        unreachable,
+        region="auto",
+        endpoint="http://127.0.0.1:9",
+        credentials=None,
+        sleep=sleeps,
+        max_attempts=3,
+    )
+    with pytest.raises(
+        TransportError,
+        match=r"S3 HeadObject on key 'a\.whl' in bucket 'wheels' "
+        r"failed after 3 attempts: connection refused",
+    ):
         await s3.head_object("wheels", "a.whl")
     assert len(attempts) == 3 and len(sleeps) == 2
 
@@ -145,7 +161,10 @@ async def test_an_error_inside_a_200_complete_multipart_answer_is_retried_then_r
     httpserver.expect_request("/wheels/big.bin", method="POST").respond_with_data(
         error_document("InternalError", "We encountered an internal error."), status=200
     )
-    with pytest.raises(S3Error, match="CompleteMultipartUpload on key 'big.bin' .* after 2 attempts: 200 InternalError"):
+    with pytest.raises(
+        S3Error,
+        match="CompleteMultipartUpload on key 'big.bin' .* after 2 attempts: 200 InternalError",
+    ):
         await client(fetch, httpserver, sleeps, max_attempts=2).complete_multipart_upload(
             "wheels", "big.bin", "upload-1", ["etag-1"]
         )

@@ -81,10 +81,19 @@ def test_get_object_matches_the_s3_api_reference_example():
 
 @pytest.mark.parametrize(
     "key",
-    ["plain.whl", "torch-2.5.0+cu124-cp311-linux_x86_64.whl", "a b/c d.txt", "ünï/cødé ✓.whl",
-     "percent%2Bliteral", "tilde~and(parens)!*'", "nested//double/slash"],
+    [
+        "plain.whl",
+        "torch-2.5.0+cu124-cp311-linux_x86_64.whl",
+        "a b/c d.txt",
+        "ünï/cødé ✓.whl",
+        "percent%2Bliteral",
+        "tilde~and(parens)!*'",
+        "nested//double/slash",
+    ],
 )
-@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:9000", "https://acct.r2.cloudflarestorage.com"])
+@pytest.mark.parametrize(
+    "endpoint", [None, "http://127.0.0.1:9000", "https://acct.r2.cloudflarestorage.com"]
+)
 def test_object_requests_sign_like_botocore(key, endpoint):
     url = request_url("wheels", key, region="eu-west-1", endpoint=endpoint)
     headers = {"x-amz-checksum-mode": "ENABLED"}
@@ -96,7 +105,9 @@ def test_object_requests_sign_like_botocore(key, endpoint):
 def test_uploads_with_metadata_checksums_and_a_session_token_sign_like_botocore():
     credentials = Credentials("ASIATEMP", "secret", session_token="token/with+chars==")
     body = b"\x00wheel bytes\xff"
-    url = request_url("wheels", "whl/x.whl", region="auto", endpoint="https://a.r2.cloudflarestorage.com")
+    url = request_url(
+        "wheels", "whl/x.whl", region="auto", endpoint="https://a.r2.cloudflarestorage.com"
+    )
     headers = {
         "content-type": "application/zip",
         "content-md5": "1B2M2Y8AsgTpgAmY7PhCfg==",
@@ -112,7 +123,9 @@ def test_an_unsigned_payload_signs_like_botocore():
     url = request_url("wheels", "big.bin", region="us-east-1", endpoint=None)
     signed = ours("PUT", url, {}, b"body", KEYS, "us-east-1", sign_payload=False)
     assert signed["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
-    assert signed == botocore_headers("PUT", url, {}, b"body", KEYS, "us-east-1", sign_payload=False)
+    assert signed == botocore_headers(
+        "PUT", url, {}, b"body", KEYS, "us-east-1", sign_payload=False
+    )
 
 
 def test_the_query_string_is_encoded_per_rfc_3986_and_sorted():
@@ -123,7 +136,9 @@ def test_the_query_string_is_encoded_per_rfc_3986_and_sorted():
 
 
 def test_host_omits_default_ports_and_keeps_others():
-    assert sigv4.canonical_host("https://Bucket.S3.amazonaws.com:443/k") == "bucket.s3.amazonaws.com"
+    assert (
+        sigv4.canonical_host("https://Bucket.S3.amazonaws.com:443/k") == "bucket.s3.amazonaws.com"
+    )
     assert sigv4.canonical_host("http://127.0.0.1:5000/b/k") == "127.0.0.1:5000"
 
 
@@ -133,7 +148,9 @@ def test_naive_timestamps_are_refused():
 
 
 object_keys = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=40,
 )
 query_values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 
@@ -142,7 +159,10 @@ query_values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 @given(
     key=object_keys,
     params=st.lists(
-        st.tuples(st.sampled_from(["prefix", "continuation-token", "max-keys", "x-id", "a b"]), query_values),
+        st.tuples(
+            st.sampled_from(["prefix", "continuation-token", "max-keys", "x-id", "a b"]),
+            query_values,
+        ),
         max_size=4,
         unique_by=lambda pair: pair[0],
     ),
@@ -151,7 +171,9 @@ query_values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
     meta=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20),
 )
 def test_any_key_and_query_signs_like_botocore(key, params, body, method, meta):
-    url = request_url("bucket-name", key, region="ap-south-1", endpoint="http://127.0.0.1:5000", query=params)
+    url = request_url(
+        "bucket-name", key, region="ap-south-1", endpoint="http://127.0.0.1:5000", query=params
+    )
     headers = {"x-amz-meta-m": meta} if meta.strip() else {}
     assert ours(method, url, headers, body, KEYS, "ap-south-1") == botocore_headers(
         method, url, headers, body, KEYS, "ap-south-1"

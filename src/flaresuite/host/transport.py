@@ -36,9 +36,7 @@ class HttpxFetch:
         import httpx
 
         self._httpx = httpx
-        self._client: httpx.AsyncClient = httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False
-        )
+        self._client: httpx.AsyncClient = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     async def __aenter__(self) -> HttpxFetch:
         return self
@@ -55,9 +53,7 @@ class HttpxFetch:
         await self._client.aclose()
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
-        timeout = (
-            self._httpx.USE_CLIENT_DEFAULT if request.timeout is None else request.timeout
-        )
+        timeout = self._httpx.USE_CLIENT_DEFAULT if request.timeout is None else request.timeout
         try:
             response = await self._client.request(
                 request.method,

@@ -268,7 +268,9 @@ class S3Client:
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         """Discard an unfinished upload and the parts stored for it."""
-        await self._call("AbortMultipartUpload", "DELETE", bucket, key, query=[("uploadId", upload_id)])
+        await self._call(
+            "AbortMultipartUpload", "DELETE", bucket, key, query=[("uploadId", upload_id)]
+        )
 
     async def upload(
         self,
@@ -289,14 +291,20 @@ class S3Client:
         """
         total = len(body)
         if total <= part_size:
-            etag = await self.put_object(bucket, key, body, content_type=content_type, metadata=metadata)
+            etag = await self.put_object(
+                bucket, key, body, content_type=content_type, metadata=metadata
+            )
             if on_progress is not None:
                 on_progress(total, total)
             return etag
         if part_size < MIN_PART_SIZE:
-            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (5 MiB), got {part_size}")
+            raise ValueError(
+                f"part_size must be at least {MIN_PART_SIZE} bytes (5 MiB), got {part_size}"
+            )
         if -(-total // part_size) > MAX_PARTS:
-            raise ValueError(f"{total} bytes in parts of {part_size} would exceed {MAX_PARTS} parts")
+            raise ValueError(
+                f"{total} bytes in parts of {part_size} would exceed {MAX_PARTS} parts"
+            )
         upload_id = await self.create_multipart_upload(
             bucket, key, content_type=content_type, metadata=metadata
         )
@@ -365,7 +373,13 @@ class S3Client:
         if self._credentials is not None:
             payload_sha256 = (body_sha256 or hashlib.sha256(body).digest()).hex()
         for attempt in range(1, self.max_attempts + 1):
-            request = HttpRequest(method, url, self._headers(method, url, headers or {}, payload_sha256), body, self._timeout)
+            request = HttpRequest(
+                method,
+                url,
+                self._headers(method, url, headers or {}, payload_sha256),
+                body,
+                self._timeout,
+            )
             try:
                 response = await self._fetch(request)
             except TransportError as error:

@@ -40,4 +40,5 @@ class S3Error(Exception):
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         detail = f": {self.message}" if self.message else ""
         request = f" (request id {self.request_id})" if self.request_id else ""
-        return f"S3 {self.operation} on {target} failed{tries}: {self.status} {self.code}{detail}{request}"
+        outcome = f"{self.status} {self.code}{detail}{request}"
+        return f"S3 {self.operation} on {target} failed{tries}: {outcome}"

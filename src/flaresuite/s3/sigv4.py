@@ -79,7 +79,9 @@ def canonical_headers(headers: Mapping[str, str]) -> tuple[str, str]:
     inner runs of whitespace collapsed to one space (the spec's ``Trimall``). The block ends
     with a newline after the last header, as the canonical request requires.
     """
-    normalised = sorted((name.lower().strip(), " ".join(value.split())) for name, value in headers.items())
+    normalised = sorted(
+        (name.lower().strip(), " ".join(value.split())) for name, value in headers.items()
+    )
     block = "".join(f"{name}:{value}\n" for name, value in normalised)
     signed = ";".join(name for name, _ in normalised)
     return block, signed
