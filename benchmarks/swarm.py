@@ -20,8 +20,8 @@ asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import itertools
+import json
 import statistics
 import time
 import uuid

@@ -12,6 +12,7 @@ import json
 import time
 
 from js import WebSocketPair
+from pyodide.ffi import JsException
 from workers import DurableObject, Response, WorkerEntrypoint
 
 from cfbindings import to_core_request, to_worker_response
@@ -70,7 +71,7 @@ class HibernatedSockets:
         if ws is not None:
             try:
                 ws.send(text)
-            except Exception:  # closing: its webSocketClose/Error takes the device offline
+            except JsException:  # closing: its webSocketClose/Error takes the device offline
                 pass
 
     def close(self, socket_id, code, reason):

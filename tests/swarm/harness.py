@@ -9,7 +9,16 @@ from typing import Any
 
 from flaresuite.swarm import protocol
 from flaresuite.swarm.coordinator import Admission, Coordinator
-from flaresuite.swarm.effects import Broadcast, CloseSocket, DeleteAlarm, Effect, Log, Persist, Send, SetAlarm
+from flaresuite.swarm.effects import (
+    Broadcast,
+    CloseSocket,
+    DeleteAlarm,
+    Effect,
+    Log,
+    Persist,
+    Send,
+    SetAlarm,
+)
 
 START = 1_800_000_000.0
 

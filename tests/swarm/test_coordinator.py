@@ -232,7 +232,7 @@ class TestScheduling:
 
     def test_job_parameters_are_checked(self):
         h = Harness()
-        for kwargs in (dict(kind="NOPE", chunks=1), dict(kind="MAT_MUL", chunks=0), dict(kind="MAT_MUL", chunks=10_001)):
+        for kwargs in ({"kind": "NOPE", "chunks": 1}, {"kind": "MAT_MUL", "chunks": 0}, {"kind": "MAT_MUL", "chunks": 10_001}):
             with pytest.raises(Refused) as refused:
                 h.coordinator.submit_job(h.now, ops_per_chunk=1, **kwargs)
             assert refused.value.status == 400

@@ -114,7 +114,7 @@ class SwarmMachine(RuleBasedStateMachine):
     def evict(self, drop):
         if drop and self.h.open:
             # A socket the runtime lost while the object was away.
-            self.h.open.pop(sorted(self.h.open)[0])
+            self.h.open.pop(min(self.h.open))
         self.h.evict()
 
     # -- invariants -----------------------------------------------------------------------

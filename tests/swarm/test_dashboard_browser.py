@@ -44,7 +44,7 @@ def _observers(server, swarm_id):
 
 
 async def test_the_dashboard_shows_devices_joining_and_jobs_completing(served, page):
-    server, owner, _ = served
+    _, owner, _ = served
     token = await invite(owner, "demo")
     await page.goto(f"{owner.base_url}/swarm/demo?token={token}")
     await page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS)

@@ -28,6 +28,6 @@ def test_every_swarm_module_imports_without_host_packages():
     ]
     assert "flaresuite.swarm.server" in modules and "flaresuite.swarm.device" in modules
     result = subprocess.run(
-        [sys.executable, "-c", BLOCK_HOST_PACKAGES, *modules], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", BLOCK_HOST_PACKAGES, *modules], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from flaresuite.swarm.invites import ISSUES_PER_WINDOW, LIFETIME_SECONDS, InviteBook, RateLimited, digest
+from flaresuite.swarm.invites import (
+    ISSUES_PER_WINDOW,
+    LIFETIME_SECONDS,
+    InviteBook,
+    RateLimited,
+    digest,
+)
 
 
 def test_at_most_five_invites_per_minute_then_a_retry_after():

@@ -21,7 +21,7 @@ from .live import BOUND, invite, state
 
 
 async def test_200_simulated_devices_finish_every_chunk_exactly_once(served):
-    server, owner, _ = served
+    _, owner, _ = served
     token = await invite(owner, "big")
     chunks = 1000
     response = await owner.post("/swarm/big/jobs", params={"chunks": chunks, "opsPerChunk": 20_000})
@@ -70,7 +70,7 @@ async def test_a_device_reconnects_and_the_late_close_of_its_old_socket_is_ignor
 
 
 async def test_bad_tokens_are_refused_before_the_upgrade(served):
-    server, owner, logs = served
+    _, owner, logs = served
     base = str(owner.base_url)
     for query in ({"token": "wrong", "deviceId": "d"}, {"deviceId": "d"}):
         with pytest.raises(InvalidStatus) as refused:
@@ -81,7 +81,7 @@ async def test_bad_tokens_are_refused_before_the_upgrade(served):
 
 
 async def test_invalid_frames_get_an_error_and_the_connection_survives(served):
-    server, owner, logs = served
+    _, owner, logs = served
     token = await invite(owner, "lab")
     async with asyncio.timeout(BOUND):
         async with connect(websocket_url(str(owner.base_url), "lab", token=token, deviceId="d1")) as ws:

@@ -28,11 +28,20 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from flaresuite.swarm import invites as invites_module
 from flaresuite.swarm import protocol, scheduler
-from flaresuite.swarm.effects import Broadcast, CloseSocket, DeleteAlarm, Effect, Log, Persist, Send, SetAlarm
+from flaresuite.swarm.effects import (
+    Broadcast,
+    CloseSocket,
+    DeleteAlarm,
+    Effect,
+    Log,
+    Persist,
+    Send,
+    SetAlarm,
+)
 from flaresuite.swarm.invites import Invite, InviteBook
 from flaresuite.swarm.model import (
     CHUNK_KINDS,
@@ -354,7 +363,7 @@ class Coordinator:
         self._touch(f"device:{device.id}")
         self._log(now, "INFO", "device", f"device {device.id} benchmark {msg.ops_per_second:.0f} ops/s")
 
-    _HANDLERS: dict[type, Callable[..., None]] = {
+    _HANDLERS: ClassVar[dict[type, Callable[..., None]]] = {
         protocol.DeviceRegister: _on_register,
         protocol.Heartbeat: _on_heartbeat,
         protocol.JobRequest: _on_job_request,

@@ -58,7 +58,9 @@ class SimulatedDevice:
         self.running: set[asyncio.Task[None]] = set()
 
     async def run(self, base_url: str, swarm_id: str, token: str, stop: asyncio.Event) -> None:
-        from websockets.asyncio.client import connect  # host-only: src/ must import in Pyodide
+        from websockets.asyncio.client import (
+            connect,  # host-only: src/ must import in Pyodide
+        )
         from websockets.exceptions import ConnectionClosed, InvalidStatus
 
         attempt = 0
@@ -74,7 +76,7 @@ class SimulatedDevice:
                 if refused.response.status_code in (400, 403) or self.resume_key is None:
                     return
                 self.resume_key = None  # the device was removed; join afresh with the invite
-            except (ConnectionClosed, OSError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionClosed, OSError):
                 pass
             if stop.is_set():
                 return
@@ -83,7 +85,7 @@ class SimulatedDevice:
             attempt += 1
             try:
                 await asyncio.wait_for(stop.wait(), delay / 2 + self.rng.random() * delay / 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _session(self, ws: Any, stop: asyncio.Event) -> None:
@@ -177,7 +179,7 @@ async def run_devices(
         if duration is not None:
             try:
                 await asyncio.wait_for(stop.wait(), duration)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 stop.set()
         await asyncio.gather(*tasks)
     finally:

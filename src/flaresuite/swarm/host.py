@@ -11,7 +11,16 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from flaresuite.swarm.effects import Broadcast, CloseSocket, DeleteAlarm, Effect, Log, Persist, Send, SetAlarm
+from flaresuite.swarm.effects import (
+    Broadcast,
+    CloseSocket,
+    DeleteAlarm,
+    Effect,
+    Log,
+    Persist,
+    Send,
+    SetAlarm,
+)
 from flaresuite.swarm.storage import SwarmStorage
 
 

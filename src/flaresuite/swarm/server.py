@@ -59,7 +59,9 @@ class HostedSwarm:
     # -- host.Sockets -------------------------------------------------------------------------
 
     def send(self, socket_id: str, text: str) -> None:
-        from websockets.asyncio.server import broadcast  # host-only; see module docstring
+        from websockets.asyncio.server import (
+            broadcast,  # host-only; see module docstring
+        )
 
         connection = self.connections.get(socket_id)
         if connection is not None:
@@ -130,7 +132,9 @@ class SwarmServer:
         return None
 
     async def handler(self, connection: Any) -> None:
-        from websockets.exceptions import ConnectionClosed  # host-only; see module docstring
+        from websockets.exceptions import (
+            ConnectionClosed,  # host-only; see module docstring
+        )
 
         swarm, admission = self._admitted.pop(connection)
         socket_id = admission.attachment.socket_id
