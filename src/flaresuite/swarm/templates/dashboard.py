@@ -4,7 +4,8 @@ Plain JavaScript, no build step. The page reads the invite token from its own ``
 connects as an observer; when the socket drops it reconnects with exponential backoff (0.5 s
 doubling to 30 s) and equal jitter, so a deploy that drops every dashboard does not bring them
 all back in the same instant (research section 3.4). Dashboards need a multi-use invite: each
-reconnect presents the token again.
+reconnect presents the token again. The token sits in the page's URL, so the page sends no
+``Referer`` and loads nothing from elsewhere.
 """
 
 DASHBOARD = r"""<!DOCTYPE html>
@@ -12,6 +13,7 @@ DASHBOARD = r"""<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
 <title>Swarm {{ swarm_id }}</title>
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d2330; background: #f6f7f9; }
