@@ -384,9 +384,9 @@ class S3Client:
                 response = await self._fetch(request)
             except TransportError as error:
                 if attempt == self.max_attempts:
+                    tries = f" after {attempt} attempts" if attempt > 1 else ""
                     raise TransportError(
-                        f"S3 {operation} on {_target(bucket, key)} failed after {attempt} "
-                        f"attempts: {error}"
+                        f"S3 {operation} on {_target(bucket, key)} failed{tries}: {error}"
                     ) from error
                 await self._sleep(backoff_delay(attempt))
                 continue
