@@ -230,3 +230,14 @@ async def test_an_aborted_multipart_upload_leaves_no_parts_behind(moto_s3, fetch
 
     assert moto_s3.boto.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert await s3.head_object(bucket, "half.bin") is None
+
+
+def test_reset_clears_every_bucket_but_keeps_the_identity(moto_s3):
+    bucket = moto_s3.new_bucket("reset")
+    moto_s3.boto.put_object(Bucket=bucket, Key="k", Body=b"x")
+    moto_s3.boto.create_multipart_upload(Bucket=bucket, Key="pending")
+
+    moto_s3.reset()
+
+    assert moto_s3.boto.list_buckets()["Buckets"] == []
+    assert moto_s3.new_bucket("after-reset")  # still signs with the same key
