@@ -22,7 +22,6 @@ name = "demo-purge"
 main = "src/purge_worker.py"
 
 [env.glean]
-name = "demo-glean"
 """
 
 

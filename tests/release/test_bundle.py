@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -60,12 +61,13 @@ def test_members_are_sorted_with_fixed_times_modes_and_owners(project: Path) -> 
     names = [info.name for info in infos]
     assert names == sorted(names)
     assert names == [
+        "flaresuite-bundle.json",
         "index_worker.py",
         "purge_worker.py",
         "python_modules/jinja2/__init__.py",
         "python_modules/pyvenv.cfg",
     ]
-    assert bundle.files == 4
+    assert bundle.files == 5
     for info in infos:
         assert (info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname) == (
             0, 0o644, 0, 0, "", "")
@@ -78,6 +80,46 @@ def test_the_archive_holds_exactly_what_pywrangler_wrote_except_its_readme(proje
         entry = tar.extractfile("index_worker.py")
         assert entry is not None and entry.read() == b"# index entry\n"
         assert "README.md" not in tar.getnames()
+
+
+def manifest(archive: Path) -> dict:
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("flaresuite-bundle.json")
+        assert member is not None
+        return json.loads(member.read())
+
+
+def test_the_manifest_names_the_top_level_worker_and_its_settings(project: Path) -> None:
+    bundle = bundle_worker(project, "index", FakePywrangler())
+    assert manifest(bundle.archive) == {
+        "worker": "index",
+        "script_name": "demo-index",
+        "main_module": "index_worker.py",
+        "compatibility_date": "2026-11-01",
+        "compatibility_flags": ["python_workers"],
+    }
+
+
+def test_an_environment_inherits_main_and_settings_and_gets_wranglers_default_name(
+        project: Path) -> None:
+    purge = manifest(bundle_worker(project, "purge", FakePywrangler()).archive)
+    glean = manifest(bundle_worker(project, "glean", FakePywrangler()).archive)
+    assert (purge["script_name"], purge["main_module"]) == ("demo-purge", "purge_worker.py")
+    assert (glean["script_name"], glean["main_module"]) == ("demo-index-glean", "index_worker.py")
+    assert glean["compatibility_flags"] == ["python_workers"]
+
+
+def test_two_workers_of_one_project_get_different_archives(project: Path) -> None:
+    # wrangler attaches the same modules for both; the manifest tells them apart.
+    index = bundle_worker(project, "index", FakePywrangler())
+    purge = bundle_worker(project, "purge", FakePywrangler())
+    assert index.fingerprint.sha256 != purge.fingerprint.sha256
+
+
+def test_a_file_in_the_way_of_the_manifest_is_refused(project: Path) -> None:
+    with pytest.raises(ReleaseError, match="flaresuite-bundle.json exists: the name is reserved"):
+        bundle_worker(project, "index",
+                      FakePywrangler(extra={"flaresuite-bundle.json": b"{}"}))
 
 
 def test_the_gzip_header_records_no_time_or_name(project: Path) -> None:

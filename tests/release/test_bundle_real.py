@@ -3,6 +3,7 @@ bundling this repository's index builder, offline, from the vendored ``python_mo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -53,9 +54,17 @@ def offline_toolchain(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_index_builder_bundles_to_the_same_sha256_from_two_checkouts(
         tmp_path: Path, offline_toolchain: None) -> None:
-    first = bundle_worker(copy_project(tmp_path / "a"), "index", run_subprocess)
-    second = bundle_worker(copy_project(tmp_path / "b"), "index", run_subprocess)
-    again = bundle_worker(tmp_path / "a", "index", run_subprocess)
+    a = copy_project(tmp_path / "a")
+    # The second checkout is a copy of the first (the live one may be edited meanwhile), with
+    # its sources' mtimes moved, as a checkout made at another time would have them.
+    b = tmp_path / "b"
+    shutil.copytree(a, b, symlinks=True)
+    for number, path in enumerate(sorted((b / "src").rglob("*.py"))):
+        os.utime(path, (1_700_000_000 + number, 1_700_000_000 + number))
+
+    first = bundle_worker(a, "index", run_subprocess)
+    second = bundle_worker(b, "index", run_subprocess)
+    again = bundle_worker(a, "index", run_subprocess)
 
     assert second.fingerprint == first.fingerprint
     assert again.fingerprint == first.fingerprint
@@ -63,6 +72,14 @@ def test_the_index_builder_bundles_to_the_same_sha256_from_two_checkouts(
 
     with tarfile.open(first.archive) as tar:
         names = tar.getnames()
+        manifest = json.loads(tar.extractfile("flaresuite-bundle.json").read())
+    assert manifest == {
+        "worker": "index",
+        "script_name": "flaresuite-index",
+        "main_module": "index_worker.py",
+        "compatibility_date": "2026-11-01",
+        "compatibility_flags": ["python_workers"],
+    }
     assert "index_worker.py" in names
     assert "cfbindings.py" in names
     assert "flaresuite/index/builder.py" in names

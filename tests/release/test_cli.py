@@ -56,7 +56,7 @@ def test_bundle_prints_the_archive_size_and_sha256(project, pywrangler, capsys) 
     assert main(["release", "bundle", "purge", "--project-root", str(project)]) == 0
     data = (project / "dist" / "purge.tar.gz").read_bytes()
     assert capsys.readouterr().out == (
-        f"dist/purge.tar.gz: {len(data)} bytes, 4 files, "
+        f"dist/purge.tar.gz: {len(data)} bytes, 5 files, "
         f"sha256 {hashlib.sha256(data).hexdigest()}\n")
 
 
@@ -68,7 +68,7 @@ def test_bundle_json(project, pywrangler, capsys) -> None:
         "archive": "dist/index.tar.gz",
         "sha256": hashlib.sha256(data).hexdigest(),
         "size-bytes": len(data),
-        "files": 4,
+        "files": 5,
     }
 
 

@@ -3,6 +3,7 @@ real HTTP, real SigV4, and the object read back byte for byte."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -79,7 +80,9 @@ def test_a_small_bundle_goes_up_in_one_put_with_its_checksums(project, moto_s3, 
     }
     stored = moto_s3.boto.get_object(Bucket=bucket, Key="index/abc.tar.gz")
     assert stored["Body"].read() == archive
-    head = moto_s3.boto.head_object(Bucket=bucket, Key="index/abc.tar.gz")
+    head = moto_s3.boto.head_object(Bucket=bucket, Key="index/abc.tar.gz",
+                                    ChecksumMode="ENABLED")
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == digest
     assert head["Metadata"] == {"checksum-sha256": digest}
     assert head["ETag"] == f'"{hashlib.md5(archive).hexdigest()}"'
     assert head["ContentType"] == "application/gzip"
@@ -175,18 +178,24 @@ def test_a_terminal_gets_a_progress_bar(project, moto_s3, secret_dir, monkeypatc
     assert drawn.endswith("\r\x1b[2K")  # the bar is cleared before the result is printed
 
 
-async def test_an_object_that_does_not_match_after_upload_is_an_error(moto_s3) -> None:
+@pytest.mark.parametrize("header, value", [
+    ("x-amz-meta-checksum-sha256", "0" * 64),
+    ("x-amz-checksum-sha256", base64.b64encode(bytes(32)).decode()),
+    ("content-length", "1"),
+])
+async def test_an_object_that_does_not_match_after_upload_is_an_error(
+        moto_s3, header: str, value: str) -> None:
     data = b"bundle bytes"
     bucket = moto_s3.new_bucket()
     async with HttpxFetch() as fetch:
 
         async def misreporting(request):
-            # Stands in for a store that kept something else: HEAD reports another digest.
+            # Stands in for a store that kept something else: HEAD reports other facts.
             response = await fetch(request)
             if request.method != "HEAD":
                 return response
-            headers = {**response.headers, "x-amz-meta-checksum-sha256": "0" * 64}
-            return HttpResponse(response.status, headers, response.body)
+            return HttpResponse(response.status, {**response.headers, header: value},
+                                response.body)
 
         client = S3Client(misreporting, region=moto_s3.region, endpoint=moto_s3.endpoint,
                           credentials=moto_s3.credentials)

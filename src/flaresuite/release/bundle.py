@@ -4,12 +4,16 @@ its output into a deterministic archive.
 One ``wrangler.toml`` holds every Worker: the index builder at the top level and the others as
 ``[env.<worker>]`` sections. ``pywrangler deploy --dry-run --outdir dist/<worker>`` writes the
 entry module, the other modules beside it and the vendored ``python_modules/`` without
-deploying anything; we pack that directory into ``dist/<worker>.tar.gz`` and record its sha256
-in ``dist/<worker>.tar.gz.sha256`` (``sha256sum`` format, so ``sha256sum -c`` checks it).
+deploying anything. Those modules are the same for every Worker of the project (wrangler
+attaches everything beside the entry module), so we add a manifest, ``flaresuite-bundle.json``,
+naming the Worker, its script name, entry module and compatibility settings. The directory and
+the manifest are packed into ``dist/<worker>.tar.gz``, whose sha256 is recorded in
+``dist/<worker>.tar.gz.sha256`` (``sha256sum`` format, so ``sha256sum -c`` checks it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -17,6 +21,7 @@ import shutil
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from flaresuite.errors import ConfigError
@@ -36,6 +41,9 @@ WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 WRANGLER_README = "README.md"
 """Wrangler writes this file into every ``--outdir`` with the build time in it; it is not part
 of the Worker, and keeping it would make every archive different."""
+
+MANIFEST = "flaresuite-bundle.json"
+"""The archive member naming the Worker, its entry module and runtime settings."""
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -66,7 +74,7 @@ def bundle_worker(project_root: Path, worker: str, run: Runner) -> Bundle:
     checksum file under ``project_root/dist/``."""
     check_worker_name(worker)
     config = read_wrangler_config(project_root)
-    env_args, main = worker_target(config, worker)
+    target = worker_target(config, worker)
     outdir = Path(DIST_DIR, worker)
     archive = project_root / archive_name(worker)
     # A failed build must not leave an older archive behind for `upload` to pick up, and
@@ -75,7 +83,7 @@ def bundle_worker(project_root: Path, worker: str, run: Runner) -> Bundle:
     checksum_file(archive).unlink(missing_ok=True)
     shutil.rmtree(project_root / outdir, ignore_errors=True)
 
-    argv = ["pywrangler", "deploy", "--dry-run", "--outdir", outdir.as_posix(), *env_args]
+    argv = ["pywrangler", "deploy", "--dry-run", "--outdir", outdir.as_posix(), *target.env_args]
     result = run(argv, project_root)
     if result.returncode != 0:
         output = result.stderr.strip() or result.stdout.strip()
@@ -83,14 +91,18 @@ def bundle_worker(project_root: Path, worker: str, run: Runner) -> Bundle:
             f"`{' '.join(argv)}` failed with exit status {result.returncode}:\n"
             + ANSI_ESCAPE.sub("", output)
         )
-    entry = outdir / posixpath.basename(main)
+    entry = outdir / posixpath.basename(target.main)
     if not (project_root / entry).is_file():
         raise ReleaseError(
             f"Bundle not created at {entry.as_posix()}: `{' '.join(argv)}` exited 0 "
-            f"without writing the entry module named by `main` ({main})"
+            f"without writing the entry module named by `main` ({target.main})"
         )
 
     files = collect_files(project_root / outdir)
+    if MANIFEST in files:
+        raise ReleaseError(f"{outdir.as_posix()}/{MANIFEST} exists: the name is reserved for "
+                           "the bundle's manifest; rename that file")
+    files[MANIFEST] = target.manifest()
     data = deterministic_tar_gz(files)
     identity = fingerprint(data)
     check_size(identity, f"the bundle of {worker!r}")
@@ -107,7 +119,7 @@ def check_worker_name(worker: str) -> None:
         )
 
 
-def read_wrangler_config(project_root: Path) -> Mapping[str, object]:
+def read_wrangler_config(project_root: Path) -> dict[str, Any]:
     path = project_root / WRANGLER_CONFIG
     try:
         text = path.read_text(encoding="utf-8")
@@ -119,31 +131,70 @@ def read_wrangler_config(project_root: Path) -> Mapping[str, object]:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
 
 
-def worker_target(config: Mapping[str, object], worker: str) -> tuple[list[str], str]:
-    """Returns the ``--env`` arguments that select ``worker`` and its ``main`` module.
+@dataclass(frozen=True, slots=True)
+class WorkerTarget:
+    """One Worker of ``wrangler.toml``, resolved the way wrangler resolves an environment."""
+
+    worker: str
+    env_args: tuple[str, ...]
+    """Selects the Worker on pywrangler's command line."""
+    script_name: str
+    main: str
+    compatibility_date: str
+    compatibility_flags: tuple[str, ...]
+
+    def manifest(self) -> bytes:
+        """What a deployment needs besides the modules, which are the same files for every
+        Worker of the project: the script name, the entry module and the runtime settings.
+        Stored in the archive as :data:`MANIFEST`, so each Worker's bundle says what it is."""
+        document = {
+            "worker": self.worker,
+            "script_name": self.script_name,
+            "main_module": posixpath.basename(self.main),
+            "compatibility_date": self.compatibility_date,
+            "compatibility_flags": list(self.compatibility_flags),
+        }
+        return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def worker_target(config: Mapping[str, Any], worker: str) -> WorkerTarget:
+    """Resolves ``worker`` in ``wrangler.toml``.
 
     The top level is selected with ``--env ""``: with environments defined, wrangler warns
-    unless the target is explicit (``main`` is inheritable, so an environment may omit it).
+    unless the target is explicit. ``main`` and the compatibility settings are inheritable,
+    so an environment may omit them; an environment without ``name`` is deployed as
+    ``<top-level name>-<env>``, as wrangler names it
+    (https://developers.cloudflare.com/workers/wrangler/environments/).
     """
     environments = config.get("env") or {}
     if not isinstance(environments, Mapping):
         raise ConfigError(f"{WRANGLER_CONFIG}: `env` must be a table of [env.<name>] sections")
-    if worker in environments:
-        section = environments[worker]
-        env_args = ["--env", worker]
-        main = section.get("main", config.get("main")) if isinstance(section, Mapping) else None
+    top_name = str(config.get("name", ""))
+    if worker in environments and isinstance(environments[worker], Mapping):
+        section = {**config, **environments[worker]}
+        env_args = ("--env", worker)
+        script_name = str(environments[worker].get("name") or f"{top_name}-{worker}")
     elif worker == TOP_LEVEL_WORKER:
-        env_args = ["--env", ""]
-        main = config.get("main")
+        section = dict(config)
+        env_args = ("--env", "")
+        script_name = top_name
     else:
         known = ", ".join([TOP_LEVEL_WORKER, *sorted(environments)])
         raise ConfigError(
             f"unknown Worker {worker!r}: {WRANGLER_CONFIG} defines {known} "
             f"({TOP_LEVEL_WORKER!r} is its top level)"
         )
+    main = section.get("main")
     if not isinstance(main, str) or not main:
         raise ConfigError(f"{WRANGLER_CONFIG} names no `main` module for Worker {worker!r}")
-    return env_args, main
+    return WorkerTarget(
+        worker=worker,
+        env_args=env_args,
+        script_name=script_name,
+        main=main,
+        compatibility_date=str(section.get("compatibility_date", "")),
+        compatibility_flags=tuple(section.get("compatibility_flags", ())),
+    )
 
 
 def collect_files(outdir: Path) -> dict[str, bytes]:

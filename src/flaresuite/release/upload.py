@@ -7,7 +7,8 @@ R2 speaks the S3 API at ``https://<account>.r2.cloudflarestorage.com`` with regi
 part above it, retries with backoff, and an aborted upload on failure. Every object also
 carries its sha256 as ``x-amz-meta-checksum-sha256`` (hex), the convention the index builder
 reads, because a multipart object has no whole-object checksum of its own. A HEAD afterwards
-confirms the size and sha256 that S3 reports.
+confirms the size, and that every sha256 S3 reports (its own checksum of a single PUT, and the
+metadata) is the bundle's.
 
 Credentials are those of the rest of the suite (``S3_ACCESS_KEY_ID`` and
 ``S3_SECRET_ACCESS_KEY``), or the files ``access-key-id`` and ``secret-access-key`` of a
@@ -28,6 +29,7 @@ from flaresuite.release.fingerprint import Fingerprint
 from flaresuite.release.location import ArtifactLocation
 from flaresuite.s3.client import Progress, S3Client
 from flaresuite.s3.credentials import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Credentials
+from flaresuite.s3.model import ObjectHead
 
 ACCESS_KEY_ID_FILE = "access-key-id"
 SECRET_ACCESS_KEY_FILE = "secret-access-key"
@@ -106,12 +108,13 @@ async def upload_bundle(
     where = f"s3://{location.bucket}/{location.key}"
     if head is None:
         raise ReleaseError(f"{where} is missing right after its upload succeeded")
-    stored_sha256 = _native_sha256(head.checksum_sha256) or head.metadata.get(CHECKSUM_METADATA)
-    if head.content_length != bundle.size or stored_sha256 != bundle.sha256:
+    reported = [digest for digest in (_native_sha256(head), head.metadata.get(CHECKSUM_METADATA))
+                if digest is not None]
+    if head.content_length != bundle.size or not reported or set(reported) != {bundle.sha256}:
         raise ReleaseError(
             f"{where} does not match the bundle after upload: S3 reports "
-            f"{head.content_length} bytes, sha256 {stored_sha256}; expected {bundle.size} "
-            f"bytes, sha256 {bundle.sha256}"
+            f"{head.content_length} bytes, sha256 {' and '.join(reported) or 'none'}; "
+            f"expected {bundle.size} bytes, sha256 {bundle.sha256}"
         )
     return UploadResult(
         location=location,
@@ -128,9 +131,9 @@ def _object_url(endpoint: str | None, location: ArtifactLocation) -> str:
     return f"{endpoint}/{location.bucket}/{quote(location.key, safe='/~')}"
 
 
-def _native_sha256(checksum: str | None) -> str | None:
-    """S3's own ``x-amz-checksum-sha256`` as hex, unless it is a multipart composite
-    (``<base64>-<parts>``), which is not the object's digest."""
-    if not checksum or "-" in checksum:
+def _native_sha256(head: ObjectHead) -> str | None:
+    """S3's own ``x-amz-checksum-sha256`` as hex, unless the object is multipart: then it is a
+    composite of the parts' checksums, not the object's digest."""
+    if not head.checksum_sha256 or head.is_multipart or "-" in head.checksum_sha256:
         return None
-    return base64.b64decode(checksum).hex()
+    return base64.b64decode(head.checksum_sha256).hex()
