@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flaresuite.cli import main
 from flaresuite.host.transport import HttpxFetch
+from flaresuite.release import cli as release_cli
 from flaresuite.http import HttpResponse
 from flaresuite.release.bundle import bundle_worker
 from flaresuite.release.errors import ReleaseError
@@ -202,3 +204,23 @@ async def test_an_object_that_does_not_match_after_upload_is_an_error(
         with pytest.raises(ReleaseError, match="does not match the bundle after upload"):
             await upload_bundle(client, ArtifactLocation(bucket, "k"), data, fingerprint(data),
                                 part_size=5 * MIB)
+
+
+def test_the_pipeline_stages_bundle_upload_and_describe_the_same_bytes(
+        project, moto_s3, secret_dir, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(release_cli, "run_subprocess", FakePywrangler())
+    bucket = moto_s3.new_bucket()
+    root = ["--project-root", str(project)]
+    assert main(["release", "bundle", "purge", *root]) == 0
+    assert main(["release", "upload", "purge", *root, "--bucket", bucket, "--key",
+                 "purge/c0ffee.tar.gz", "--endpoint", moto_s3.endpoint,
+                 "--credentials-dir", str(secret_dir)]) == 0
+    capsys.readouterr()
+    assert main(["release", "metadata", "purge", *root, "--bucket", bucket, "--key",
+                 "purge/c0ffee.tar.gz", "--name", "purge-artifact-metadata"]) == 0
+
+    data = yaml.safe_load(capsys.readouterr().out)["data"]
+    stored = moto_s3.boto.get_object(Bucket=bucket, Key=data["path"])["Body"].read()
+    assert data["bucket"] == bucket
+    assert data["content-hash"] == hashlib.sha256(stored).hexdigest()
+    assert data["size-bytes"] == str(len(stored))
