@@ -183,6 +183,7 @@ def test_a_terminal_gets_a_progress_bar(project, moto_s3, secret_dir, monkeypatc
 @pytest.mark.parametrize("header, value", [
     ("x-amz-meta-checksum-sha256", "0" * 64),
     ("x-amz-checksum-sha256", base64.b64encode(bytes(32)).decode()),
+    ("x-amz-checksum-sha256", "not base64!"),
     ("content-length", "1"),
 ])
 async def test_an_object_that_does_not_match_after_upload_is_an_error(
