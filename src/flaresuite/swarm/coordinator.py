@@ -241,7 +241,7 @@ class Coordinator:
         elif device.socket_id is not None and device.socket_id in self.sockets:
             # A newer connection wins; the old socket's close arrives later and is ignored.
             self._out.append(CloseSocket(device.socket_id, CLOSE_REPLACED, "replaced by a newer connection"))
-        self._go_offline(device, now, reason=None)
+        self._release(device)
         device.status, device.socket_id, device.last_seen = ONLINE, att.socket_id, now
         if admission.resume_key is not None:
             device.resume_digest = invites_module.digest(admission.resume_key)
@@ -577,16 +577,19 @@ class Coordinator:
     def _free_slots(self, device: Device) -> int:
         return max(0, device.quota - len(device.active))
 
-    def _go_offline(self, device: Device, now: float, *, reason: str | None) -> None:
-        """Takes ``device`` off its socket and puts its chunks back in the queue."""
+    def _go_offline(self, device: Device, now: float, *, reason: str) -> None:
+        device.status, device.socket_id = OFFLINE, None
+        self._log(now, "WARN", "device", f"device {device.id} offline: {reason}")
+        self._release(device)
+
+    def _release(self, device: Device) -> None:
+        """Puts ``device``'s chunks back in the queue and drops its standing request: it went
+        offline, or a new session starts from nothing."""
         for chunk_id in sorted(device.active):
             self._requeue(self.chunks[chunk_id])
         device.active.clear()
         device.demand = 0
         self._waiting.discard(device.id)
-        if reason is not None:
-            device.status, device.socket_id = OFFLINE, None
-            self._log(now, "WARN", "device", f"device {device.id} offline: {reason}")
         self._touch(f"device:{device.id}")
         self._dispatch()
 
