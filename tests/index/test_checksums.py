@@ -20,6 +20,11 @@ def test_a_multipart_composite_is_ignored_in_favour_of_user_metadata():
     assert sha256_from_head(NATIVE + "-3", {"checksum-sha256": OTHER_HEX}) == OTHER_HEX
 
 
+def test_a_checksum_of_an_object_uploaded_in_parts_is_ignored_even_without_the_suffix():
+    assert sha256_from_head(NATIVE, {"checksum-sha256": OTHER_HEX}, multipart=True) == OTHER_HEX
+    assert sha256_from_head(NATIVE, {}, multipart=True) is None
+
+
 def test_user_metadata_is_used_when_there_is_no_native_checksum():
     assert sha256_from_head(None, {"checksum-sha256": OTHER_HEX.upper()}) == OTHER_HEX
 

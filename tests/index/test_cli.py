@@ -1,5 +1,6 @@
 """``flaresuite index build``: the README's main job, and its answers to bad input."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -105,3 +106,28 @@ def test_the_console_script_runs_as_a_module(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "ok: index in" in done.stdout
+
+
+@pytest.mark.moto
+def test_an_s3_bucket_is_indexed_into_a_local_directory(moto_s3, monkeypatch, tmp_path, capsys):
+    bucket = moto_s3.new_bucket("cli")
+    wheel = build_wheel("demo_pkg", "1.0", requires_python=">=3.9")
+    moto_s3.boto.put_object(Bucket=bucket, Key="whl/cpu/demo_pkg-1.0-py3-none-any.whl",
+                            Body=wheel, ChecksumAlgorithm="SHA256")
+    monkeypatch.setenv("S3_ACCESS_KEY_ID", moto_s3.credentials.access_key_id)
+    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", moto_s3.credentials.secret_access_key)
+    out = tmp_path / "pages"
+    assert main(["index", "build", "--s3-bucket", bucket, "--s3-endpoint", moto_s3.endpoint,
+                 "--out", str(out), "--prefix", "whl"]) == 0
+    page = (out / "whl/cpu/demo-pkg/index.html").read_text()
+    assert f"#sha256={hashlib.sha256(wheel).hexdigest()}" in page
+    assert f"ok: index in {out}/" in capsys.readouterr().out
+
+
+@pytest.mark.moto
+def test_an_unreachable_bucket_fails_with_exit_1_and_the_reason(moto_s3, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("S3_ACCESS_KEY_ID", moto_s3.credentials.access_key_id)
+    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", "wrong-secret")
+    assert main(["index", "build", "--s3-bucket", "anything", "--s3-endpoint", moto_s3.endpoint,
+                 "--out", str(tmp_path / "o"), "--prefix", "whl"]) == 1
+    assert "SignatureDoesNotMatch" in capsys.readouterr().out

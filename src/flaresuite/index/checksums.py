@@ -4,7 +4,9 @@ Order, as PyTorch's generator settled on after users hit hash mismatches (pytorc
 
 1. the native ``ChecksumSHA256`` (base64, returned with ``x-amz-checksum-mode: ENABLED``),
    unless it is a multipart composite (``<base64>-<parts>``), which is a checksum of part
-   checksums, not of the file;
+   checksums, not of the file. An object whose ETag says it was uploaded in parts is treated
+   the same way even without the suffix: S3 only keeps composite SHA256s for such objects,
+   and moto omits the suffix on HEAD;
 2. else the ``x-amz-meta-checksum-sha256`` user metadata (hex) that CI uploads attach;
 3. else nothing: a page without ``#sha256=`` is better than a wrong one.
 """
@@ -22,9 +24,14 @@ METADATA_KEY = "checksum-sha256"
 """User metadata name without the ``x-amz-meta-`` prefix."""
 
 
-def sha256_from_head(checksum_sha256: str | None, metadata: Mapping[str, str]) -> str | None:
+def sha256_from_head(
+    checksum_sha256: str | None, metadata: Mapping[str, str], *, multipart: bool = False
+) -> str | None:
     """Hex sha256 of the object, or ``None``; malformed values are never trusted."""
-    if checksum_sha256 and not MULTIPART_COMPOSITE.fullmatch(checksum_sha256):
+    native_is_composite = multipart or (
+        checksum_sha256 is not None and MULTIPART_COMPOSITE.fullmatch(checksum_sha256)
+    )
+    if checksum_sha256 and not native_is_composite:
         try:
             digest = base64.b64decode(checksum_sha256, validate=True)
         except (binascii.Error, ValueError):

@@ -128,7 +128,7 @@ async def _build_from_directory(root, out, config, progress, log) -> RunReport:
 async def _build_from_s3(args, config, destination, progress, log) -> RunReport:
     from flaresuite.host.transport import httpx_fetch
     from flaresuite.index.s3source import S3Source
-    from flaresuite.s3.client import Credentials, S3Client
+    from flaresuite.s3 import Credentials, S3Client
 
     try:
         credentials = Credentials.from_env(os.environ)
