@@ -65,7 +65,8 @@ def test_kustomize_output_is_applied_as_a_labelled_config_map(checkout: Path) ->
     assert done.returncode == 0, done.stderr
     calls = (checkout.parent / "calls").read_text().splitlines()
     assert calls[0] == "kustomize build _kustomize"
-    assert calls[1].startswith("kubectl create configmap index-manifests --from-file=manifests.yaml=")
+    assert calls[1].startswith(
+        "kubectl create configmap index-manifests --from-file=manifests.yaml=")
     assert calls[2].startswith("kubectl label --local -f ")
     assert calls[2].endswith(
         "app.kubernetes.io/managed-by=flaresuite example.com/service-id=svc-1 -o yaml")
@@ -127,7 +128,8 @@ def test_a_failing_release_command_fails_the_step(checkout: Path) -> None:
     venv_bin = checkout / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     (venv_bin / "flaresuite").write_text(
-        "#!/bin/sh\necho 'flaresuite: error: wrangler.toml not found in project root' >&2\nexit 2\n")
+        "#!/bin/sh\n"
+        "echo 'flaresuite: error: wrangler.toml not found in project root' >&2\nexit 2\n")
     (venv_bin / "flaresuite").chmod(0o755)
     done = run_step("flaresuite-bundle-worker", "bundle", checkout, {}, {
         "WORKER": "index", "CONTENT_HASH_RESULT": "/dev/null", "SIZE_BYTES_RESULT": "/dev/null"})

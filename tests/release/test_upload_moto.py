@@ -15,8 +15,8 @@ import yaml
 
 from flaresuite.cli import main
 from flaresuite.host.transport import HttpxFetch
-from flaresuite.release import cli as release_cli
 from flaresuite.http import HttpResponse
+from flaresuite.release import cli as release_cli
 from flaresuite.release.bundle import bundle_worker
 from flaresuite.release.errors import ReleaseError
 from flaresuite.release.fingerprint import fingerprint

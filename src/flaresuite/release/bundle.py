@@ -21,8 +21,8 @@ import shutil
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from flaresuite.errors import ConfigError
 from flaresuite.release.archive import deterministic_tar_gz

@@ -18,10 +18,10 @@ mounted Kubernetes Secret, as the design note's ``r2-credentials`` Secret provid
 from __future__ import annotations
 
 import base64
-from urllib.parse import quote
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from flaresuite.errors import ConfigError
 from flaresuite.release.errors import ReleaseError
