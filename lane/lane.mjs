@@ -63,16 +63,20 @@ class Lane {
     const t0 = performance.now();
     installGlobals();
     const { r2_buckets: r2 = [], kv_namespaces: kv = [] } = this.config;
-    this.mf = new Miniflare(
-      convertV4MiniflareOptions({
-        modules: true,
-        script: "export default { fetch() { return new Response('lane bindings host'); } }",
-        r2Buckets: r2,
-        kvNamespaces: kv,
-        compatibilityDate: this.config.compatibility_date,
-      }),
-    );
-    await this.mf.ready;
+    // Miniflare (and its workerd) only hosts R2 and KV: a Worker without them does not pay for it.
+    this.mf = null;
+    if (r2.length + kv.length > 0) {
+      this.mf = new Miniflare(
+        convertV4MiniflareOptions({
+          modules: true,
+          script: "export default { fetch() { return new Response('lane bindings host'); } }",
+          r2Buckets: r2,
+          kvNamespaces: kv,
+          compatibilityDate: this.config.compatibility_date,
+        }),
+      );
+      await this.mf.ready;
+    }
     this.r2 = {};
     for (const name of r2) this.r2[name] = await this.mf.getR2Bucket(name);
     this.kv = {};
@@ -484,7 +488,7 @@ class Lane {
   }
 
   async stop() {
-    await this.mf.dispose();
+    await this.mf?.dispose();
     return null;
   }
 }
