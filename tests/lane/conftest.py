@@ -15,10 +15,19 @@ def lane_factory() -> Iterator[Callable[[LaneConfig], Lane]]:
     The lane is shared by every test that asks for the same configuration, so a test that
     needs empty bindings calls ``lane.reset()`` first (or uses keys of its own)."""
     lanes: dict[LaneConfig, Lane] = {}
+    failures: dict[LaneConfig, Exception] = {}
 
     def start(config: LaneConfig) -> Lane:
+        # A lane that failed to start (say, the entry module does not import) fails every
+        # test that needs it at once, instead of paying the start-up again per test.
+        if config in failures:
+            raise failures[config]
         if config not in lanes:
-            lanes[config] = Lane(config)
+            try:
+                lanes[config] = Lane(config)
+            except Exception as error:
+                failures[config] = error
+                raise
         return lanes[config]
 
     yield start

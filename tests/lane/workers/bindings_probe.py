@@ -78,7 +78,26 @@ class Default(WorkerEntrypoint):
             "body": response.body.decode(),
         }
 
+    async def scheduled(self, controller, env, ctx):
+        # Record what the event carried, from work handed to ctx.waitUntil.
+        async def record():
+            await cfbindings.R2Bucket(env.BUCKET).put(
+                "scheduled.txt", f"{controller.cron}|{controller.scheduledTime}".encode()
+            )
+
+        ctx.waitUntil(record())
+        if controller.cron == "59 23 * * *":
+            controller.noRetry()
+
     async def fetch(self, request):
+        if request.url.endswith("/fails-later"):
+            async def fail():
+                raise RuntimeError("background work failed")
+
+            self.ctx.waitUntil(fail())
+            return cfbindings.to_worker_response(HttpResponse(202, {}))
+        if request.url.endswith("/raises"):
+            raise LookupError("handler bug")
         # Echo the core's view of the request back through to_worker_response.
         core = await cfbindings.to_core_request(request)
         if core.url.endswith("/empty"):
