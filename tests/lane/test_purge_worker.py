@@ -88,7 +88,9 @@ def r2_calls(lane) -> list[str]:
 
 def post(lane, path: str, document: object, headers=AUTH):
     raw = document if isinstance(document, bytes) else json.dumps(document).encode()
-    return lane.fetch("POST", path, headers={"content-type": "application/json", **headers}, body=raw)
+    return lane.fetch(
+        "POST", path, headers={"content-type": "application/json", **headers}, body=raw
+    )
 
 
 def test_delete_project_removes_exactly_the_projects_keys_in_all_four_patterns(lane):
@@ -184,7 +186,9 @@ async def test_the_python_client_deletes_through_the_worker(lane):
     loose = [f"uploads/42/{i:03}.bin" for i in range(250)]
     seed(lane, ours + loose + DECOYS)
     transport = LaneTransport(lane)
-    async with DeleteProxyClient(CONFIG.origin, TOKEN, keys_per_request=100, transport=transport) as client:
+    async with DeleteProxyClient(
+        CONFIG.origin, TOKEN, keys_per_request=100, transport=transport
+    ) as client:
         deleted = await client.delete(loose + ["uploads/42/never-existed.bin"])
         preview = await client.delete_project("42", dry_run=True)
         assert sorted(preview.keys) == sorted(ours)
@@ -193,7 +197,9 @@ async def test_the_python_client_deletes_through_the_worker(lane):
         project = await client.delete_project("42")
     assert (deleted.total, deleted.deleted, deleted.absent) == (251, 251, 1)
     assert project.ok and project.deletion.deleted == 100
-    assert r2_calls(lane).count("delete") == 3 + 1  # three requests of up to 100 keys, then the project
+    assert (
+        r2_calls(lane).count("delete") == 3 + 1
+    )  # three requests of up to 100 keys, then the project
     assert lane.r2_list(BUCKET) == sorted(DECOYS)
     async with DeleteProxyClient(CONFIG.origin, "wrong", transport=transport) as client:
         with pytest.raises(DeleteProxyRejected, match="401"):
@@ -211,3 +217,8 @@ def test_without_a_configured_token_the_worker_refuses_every_delete(lane_factory
     assert response.status == 503
     assert lane.fetch("GET", "/health").status == 503
     assert lane.r2_list(BUCKET) == seed_keys
+
+
+def test_the_client_module_imports_on_pyodide_without_ssl(lane):
+    # httpx needs `ssl`, which Pyodide lacks; the client imports it only when constructed.
+    assert lane.run_python("import flaresuite.purge.client\n'imported'") == "imported"

@@ -53,7 +53,9 @@ async def seed(bucket: MemoryBucket, keys: Sequence[str]) -> None:
     bucket.calls.clear()
 
 
-def post(path: str, body: object | bytes, *, token: str | None = TOKEN, **headers: str) -> HttpRequest:
+def post(
+    path: str, body: object | bytes, *, token: str | None = TOKEN, **headers: str
+) -> HttpRequest:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     all_headers = {"content-type": "application/json", **headers}
     if token is not None:

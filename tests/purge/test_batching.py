@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from flaresuite.purge.batching import Existence, batches, delete_in_batches, find_existing
 from flaresuite.stores.memory import MemoryBucket
-from tests.purge.conftest import FaultyBucket, seed
+from tests.purge.conftest import seed
 
 keys_strategy = st.lists(st.text(min_size=1, max_size=8), max_size=3000)
 
@@ -48,7 +48,9 @@ async def test_a_failed_batch_is_retried_key_by_key_so_one_bad_key_fails_alone(b
     bucket.poisoned = {"k1234"}
     report = await delete_in_batches(bucket, keys, nothing_known(keys))
     failures = [outcome for outcome in report.outcomes if not outcome.success]
-    assert [(f.key, f.error) for f in failures] == [("k1234", "RuntimeError: R2 delete failed (10001)")]
+    assert [(f.key, f.error) for f in failures] == [
+        ("k1234", "RuntimeError: R2 delete failed (10001)")
+    ]
     assert report.deleted == 1499
     # First batch whole; second batch once whole, then each of its 500 keys alone.
     assert report.delete_calls == 1 + 1 + 500

@@ -26,7 +26,7 @@ from flaresuite.purge.client import (
     split_keys,
 )
 from flaresuite.purge.service import PurgeService
-from tests.purge.conftest import TOKEN, AuditLog, FaultyBucket, seed
+from tests.purge.conftest import TOKEN, AuditLog, seed
 
 
 def serve(service: PurgeService) -> Callable[[Request], Response]:
@@ -84,7 +84,9 @@ def proxy(httpserver, bucket):
 
 
 def client(httpserver, sleeps, token: str = TOKEN, **options) -> DeleteProxyClient:
-    return DeleteProxyClient(httpserver.url_for("/"), token, sleep=sleeps, jitter=lambda: 0.5, **options)
+    return DeleteProxyClient(
+        httpserver.url_for("/"), token, sleep=sleeps, jitter=lambda: 0.5, **options
+    )
 
 
 def requests_made(httpserver) -> list[str]:
@@ -197,7 +199,9 @@ async def test_an_unreachable_proxy_is_unavailable_after_every_attempt(sleeps):
     async with DeleteProxyClient(
         f"http://127.0.0.1:{port}", TOKEN, max_attempts=3, sleep=sleeps
     ) as proxy_client:
-        with pytest.raises(DeleteProxyUnavailable, match="after 3 attempts: ConnectError") as caught:
+        with pytest.raises(
+            DeleteProxyUnavailable, match="after 3 attempts: ConnectError"
+        ) as caught:
             await proxy_client.delete(["a", "b"])
     assert caught.value.pending == ("a", "b") and len(sleeps) == 2
 
@@ -247,13 +251,21 @@ async def test_schedule_delete_runs_after_the_response_and_logs_its_outcome(
     log = AuditLog()
     tasks = BackgroundTasks()
     schedule_delete(
-        tasks, httpserver.url_for("/"), TOKEN, ["projects/12/a", "projects/12/b"], log=log, sleep=sleeps
+        tasks,
+        httpserver.url_for("/"),
+        TOKEN,
+        ["projects/12/a", "projects/12/b"],
+        log=log,
+        sleep=sleeps,
     )
     assert len(bucket.objects) == 2  # nothing happens until the response is sent
     [result] = await tasks.run()
     assert result.deleted == 2 and bucket.objects == {}
     assert log == [
-        ("purge.client.deleted", {"total": 2, "deleted": 2, "absent": 0, "failed": 0, "failed_keys": []})
+        (
+            "purge.client.deleted",
+            {"total": 2, "deleted": 2, "absent": 0, "failed": 0, "failed_keys": []},
+        )
     ]
 
 
@@ -272,8 +284,12 @@ async def test_a_background_deletion_that_cannot_finish_logs_instead_of_raising(
 
 
 def test_backoff_grows_exponentially_is_capped_and_jittered():
-    low = DeleteProxyClient("http://127.0.0.1:9", TOKEN, backoff=0.5, max_backoff=4.0, jitter=lambda: 0.0)
-    high = DeleteProxyClient("http://127.0.0.1:9", TOKEN, backoff=0.5, max_backoff=4.0, jitter=lambda: 1.0)
+    low = DeleteProxyClient(
+        "http://127.0.0.1:9", TOKEN, backoff=0.5, max_backoff=4.0, jitter=lambda: 0.0
+    )
+    high = DeleteProxyClient(
+        "http://127.0.0.1:9", TOKEN, backoff=0.5, max_backoff=4.0, jitter=lambda: 1.0
+    )
     assert [low.backoff_delay(n) for n in range(1, 6)] == [0.25, 0.5, 1.0, 2.0, 2.0]
     assert [high.backoff_delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 4.0, 4.0]
 

@@ -96,7 +96,9 @@ def test_ten_thousand_keys_is_the_most_one_request_may_name():
 
 def test_project_deletion_defaults_to_a_real_run():
     assert parse_project_deletion(body({"projectId": "12"})) == ProjectDeletion("12", False)
-    assert parse_project_deletion(body({"projectId": "12", "dryRun": True})) == ProjectDeletion("12", True)
+    assert parse_project_deletion(body({"projectId": "12", "dryRun": True})) == ProjectDeletion(
+        "12", True
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from flaresuite.http import HttpRequest
 from flaresuite.purge.service import PurgeService
-from tests.purge.conftest import TOKEN, FaultyBucket, post, seed
+from tests.purge.conftest import TOKEN, post, seed
 
 PROJECT_12 = [
     *(f"projects/12/scenes/{i}/media/clip.mp4" for i in range(300)),
@@ -104,7 +104,9 @@ async def test_delete_project_removes_all_four_patterns_and_no_neighbour(service
 
 async def test_delete_project_dry_run_lists_the_keys_and_deletes_nothing(service, bucket):
     await seed(bucket, PROJECT_12 + NEIGHBOURS)
-    body = answer(await service.handle(post("/delete-project", {"projectId": "12", "dryRun": True})))
+    body = answer(
+        await service.handle(post("/delete-project", {"projectId": "12", "dryRun": True}))
+    )
     assert body["dryRun"] is True
     assert sorted(body["keys"]) == sorted(PROJECT_12)
     assert body["total"] == 1200
@@ -179,7 +181,9 @@ async def test_without_a_configured_token_every_delete_is_refused(bucket, audit)
     await seed(bucket, ["a"])
     for token in (None, ""):
         service = PurgeService(bucket, token, log=audit)
-        assert (await service.handle(post("/delete", {"objectKeys": ["a"]}, token=""))).status == 503
+        assert (
+            await service.handle(post("/delete", {"objectKeys": ["a"]}, token=""))
+        ).status == 503
         assert (await service.handle(post("/delete", {"objectKeys": ["a"]}))).status == 503
         health = await service.handle(HttpRequest("GET", "https://x/health"))
         assert (health.status, answer(health)["status"]) == (503, "unconfigured")

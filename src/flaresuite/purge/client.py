@@ -173,7 +173,7 @@ class DeleteProxyClient:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        # Imported here: the Pyodide lane has no `ssl`, and every module under src/ must import there.
+        # Imported here: the Pyodide lane has no `ssl`; every module under src/ must import there.
         import httpx
 
         if not 1 <= keys_per_request <= MAX_KEYS_PER_REQUEST:
@@ -237,12 +237,16 @@ class DeleteProxyClient:
             results.extend(_key_result(item) for item in payload["results"])
         return DeleteResult(tuple(results))
 
-    async def delete_project(self, project_id: str, *, dry_run: bool = False) -> ProjectDeleteResult:
+    async def delete_project(
+        self, project_id: str, *, dry_run: bool = False
+    ) -> ProjectDeleteResult:
         """Delete (or with ``dry_run`` only find) every key of ``project_id`` under the four
         historical patterns; the Worker verifies afterwards that none is left."""
         validate_project_id(project_id)
         try:
-            payload = await self._post("/delete-project", {"projectId": project_id, "dryRun": dry_run})
+            payload = await self._post(
+                "/delete-project", {"projectId": project_id, "dryRun": dry_run}
+            )
         except _Exhausted as exhausted:
             raise DeleteProxyUnavailable(
                 exhausted.reason, exhausted.attempts, partial=DeleteResult(()), pending=()
@@ -353,12 +357,12 @@ def schedule_delete(
 ) -> None:
     """Queue the deletion of ``keys`` to run after the response, e.g. from a FastAPI endpoint::
 
-        @router.delete("/projects/{project_id}")
-        async def delete_project(project_id: str, background_tasks: BackgroundTasks):
-            paths = await db.project_file_paths(project_id)
-            await db.delete_project(project_id)
-            schedule_delete(background_tasks, settings.delete_proxy_url,
-                            settings.delete_proxy_token, paths)
-            return {"message": "project deleted"}
+    @router.delete("/projects/{project_id}")
+    async def delete_project(project_id: str, background_tasks: BackgroundTasks):
+        paths = await db.project_file_paths(project_id)
+        await db.delete_project(project_id)
+        schedule_delete(background_tasks, settings.delete_proxy_url,
+                        settings.delete_proxy_token, paths)
+        return {"message": "project deleted"}
     """
     background_tasks.add_task(delete_keys_task, base_url, token, list(keys), **options)

@@ -42,11 +42,13 @@ def check_body_size(request: HttpRequest) -> None:
             raise RequestRejected(400, f"Content-Length {declared!r} is not a byte count")
         if int(declared) > MAX_BODY_BYTES:
             raise RequestRejected(
-                413, f"request body of {int(declared)} bytes exceeds the {MAX_BODY_BYTES}-byte limit"
+                413,
+                f"request body of {int(declared)} bytes exceeds the {MAX_BODY_BYTES}-byte limit",
             )
     if len(request.body) > MAX_BODY_BYTES:
         raise RequestRejected(
-            413, f"request body of {len(request.body)} bytes exceeds the {MAX_BODY_BYTES}-byte limit"
+            413,
+            f"request body of {len(request.body)} bytes exceeds the {MAX_BODY_BYTES}-byte limit",
         )
 
 

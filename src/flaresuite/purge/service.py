@@ -15,7 +15,6 @@ changes nothing. Every request, answered or not, writes exactly one audit log li
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -113,7 +112,9 @@ class PurgeService:
             response = await self._route(request, path, audit)
         except RequestRejected as rejection:
             challenge = {"www-authenticate": "Bearer"} if rejection.status == 401 else {}
-            response = error_response(rejection.status, rejection.message, {**_NO_STORE, **challenge})
+            response = error_response(
+                rejection.status, rejection.message, {**_NO_STORE, **challenge}
+            )
             audit["error"] = rejection.message
         except _Unavailable as error:
             response = error_response(503, str(error), _NO_STORE)
@@ -138,7 +139,9 @@ class PurgeService:
         if path == "/health":
             if self._token is None:
                 return json_response(
-                    503, {"status": "unconfigured", "error": "DELETE_PROXY_TOKEN is not set"}, _NO_STORE
+                    503,
+                    {"status": "unconfigured", "error": "DELETE_PROXY_TOKEN is not set"},
+                    _NO_STORE,
                 )
             return json_response(200, {"status": "ok"}, _NO_STORE)
         self._authorize(request, audit)
