@@ -232,3 +232,17 @@ async def test_duplicate_keys_are_deleted_and_answered_once(service, bucket):
     await seed(bucket, ["a"])
     body = answer(await service.handle(post("/delete", {"objectKeys": ["a", "a", "b", "a"]})))
     assert [result["key"] for result in body["results"]] == ["a", "b"]
+
+
+async def test_delete_project_never_deletes_a_key_a_loose_listing_returns(service, bucket):
+    await seed(bucket, ["proj_12_a", "proj_123_b"])
+    strict_list = bucket.list
+
+    async def loose_list(*, prefix="", cursor=None, limit=1000):
+        return await strict_list(prefix=prefix.rstrip("_/"), cursor=cursor, limit=limit)
+
+    bucket.list = loose_list
+    body = answer(await service.handle(post("/delete-project", {"projectId": "12"})))
+    assert [result["key"] for result in body["results"]] == ["proj_12_a"]
+    assert (body["verified"], body["remaining"]) == (True, [])
+    assert set(bucket.objects) == {"proj_123_b"}

@@ -30,7 +30,7 @@ from flaresuite.purge.batching import (
     find_existing,
     list_keys,
 )
-from flaresuite.purge.patterns import project_patterns
+from flaresuite.purge.patterns import matching_pattern, project_patterns
 from flaresuite.purge.requests import (
     RequestRejected,
     check_body_size,
@@ -182,8 +182,13 @@ class PurgeService:
         list_calls = 0
         try:
             for pattern in patterns:
-                found[pattern.name], calls = await list_keys(self._bucket, pattern.prefix)
+                listed, calls = await list_keys(self._bucket, pattern.prefix)
                 list_calls += calls
+                # A prefix listing can only return matching keys; checking again keeps "never
+                # another project's key" true even if a bucket listed loosely.
+                found[pattern.name] = [
+                    key for key in listed if matching_pattern(key, deletion.project_id) == pattern
+                ]
         except Exception as error:  # noqa: BLE001 - nothing deleted yet: retryable
             raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
         keys = [key for pattern in patterns for key in found[pattern.name]]
@@ -209,7 +214,9 @@ class PurgeService:
             remaining: list[str] = []
             for pattern in patterns:
                 left, calls = await list_keys(self._bucket, pattern.prefix)
-                remaining.extend(left)
+                remaining.extend(
+                    key for key in left if matching_pattern(key, deletion.project_id) == pattern
+                )
                 audit["list_calls"] += calls
             verification = {"verified": not remaining, "remaining": remaining}
         except Exception as error:  # noqa: BLE001 - the deletions above stand; say so
