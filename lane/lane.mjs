@@ -310,7 +310,7 @@ class Lane {
     } else {
       // An abnormal end (the client vanished): the server sees a 1006 close that was not clean.
       ws.readyState = WebSocket.READY_STATE_CLOSED;
-      queueMicrotask(() => ws.peer?.onPeerEvent?.("close", { code: 1006, reason: "", wasClean: false }));
+      queueMicrotask(() => ws.peer?.deliver("close", { code: 1006, reason: "", wasClean: false }));
     }
     await this.#quiesce();
     return null;
@@ -319,7 +319,7 @@ class Lane {
   async wsError({ handle, message }) {
     const { ws } = this.#socket(handle);
     ws.readyState = WebSocket.READY_STATE_CLOSED;
-    queueMicrotask(() => ws.peer?.onPeerEvent?.("error", new Error(message)));
+    queueMicrotask(() => ws.peer?.deliver("error", new Error(message)));
     await this.#quiesce();
     return null;
   }

@@ -133,9 +133,27 @@ export class WebSocket extends EventTarget {
   peer = null;
   #attachment;
   #hasAttachment = false;
-  // Set by whoever consumes this end's incoming traffic: (kind, payload) => void.
-  onPeerEvent = null;
+  // Set by whoever consumes this end's incoming traffic: (kind, payload) => void. Frames that
+  // arrive before then wait, as workerd queues what a Durable Object sends on a socket it
+  // accepted before its 101 reached the client.
+  #onPeerEvent = null;
+  #pending = [];
   accepted = false;
+
+  get onPeerEvent() {
+    return this.#onPeerEvent;
+  }
+
+  set onPeerEvent(handler) {
+    this.#onPeerEvent = handler;
+    for (const [kind, payload] of this.#pending.splice(0)) handler(kind, payload);
+  }
+
+  // Hands this end one event from its peer (or keeps it until a consumer is attached).
+  deliver(kind, payload) {
+    if (this.#onPeerEvent) this.#onPeerEvent(kind, payload);
+    else this.#pending.push([kind, payload]);
+  }
 
   accept() {
     if (this.accepted) throw new TypeError("WebSocket already accepted");
@@ -154,13 +172,13 @@ export class WebSocket extends EventTarget {
       throw new TypeError("Failed to execute 'send' on 'WebSocket': The WebSocket is not open.");
     }
     const message = checkMessage(data);
-    queueMicrotask(() => this.peer?.onPeerEvent?.("message", message));
+    queueMicrotask(() => this.peer?.deliver("message", message));
   }
 
   close(code = 1000, reason = "") {
     if (this.readyState >= READY_STATE.CLOSING) return;
     this.readyState = READY_STATE.CLOSED;
-    queueMicrotask(() => this.peer?.onPeerEvent?.("close", { code, reason, wasClean: true }));
+    queueMicrotask(() => this.peer?.deliver("close", { code, reason, wasClean: true }));
   }
 
   serializeAttachment(value) {

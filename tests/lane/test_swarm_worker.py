@@ -4,9 +4,8 @@ hibernation API. Covered here: invites and their rate limit (across eviction), r
 the upgrade, a device's whole round trip, eviction and rebuild from storage plus socket
 attachments, and the 2 s alarm that stops when the last socket leaves.
 
-Alarms are manual, so each tick is delivered by the test. Frames the object sends while its
-fetch is still answering the upgrade (``WELCOME``) are not delivered by the lane's fake (they
-are on workerd), so these tests read replies with :func:`next_of`, which skips anything else.
+Alarms are manual, so each tick is delivered by the test. Replies are read with
+:func:`next_of`, which skips broadcasts and log lines in between.
 """
 
 from __future__ import annotations
@@ -197,6 +196,7 @@ def test_the_alarm_broadcasts_every_2_s_while_sockets_are_open_and_stops_at_zero
 def test_a_dashboard_gets_snapshots_and_keeps_the_alarm_alive(lane):
     token = invite(lane)
     dashboard = lane.websocket(f"/swarm/lab/ws?role=observer&token={token}", headers={"origin": "https://dash.example"})
+    assert next_of(dashboard, "SNAPSHOT")["devicesTotal"] == 0  # the one sent on arrival
     join(lane, "d1", token).close()
     swarm = lane.durable_object("SWARM", "lab")
 
@@ -238,3 +238,22 @@ def test_a_token_cannot_take_over_an_online_device_but_resumes_an_offline_one(la
     snapshot = state(lane)
     assert snapshot["devicesTotal"] == 1 and snapshot["devices"][0]["status"] == "ONLINE"
     assert snapshot["devices"][0]["registered"] is True
+
+
+def test_welcome_comes_first_and_a_resume_outlives_the_late_close_of_the_old_socket(lane):
+    token = invite(lane)
+    old = lane.websocket(f"/swarm/lab/ws?token={token}&deviceId=d1")
+    welcome = old.receive_json()  # sent while the object was still answering the upgrade
+    assert welcome["type"] == "WELCOME" and welcome["payload"]["deviceId"] == "d1"
+    send(old, "DEVICE_REGISTER", REGISTER)
+    next_of(old, "REGISTERED")
+
+    new = lane.websocket(f"/swarm/lab/ws?resumeKey={welcome['payload']['resumeKey']}&deviceId=d1")
+    resumed = new.receive_json()
+    assert resumed["type"] == "WELCOME" and resumed["payload"]["resumed"] is True
+    old.close()  # the old socket's close arrives after the device resumed
+
+    snapshot = state(lane)
+    assert snapshot["devicesTotal"] == 1 and snapshot["devices"][0]["status"] == "ONLINE"
+    send(new, "JOB_REQUEST", {"slots": 1})
+    assert state(lane)["devices"][0]["status"] == "ONLINE"
