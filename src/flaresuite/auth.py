@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
 
@@ -16,7 +17,13 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
 
 
 def token_matches(presented: str | None, expected: str) -> bool:
-    """Constant-time comparison, so response timing says nothing about how much matched."""
+    """Constant-time comparison, so response timing says nothing about how much matched.
+    Both sides are hashed first: ``compare_digest`` returns early on a length mismatch, which
+    would tell a caller the token's length."""
     if presented is None:
         return False
-    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
+    return hmac.compare_digest(_digest(presented), _digest(expected))
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()

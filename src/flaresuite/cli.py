@@ -24,6 +24,17 @@ class UsageError(Exception):
     """Bad input from the command line or the files it names: exit status 2."""
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flaresuite", description=__doc__.splitlines()[0])
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")

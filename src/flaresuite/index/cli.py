@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from flaresuite.cli import UsageError
+from flaresuite.cli import UsageError, positive_int
 from flaresuite.errors import ConfigError
 from flaresuite.index.builder import BuildConfig, IndexBuilder, RunReport
 from flaresuite.index.layout import DEFAULT_PREFIXES
@@ -45,23 +45,13 @@ def register(groups: argparse._SubParsersAction) -> None:
                        help="where pages are written (default: the source directory, in place)")
     build.add_argument("--prefix", action="append", dest="prefixes", metavar="PREFIX",
                        help=f"prefix to index; repeatable (default: {', '.join(DEFAULT_PREFIXES)})")
-    build.add_argument("--nightly-keep", type=_positive_int, default=60, metavar="N",
+    build.add_argument("--nightly-keep", type=positive_int, default=60, metavar="N",
                        help="newest versions kept per project on whl/nightly (default 60)")
-    build.add_argument("--concurrency", type=_positive_int, default=16, metavar="N")
+    build.add_argument("--concurrency", type=positive_int, default=16, metavar="N")
     build.add_argument("--json", action="store_true", help="print the run report as JSON")
     build.add_argument("--verbose", action="store_true",
                        help="structured JSON logs on stderr")
     build.set_defaults(run=run_build)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from flaresuite.cli import UsageError
+from flaresuite.cli import UsageError, positive_int
 from flaresuite.swarm.model import CHUNK_KINDS
 from flaresuite.swarm.web import SWARM_ID, SwarmConfig
 
@@ -37,7 +37,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     _target(device)
     device.add_argument("--token", default=os.environ.get("SWARM_INVITE_TOKEN"),
                         help="invite token (default: $SWARM_INVITE_TOKEN); N devices need a multi-use one")
-    device.add_argument("--count", type=_positive, default=10, metavar="N")
+    device.add_argument("--count", type=positive_int, default=10, metavar="N")
     device.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
     device.add_argument("--failure-rate", type=_fraction, default=0.0, metavar="P",
                         help="fraction of chunks reported as failed (default 0)")
@@ -52,9 +52,9 @@ def register(groups: argparse._SubParsersAction) -> None:
 
     submit = commands.add_parser("submit", help="queue a job of N chunks (owner)")
     _target(submit)
-    submit.add_argument("--chunks", type=_positive, default=100, metavar="N")
+    submit.add_argument("--chunks", type=positive_int, default=100, metavar="N")
     submit.add_argument("--kind", choices=CHUNK_KINDS, default="MATH_STRESS")
-    submit.add_argument("--ops", type=_positive, default=1_000_000, metavar="N", help="operations per chunk")
+    submit.add_argument("--ops", type=positive_int, default=1_000_000, metavar="N", help="operations per chunk")
     submit.set_defaults(run=run_submit)
 
 
@@ -63,18 +63,8 @@ def _target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--swarm", required=True, metavar="ID", type=_swarm_id)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _port(text: str) -> int:
-    value = _positive(text) if text != "0" else 0
+    value = positive_int(text) if text != "0" else 0
     if value > 65535:
         raise argparse.ArgumentTypeError(f"not a port: {value}")
     return value
