@@ -1,6 +1,7 @@
 """``flaresuite index build``: the README's main job, and its answers to bad input."""
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 
 from flaresuite.cli import main
 from flaresuite.host.demo import build_wheel
+from flaresuite.host.progress import ProgressBar
 
 
 def test_the_default_build_indexes_the_embedded_demo_in_place(tmp_path, capsys):
@@ -131,3 +133,20 @@ def test_an_unreachable_bucket_fails_with_exit_1_and_the_reason(moto_s3, monkeyp
     assert main(["index", "build", "--s3-bucket", "anything", "--s3-endpoint", moto_s3.endpoint,
                  "--out", str(tmp_path / "o"), "--prefix", "whl"]) == 1
     assert "SignatureDoesNotMatch" in capsys.readouterr().out
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_only_on_a_terminal():
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = ProgressBar(stream)
+        bar("whl: metadata", 5, 10)
+        bar("whl: listing", 3000, None)
+        bar.close()
+    assert "whl: metadata [###############...............] 5/10" in terminal.getvalue()
+    assert "whl: listing 3000" in terminal.getvalue()
+    assert pipe.getvalue() == ""
