@@ -128,5 +128,25 @@ def test_a_body_over_one_mebibyte_is_413_whether_declared_or_actual():
     assert rejected(check_body_size, undeclared).status == 413
 
 
-def test_a_content_length_that_is_not_a_number_is_400():
-    assert rejected(check_body_size, body(b"{}", **{"content-length": "lots"})).status == 400
+@pytest.mark.parametrize("declared", ["0", "12", " 1048576 ", "1", "lots", "\u00b2", "-1", "1e3"])
+def test_a_body_over_one_mebibyte_is_413_whatever_content_length_says(declared):
+    oversized = body(b" " * (1024 * 1024 + 1), **{"content-length": declared})
+    assert rejected(check_body_size, oversized).status == 413
+
+
+@pytest.mark.parametrize("declared", ["lots", "", "-1", "1e3", "1,2", "\u00b2", "\u0663", "1_0"])
+def test_a_content_length_that_is_not_ascii_digits_is_400(declared):
+    rejection = rejected(check_body_size, body(b"{}", **{"content-length": declared}))
+    assert rejection.status == 400
+    assert "not a byte count" in rejection.message
+
+
+@pytest.mark.parametrize("declared", ["2", " 2\t", "0002"])
+def test_a_content_length_may_have_surrounding_whitespace_and_leading_zeros(declared):
+    check_body_size(body(b"{}", **{"content-length": declared}))
+
+
+def test_a_content_length_too_long_for_int_is_413_not_a_crash():
+    rejection = rejected(check_body_size, body(b"{}", **{"content-length": "9" * 5000}))
+    assert rejection.status == 413
+    assert len(rejection.message) < 200

@@ -152,6 +152,16 @@ BAD_REQUESTS = [
         413,
         id="declared over 1 MiB",
     ),
+    pytest.param(
+        post("/delete", {"objectKeys": ["a", "p" * 1000] * 1100}, **{"content-length": "12"}),
+        413,
+        id="over 1 MiB, declared small",
+    ),
+    pytest.param(
+        post("/delete", {"objectKeys": ["a"]}, **{"content-length": "\u00b2"}),
+        400,
+        id="Content-Length not digits",
+    ),
     pytest.param(post("/delete-project", {"projectId": "proj"}), 400, id="ambiguous project"),
     pytest.param(
         post("/delete-project", {"projectId": "a", "dryrun": True}), 400, id="misspelt dryRun"
