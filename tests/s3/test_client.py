@@ -284,6 +284,43 @@ async def test_upload_above_the_part_size_is_multipart_and_reports_progress():
     ]
 
 
+async def test_every_part_carries_its_md5_and_a_failed_part_is_sent_again_re_signed():
+    body = bytes(range(256)) * (MIN_PART_SIZE // 256) + b"tail"
+    busy = HttpResponse(
+        503, {}, b"<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>"
+    )
+    fetch = Script(ok(INITIATED), ok(etag='"p1"'), busy, ok(etag='"p2"'), ok(COMPLETED))
+    times = iter([0.0, 0.0, 0.0, 3600.0, 3600.0])
+
+    class Ticking(FixedClock):
+        def now(self) -> float:
+            return super().now() + next(times)
+
+    s3 = S3Client(
+        fetch,
+        region="auto",
+        endpoint="https://acct.r2.cloudflarestorage.com",
+        credentials=KEYS,
+        clock=Ticking(),
+        sleep=no_wait,
+    )
+    etag = await s3.upload("b", "k", body, part_size=MIN_PART_SIZE)
+
+    assert etag == "final-3"
+    first_try, second_try = fetch.requests[2], fetch.requests[3]
+    assert fetch.query(2) == fetch.query(3) == {"partNumber": "2", "uploadId": "U1"}
+    assert first_try.body == second_try.body == b"tail"
+    for part, sent in ((body[:MIN_PART_SIZE], fetch.requests[1]), (b"tail", second_try)):
+        assert sent.headers["content-md5"] == base64.b64encode(hashlib.md5(part).digest()).decode()
+        assert sent.headers["x-amz-content-sha256"] == hashlib.sha256(part).hexdigest()
+    # The retry is signed again at its own time, not replayed with a stale x-amz-date.
+    assert (first_try.headers["x-amz-date"], second_try.headers["x-amz-date"]) == (
+        "20261123T090000Z",
+        "20261123T100000Z",
+    )
+    assert first_try.headers["authorization"] != second_try.headers["authorization"]
+
+
 async def test_a_failed_multipart_upload_is_aborted_and_the_first_error_raised():
     denied = HttpResponse(403, {}, b"<Error><Code>AccessDenied</Code><Message>no</Message></Error>")
     fetch = Script(ok(INITIATED), ok(etag='"p1"'), denied, HttpResponse(204, {}))
