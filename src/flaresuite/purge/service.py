@@ -30,7 +30,7 @@ from flaresuite.purge.batching import (
     find_existing,
     list_keys,
 )
-from flaresuite.purge.patterns import matching_pattern, project_patterns
+from flaresuite.purge.patterns import KeyPattern, matching_pattern, project_patterns
 from flaresuite.purge.requests import (
     RequestRejected,
     check_body_size,
@@ -177,30 +177,19 @@ class PurgeService:
     async def _delete_project(self, request: HttpRequest, audit: dict[str, Any]) -> HttpResponse:
         deletion = parse_project_deletion(request)
         audit.update(project_id=deletion.project_id, dry_run=deletion.dry_run)
-        patterns = project_patterns(deletion.project_id)
-        found: dict[str, list[str]] = {}
-        list_calls = 0
         try:
-            for pattern in patterns:
-                listed, calls = await list_keys(self._bucket, pattern.prefix)
-                list_calls += calls
-                # A prefix listing can only return matching keys; checking again keeps "never
-                # another project's key" true even if a bucket listed loosely.
-                found[pattern.name] = [
-                    key for key in listed if matching_pattern(key, deletion.project_id) == pattern
-                ]
+            found, list_calls = await _list_project(self._bucket, deletion.project_id)
         except Exception as error:  # noqa: BLE001 - nothing deleted yet: retryable
             raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
-        keys = [key for pattern in patterns for key in found[pattern.name]]
+        keys = [key for listed in found.values() for key in listed]
         audit["keys"] = len(keys)
-        by_pattern = {
-            pattern.name: {"prefix": pattern.prefix, "count": len(found[pattern.name])}
-            for pattern in patterns
-        }
         summary = {
             "projectId": deletion.project_id,
             "dryRun": deletion.dry_run,
-            "patterns": by_pattern,
+            "patterns": {
+                pattern.name: {"prefix": pattern.prefix, "count": len(listed)}
+                for pattern, listed in found.items()
+            },
         }
         if deletion.dry_run:
             audit["list_calls"] = list_calls
@@ -211,20 +200,17 @@ class PurgeService:
         self._audit_report(audit, report)
         verification: dict[str, Any]
         try:
-            remaining: list[str] = []
-            for pattern in patterns:
-                left, calls = await list_keys(self._bucket, pattern.prefix)
-                remaining.extend(
-                    key for key in left if matching_pattern(key, deletion.project_id) == pattern
-                )
-                audit["list_calls"] += calls
-            verification = {"verified": not remaining, "remaining": remaining}
+            left, verify_calls = await _list_project(self._bucket, deletion.project_id)
         except Exception as error:  # noqa: BLE001 - the deletions above stand; say so
             verification = {
                 "verified": False,
                 "remaining": None,
                 "verifyError": f"R2 list failed: {error}",
             }
+        else:
+            remaining = [key for listed in left.values() for key in listed]
+            audit["list_calls"] += verify_calls
+            verification = {"verified": not remaining, "remaining": remaining}
         audit["verified"] = verification["verified"]
         return json_response(200, {**summary, **_report_json(report), **verification}, _NO_STORE)
 
@@ -239,3 +225,17 @@ class PurgeService:
         if report.failed:
             failures = [outcome.key for outcome in report.outcomes if not outcome.success]
             audit["failed_keys"] = failures[:_AUDITED_FAILURES]
+
+
+async def _list_project(bucket: Bucket, project_id: str) -> tuple[dict[KeyPattern, list[str]], int]:
+    """The keys of ``project_id`` under each of its patterns, and the list calls it took.
+
+    A prefix listing can only return matching keys; checking each key again keeps "never
+    another project's key" true even if a bucket listed loosely."""
+    found: dict[KeyPattern, list[str]] = {}
+    calls = 0
+    for pattern in project_patterns(project_id):
+        listed, pattern_calls = await list_keys(bucket, pattern.prefix)
+        calls += pattern_calls
+        found[pattern] = [key for key in listed if matching_pattern(key, project_id) == pattern]
+    return found, calls
