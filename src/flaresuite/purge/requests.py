@@ -48,7 +48,8 @@ def check_body_size(request: HttpRequest) -> None:
     """
     if len(request.body) > MAX_BODY_BYTES:
         raise RequestRejected(
-            413, f"request body of {len(request.body)} bytes exceeds the {MAX_BODY_BYTES}-byte limit"
+            413,
+            f"request body of {len(request.body)} bytes exceeds the {MAX_BODY_BYTES}-byte limit",
         )
     declared = request.headers.get("content-length")
     if declared is None:
