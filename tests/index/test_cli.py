@@ -82,6 +82,9 @@ def test_a_wheel_without_metadata_exits_2(tmp_path, capsys):
         (["--nightly-keep", "many"], "not a whole number"),
         (["--frobnicate"], "unrecognized arguments"),
         (["--source", "x", "--s3-bucket", "y"], "not allowed with argument"),
+        (["--prefix", ""], "not a prefix: ''"),
+        (["--prefix", "whl/../.."], "not a prefix: 'whl/../..'"),
+        (["--s3-bucket", "b", "--s3-endpoint", "ftp://x"], "must be an http:// or https:// URL"),
     ],
 )
 def test_bad_flags_exit_2_with_a_message(flags, message, capsys):
@@ -89,6 +92,31 @@ def test_bad_flags_exit_2_with_a_message(flags, message, capsys):
         main(["index", "build", *flags])
     assert exit.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_prefixes_are_read_like_the_workers_with_slashes_trimmed(tmp_path, capsys):
+    out = tmp_path / "site"
+    assert main(["index", "build", "--out", str(out), "--prefix", "/whl/cpu/", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [p["prefix"] for p in report["prefixes"]] == ["whl/cpu"]
+    assert (out / "whl/cpu/torch/index.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--s3-endpoint", "http://127.0.0.1:9"], "--s3-endpoint and --s3-region need --s3-bucket"),
+        (["--s3-region", "eu-west-1"], "--s3-endpoint and --s3-region need --s3-bucket"),
+        (["--out", "{file}"], "output directory is a file: {file}"),
+    ],
+)
+def test_inconsistent_flags_exit_2_and_write_nothing(flags, message, tmp_path, capsys):
+    file = tmp_path / "a-file"
+    file.write_text("keep me")
+    flags = [flag.format(file=file) for flag in flags]
+    assert main(["index", "build", *flags]) == 2
+    assert message.format(file=file) in capsys.readouterr().err
+    assert file.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [file]
 
 
 def test_half_set_s3_credentials_exit_2(monkeypatch, capsys):

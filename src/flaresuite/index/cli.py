@@ -17,7 +17,8 @@ from pathlib import Path
 from flaresuite.cli import UsageError, positive_int
 from flaresuite.errors import ConfigError
 from flaresuite.index.builder import BuildConfig, IndexBuilder, RunReport
-from flaresuite.index.layout import DEFAULT_PREFIXES
+from flaresuite.index.layout import DEFAULT_PREFIXES, parse_prefix
+from flaresuite.s3.addressing import check_endpoint
 
 DEFAULT_OUT = Path("flaresuite-index")
 
@@ -38,12 +39,13 @@ def register(groups: argparse._SubParsersAction) -> None:
     source.add_argument("--source", type=Path, metavar="DIR",
                         help="directory whose layout mirrors bucket keys (DIR/whl/cpu/x.whl)")
     source.add_argument("--s3-bucket", metavar="BUCKET", help="index an S3 bucket instead")
-    build.add_argument("--s3-endpoint", metavar="URL",
+    build.add_argument("--s3-endpoint", type=_argument(check_endpoint), metavar="URL",
                        help="S3-compatible endpoint (default: AWS for --s3-region)")
-    build.add_argument("--s3-region", default="us-east-1", metavar="REGION")
+    build.add_argument("--s3-region", metavar="REGION", help="default: us-east-1")
     build.add_argument("--out", type=Path, metavar="DIR",
                        help="where pages are written (default: the source directory, in place)")
     build.add_argument("--prefix", action="append", dest="prefixes", metavar="PREFIX",
+                       type=_argument(parse_prefix),
                        help=f"prefix to index; repeatable (default: {', '.join(DEFAULT_PREFIXES)})")
     build.add_argument("--nightly-keep", type=positive_int, default=60, metavar="N",
                        help="newest versions kept per project on whl/nightly (default 60)")
@@ -54,7 +56,24 @@ def register(groups: argparse._SubParsersAction) -> None:
     build.set_defaults(run=run_build)
 
 
+def _argument(parse):
+    """An argparse ``type`` from a parser that raises ``ValueError``: its message, exit 2."""
+
+    def parse_argument(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse_argument
+
+
 def run_build(args: argparse.Namespace) -> int:
+    if not args.s3_bucket and (args.s3_endpoint or args.s3_region):
+        raise UsageError("--s3-endpoint and --s3-region need --s3-bucket")
+    out = args.out or (args.source if args.source is not None else DEFAULT_OUT)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output directory is a file: {out}")
     return asyncio.run(_build(args))
 
 
@@ -63,7 +82,7 @@ async def _build(args: argparse.Namespace) -> int:
     from flaresuite.host.progress import ProgressBar
 
     config = BuildConfig(
-        prefixes=tuple(args.prefixes or DEFAULT_PREFIXES),
+        prefixes=tuple(dict.fromkeys(args.prefixes or DEFAULT_PREFIXES)),
         nightly_keep=args.nightly_keep,
         concurrency=args.concurrency,
         # A local build has no Worker CPU limit: fetch every checksum, however long it takes.
@@ -89,7 +108,10 @@ def _local_source(args: argparse.Namespace) -> Path:
 
     if args.source is None:
         root = args.out or DEFAULT_OUT
-        write_demo_tree(root)
+        try:
+            write_demo_tree(root)
+        except OSError as error:
+            raise UsageError(f"cannot write {error.filename}: {error.strerror}") from None
         return root
     if not args.source.is_dir():
         raise UsageError(f"source directory not found: {args.source}")
@@ -125,7 +147,7 @@ async def _build_from_s3(args, config, destination, progress, log) -> RunReport:
     except ConfigError as error:
         raise UsageError(str(error)) from None
     async with httpx_fetch() as fetch:
-        client = S3Client(fetch, region=args.s3_region, endpoint=args.s3_endpoint,
+        client = S3Client(fetch, region=args.s3_region or "us-east-1", endpoint=args.s3_endpoint,
                           credentials=credentials)
         builder = IndexBuilder(S3Source(client, args.s3_bucket), [destination], config=config,
                                log=log, progress=progress)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
 
 from flaresuite.errors import ConfigError
 from flaresuite.index.builder import BuildConfig
-from flaresuite.index.layout import DEFAULT_PREFIXES
+from flaresuite.index.layout import parse_prefix
+from flaresuite.s3.addressing import check_endpoint
 from flaresuite.s3.client import Credentials
 
 VARIABLES = (
@@ -47,15 +47,19 @@ class IndexConfig:
         bucket = values["SOURCE_S3_BUCKET"]
         if not bucket:
             raise ConfigError("SOURCE_S3_BUCKET is not set: name the S3 bucket to index")
-        endpoint = values["S3_ENDPOINT_URL"] or None
-        if endpoint and urlsplit(endpoint).scheme not in ("http", "https"):
-            raise ConfigError(f"S3_ENDPOINT_URL must be an http(s) URL, got {endpoint!r}")
+        endpoint = None
+        if values["S3_ENDPOINT_URL"]:
+            try:
+                endpoint = check_endpoint(values["S3_ENDPOINT_URL"])
+            except ValueError as error:
+                raise ConfigError(f"S3_ENDPOINT_URL: {error}") from None
         build = BuildConfig()
         if values["INDEX_PREFIXES"]:
-            prefixes = tuple(p.strip().strip("/") for p in values["INDEX_PREFIXES"].split(","))
-            if not all(prefixes):
-                raise ConfigError("INDEX_PREFIXES has an empty entry: use e.g. whl,whl/nightly")
-            build = replace(build, prefixes=prefixes)
+            try:
+                prefixes = tuple(parse_prefix(p) for p in values["INDEX_PREFIXES"].split(","))
+            except ValueError as error:
+                raise ConfigError(f"INDEX_PREFIXES: {error}") from None
+            build = replace(build, prefixes=tuple(dict.fromkeys(prefixes)))
         if values["NIGHTLY_KEEP"]:
             build = replace(build, nightly_keep=_positive("NIGHTLY_KEEP", values, int))
         if values["INDEX_STOP_METADATA_AFTER_SECONDS"]:
@@ -80,6 +84,3 @@ def _positive(name: str, values: Mapping[str, str], kind: type) -> int | float:
     if value <= 0:
         raise ConfigError(f"{name} must be a positive number, got {values[name]!r}")
     return value
-
-
-__all__ = ["DEFAULT_PREFIXES", "IndexConfig", "VARIABLES"]

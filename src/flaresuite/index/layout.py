@@ -33,6 +33,19 @@ CORE_METADATA_SUFFIX = ".metadata"
 """PEP 658: the core metadata file is served at the distribution's URL plus ``.metadata``."""
 
 
+def parse_prefix(text: str) -> str:
+    """A prefix as configured (``" whl/nightly/ "``) in canonical form (``whl/nightly``).
+
+    Raises ``ValueError`` for an empty prefix or one with empty, ``.`` or ``..`` segments:
+    keys never hold those, so such a prefix would index nothing, and on a local tree ``..``
+    would read and write outside the directory.
+    """
+    prefix = text.strip().strip("/")
+    if not prefix or any(part in ("", ".", "..") for part in prefix.split("/")):
+        raise ValueError(f"not a prefix: {text!r} (expected e.g. whl or whl/nightly)")
+    return prefix
+
+
 def is_libtorch(prefix: str) -> bool:
     """libtorch prefixes hold C++ archives: they get file listings, not PEP 503 pages."""
     return prefix == "libtorch" or prefix.startswith("libtorch/")
