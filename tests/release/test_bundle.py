@@ -227,6 +227,27 @@ def test_read_bundle_before_bundling_says_what_to_run(project: Path) -> None:
         read_bundle(project, "index")
 
 
+def test_an_unreadable_wrangler_toml_is_reported(project: Path) -> None:
+    (project / "wrangler.toml").unlink()
+    (project / "wrangler.toml").mkdir()
+    with pytest.raises(ConfigError, match="cannot read .*wrangler.toml: .*Is a directory"):
+        bundle_worker(project, "index", FakePywrangler())
+
+
+def test_read_bundle_refuses_a_checksum_record_that_is_not_text(project: Path) -> None:
+    bundle_worker(project, "index", FakePywrangler())
+    (project / "dist" / "index.tar.gz.sha256").write_bytes(b"\xff\xfe  index.tar.gz\n")
+    with pytest.raises(ReleaseError, match="changed since it was bundled"):
+        read_bundle(project, "index")
+
+
+def test_read_bundle_reports_an_archive_it_cannot_read(project: Path) -> None:
+    (project / "dist" / "index.tar.gz").mkdir(parents=True)
+    with pytest.raises(ReleaseError,
+                       match=r"cannot read the bundle dist/index.tar.gz .*Is a directory.*again"):
+        read_bundle(project, "index")
+
+
 def test_read_bundle_refuses_an_archive_changed_after_bundling(project: Path) -> None:
     bundle = bundle_worker(project, "index", FakePywrangler())
     with tarfile.open(bundle.archive, "w:gz") as tar:

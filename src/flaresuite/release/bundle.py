@@ -125,6 +125,8 @@ def read_wrangler_config(project_root: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{WRANGLER_CONFIG} not found in project root ({project_root})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -224,11 +226,18 @@ def read_bundle(project_root: Path, worker: str) -> tuple[Path, bytes, Fingerpri
     archive = project_root / archive_name(worker)
     try:
         data = archive.read_bytes()
-        recorded = checksum_file(archive).read_text(encoding="ascii").split(maxsplit=1)[0]
+        # Undecodable bytes become U+FFFD: such a record can only fail the comparison below.
+        record = checksum_file(archive).read_text(encoding="ascii", errors="replace")
+        recorded = record.split(maxsplit=1)[0]
     except (FileNotFoundError, IndexError):
         raise ReleaseError(
             f"no bundle at {archive_name(worker)} with its .sha256 file: "
             f"run `flaresuite release bundle {worker}` first"
+        ) from None
+    except OSError as error:
+        raise ReleaseError(
+            f"cannot read the bundle {archive_name(worker)} or its .sha256 file ({error}): "
+            f"run `flaresuite release bundle {worker}` again"
         ) from None
     identity = fingerprint(data)
     if identity.sha256 != recorded:
