@@ -238,6 +238,25 @@ async def test_every_request_writes_one_audit_line_without_the_token(service, bu
         assert TOKEN not in json.dumps(fields) and "guess" not in json.dumps(fields)
 
 
+async def test_a_token_sent_where_the_audit_line_echoes_the_request_is_redacted(
+    service, bucket, audit
+):
+    await seed(bucket, [f"proj_{TOKEN}_a"])
+    bucket.poisoned = {f"proj_{TOKEN}_a"}
+    requests = [
+        post("/delete-project", {"projectId": TOKEN}),  # a backend that mixed up its arguments
+        post("/delete", {"objectKeys": [f"proj_{TOKEN}_a"]}),  # named in failed_keys
+        post("/delete", {"objectKeys": [TOKEN, ""]}),
+        post(f"/delete/{TOKEN}", {}, **{"user-agent": f"backend token={TOKEN}"}),
+    ]
+    for request in requests:
+        await service.handle(request)
+    assert len(audit) == len(requests)
+    lines = json.dumps(audit)
+    assert TOKEN not in lines
+    assert audit[1][1]["failed_keys"] == ["proj_[redacted]_a"]
+
+
 async def test_duplicate_keys_are_deleted_and_answered_once(service, bucket):
     await seed(bucket, ["a"])
     body = answer(await service.handle(post("/delete", {"objectKeys": ["a", "a", "b", "a"]})))

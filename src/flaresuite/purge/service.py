@@ -50,6 +50,9 @@ _ROUTES = {"/delete": "POST", "/delete-project": "POST", "/health": "GET"}
 _AUDITED_FAILURES = 20
 """Failed keys named in an audit line; the counts are always complete."""
 
+_REDACTED = "[redacted]"
+"""What an audit line shows where a caller sent the token itself."""
+
 
 class _Unavailable(Exception):
     """The proxy cannot serve yet (R2 failed before anything was deleted, or no token is
@@ -124,8 +127,16 @@ class PurgeService:
             audit["error"] = f"{type(error).__name__}: {error}"
         audit["status"] = response.status
         audit["duration_ms"] = round((self._clock.monotonic() - started) * 1000, 1)
-        self._log(AUDIT_EVENT, **audit)
+        self._log(AUDIT_EVENT, **self._redacted(audit))
         return response
+
+    def _redacted(self, audit: dict[str, Any]) -> dict[str, Any]:
+        """``audit`` without the token. The presented token is never recorded, but a caller may
+        still put the secret where the line echoes what it sent (path, user agent, a key or
+        project id named in an error), e.g. a body ``{"projectId": <token>}``."""
+        if self._token is None:
+            return audit
+        return {name: _without(value, self._token) for name, value in audit.items()}
 
     async def _route(self, request: HttpRequest, path: str, audit: dict[str, Any]) -> HttpResponse:
         method = _ROUTES.get(path)
@@ -225,6 +236,14 @@ class PurgeService:
         if report.failed:
             failures = [outcome.key for outcome in report.outcomes if not outcome.success]
             audit["failed_keys"] = failures[:_AUDITED_FAILURES]
+
+
+def _without(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, _REDACTED)
+    if isinstance(value, list):
+        return [_without(item, secret) for item in value]
+    return value
 
 
 async def _list_project(bucket: Bucket, project_id: str) -> tuple[dict[KeyPattern, list[str]], int]:
