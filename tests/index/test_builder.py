@@ -147,6 +147,19 @@ async def test_past_the_budget_metadata_stops_and_the_next_run_resumes(source, b
     assert "whl/cpu/torch/index.html" in buckets[0].objects
 
 
+async def test_budget_warnings_are_logged_even_when_no_metadata_is_fetched(seeded, buckets):
+    events = []
+    slow = config(prefixes=("libtorch", "whl/nightly"), warn_after=(1.0, 2.0))
+    builder = IndexBuilder(seeded, buckets, config=slow, clock=StepClock(0.0),
+                           log=lambda event, **fields: events.append((event, fields)))
+    await builder.run()  # learns the nightly sidecar: the second run fetches nothing
+    events.clear()
+    builder.clock = StepClock(1.5)
+    report = await builder.run()
+    assert sum(p.heads + p.sidecar_reads for p in report.prefixes) == 0
+    assert [f["threshold"] for e, f in events if e == "index.budget_warning"] == [1.0, 2.0]
+
+
 async def test_a_failing_head_fails_the_prefix_but_keeps_what_was_learnt(seeded, buckets):
     seeded.fail_head = {FILELOCK}  # fetched last: the two torch wheels are learnt first
     builder = IndexBuilder(seeded, buckets, config=config(prefixes=("whl",), concurrency=1),

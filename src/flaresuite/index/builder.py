@@ -119,12 +119,18 @@ class _Budget:
     def elapsed(self) -> float:
         return self._clock.monotonic() - self._start
 
-    def allows_fetch(self) -> bool:
+    def check(self) -> float:
+        """Logs each warning threshold once it is passed; returns the elapsed seconds.
+        Called while listing, before each fetch and after each prefix, so a slow run warns
+        whichever phase it is in."""
         elapsed = self.elapsed()
         while self._pending_warnings and elapsed >= self._pending_warnings[0]:
             threshold = self._pending_warnings.pop(0)
             self._log("index.budget_warning", seconds=round(elapsed, 3), threshold=threshold)
-        return elapsed < self._stop_after
+        return elapsed
+
+    def allows_fetch(self) -> bool:
+        return self.check() < self._stop_after
 
 
 class IndexBuilder:
@@ -159,6 +165,7 @@ class IndexBuilder:
                 prefix_report.status = "failed"
                 prefix_report.error = f"{type(error).__name__}: {error}"
             prefix_report.seconds = round(self.clock.monotonic() - started, 3)
+            budget.check()
             self.log("index.prefix", **asdict(prefix_report))
             report.prefixes.append(prefix_report)
         report.seconds = budget.elapsed()
@@ -167,7 +174,7 @@ class IndexBuilder:
         return report
 
     async def _build_prefix(self, prefix: str, report: PrefixReport, budget: _Budget) -> None:
-        objects = await self._list(prefix, report)
+        objects = await self._list(prefix, report, budget)
         if layout.is_libtorch(prefix):
             listing = select_archives(prefix, objects)
             report.distributions = sum(len(archives) for archives in listing.values())
@@ -211,11 +218,14 @@ class IndexBuilder:
         pages = list(render_prefix(selection, metadata, with_hashes=not nightly))
         await self._publish(prefix, pages, report)
 
-    async def _list(self, prefix: str, report: PrefixReport) -> list[SourceObject]:
+    async def _list(
+        self, prefix: str, report: PrefixReport, budget: _Budget
+    ) -> list[SourceObject]:
         objects: list[SourceObject] = []
         async for obj in self.source.list(prefix):
             objects.append(obj)
             if len(objects) % 1000 == 0:
+                budget.check()
                 self.progress(f"{prefix}: listing", len(objects), None)
         report.objects = len(objects)
         return objects
