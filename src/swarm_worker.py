@@ -18,7 +18,7 @@ from workers import DurableObject, Response, WorkerEntrypoint
 from cfbindings import to_core_request, to_worker_response
 from flaresuite.swarm.coordinator import Coordinator
 from flaresuite.swarm.host import apply
-from flaresuite.swarm.web import Reply, SwarmConfig, error, handle, swarm_of
+from flaresuite.swarm.web import Reply, SwarmConfig, handle, not_a_swarm, swarm_of
 
 STORAGE_BATCH = 128
 """Durable Object storage takes at most 128 keys per put() or delete()."""
@@ -28,7 +28,7 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         located = swarm_of(str(request.url))
         if located is None:
-            return to_worker_response(error(404, "not found; swarms live under /swarm/<id>"))
+            return to_worker_response(not_a_swarm())
         return await self.env.SWARM.getByName(located[0]).fetch(request)
 
 

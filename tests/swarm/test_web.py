@@ -14,8 +14,9 @@ from .harness import Harness
 ADMIN = "admin-secret"
 CONFIG = SwarmConfig(admin_token=ADMIN, allowed_origins=frozenset({"https://dash.example"}))
 BASE = "https://swarm.example/swarm/lab"
-OWNER = {"Authorization": f"Bearer {ADMIN}"}
-UPGRADE = {"Upgrade": "websocket"}
+OWNER = {"authorization": f"Bearer {ADMIN}"}
+UPGRADE = {"upgrade": "websocket"}
+"""Header names are lower case in an HttpRequest: hosts normalise them."""
 
 
 def call(h: Harness, method: str, path: str, headers=None, body=b"", config=CONFIG):
@@ -55,7 +56,7 @@ def test_the_sixth_invite_in_a_minute_is_429():
     assert h.security_logs()[-1]["event"] == "invite_rate_limited"
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN}])
+@pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer wrong"}, {"authorization": f"Bearer {ADMIN}x"}, {"authorization": ADMIN}])
 def test_owner_routes_need_the_bearer_token(headers):
     h = Harness()
     for method, path in (("POST", "/tokens"), ("POST", "/jobs?chunks=3"), ("GET", "/state")):
@@ -84,6 +85,8 @@ def test_jobs_are_queued_and_visible_in_the_state():
         ("/jobs?chunks=0", 400),
         ("/jobs?chunks=-1", 400),
         ("/jobs?chunks=abc", 400),
+        ("/jobs?chunks=%C2%B2", 400),  # "²" is a digit to str.isdigit() but not to int()
+        ("/jobs?chunks=" + "9" * 13, 400),
         ("/jobs?kind=EVIL", 400),
         ("/tokens?multiUse=maybe", 400),
     ],
@@ -107,7 +110,7 @@ def test_a_body_is_refused():
         ("?deviceId=d1", UPGRADE, 401),
         ("?token=TOKEN&deviceId=bad%20id", UPGRADE, 400),
         ("?token=TOKEN&deviceId=d1", {}, 426),
-        ("?token=TOKEN&deviceId=d1", {**UPGRADE, "Origin": "https://evil.example"}, 403),
+        ("?token=TOKEN&deviceId=d1", {**UPGRADE, "origin": "https://evil.example"}, 403),
     ],
 )
 def test_bad_upgrades_are_refused_before_any_socket_exists(query, headers, status):
@@ -123,17 +126,17 @@ def test_bad_upgrades_are_refused_before_any_socket_exists(query, headers, statu
 def test_allowed_and_same_origins_may_upgrade(origin):
     h = Harness()
     token = h.invite()
-    result = call(h, "GET", f"/ws?role=observer&token={token}", {**UPGRADE, "Origin": origin})
+    result = call(h, "GET", f"/ws?role=observer&token={token}", {**UPGRADE, "origin": origin})
     assert isinstance(result, Upgrade)
 
 
 def test_cors_is_limited_to_allowed_origins():
     h = Harness()
-    preflight = call(h, "OPTIONS", "/tokens", {"Origin": "https://dash.example"})
+    preflight = call(h, "OPTIONS", "/tokens", {"origin": "https://dash.example"})
     assert preflight.response.status == 204
     assert preflight.response.header("access-control-allow-origin") == "https://dash.example"
-    assert call(h, "OPTIONS", "/tokens", {"Origin": "https://evil.example"}).response.status == 403
-    reply = call(h, "GET", "/state", {**OWNER, "Origin": "https://dash.example"})
+    assert call(h, "OPTIONS", "/tokens", {"origin": "https://evil.example"}).response.status == 403
+    reply = call(h, "GET", "/state", {**OWNER, "origin": "https://dash.example"})
     assert reply.response.header("access-control-allow-origin") == "https://dash.example"
 
 

@@ -23,7 +23,7 @@ from flaresuite.swarm.coordinator import Admission, Coordinator
 from flaresuite.swarm.effects import Effect
 from flaresuite.swarm.host import apply, print_log
 from flaresuite.swarm.storage import MemorySwarmStorage
-from flaresuite.swarm.web import Reply, SwarmConfig, error, handle, swarm_of
+from flaresuite.swarm.web import Reply, SwarmConfig, handle, not_a_swarm, swarm_of
 
 MAX_FRAME_BYTES = 1 << 20
 """Transport limit; larger than the protocol's 64 KiB so oversized frames get the protocol's
@@ -120,9 +120,10 @@ class SwarmServer:
         url = f"http://{host}{request.path}"
         located = swarm_of(url)
         if located is None:
-            return _response(error(404, "not found; swarms live under /swarm/<id>"))
+            return _response(not_a_swarm())
         swarm = self.swarm(located[0])
-        core_request = HttpRequest(request.method, url, dict(request.headers.raw_items()))
+        headers = {name.lower(): value for name, value in request.headers.raw_items()}
+        core_request = HttpRequest(request.method, url, headers)
         async with swarm.lock:
             result = handle(swarm.coordinator, core_request, self.config, self.clock.now())
             await swarm.apply(result.effects)

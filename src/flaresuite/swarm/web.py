@@ -17,21 +17,23 @@ they happen: a bad token, a disallowed ``Origin`` or a busy device id never reac
 
 from __future__ import annotations
 
-import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flaresuite.http import HttpRequest, HttpResponse
+from flaresuite.auth import bearer_token, token_matches
+from flaresuite.http import HttpRequest, HttpResponse, error_response, json_response
 from flaresuite.swarm.coordinator import Admission, Coordinator, Refused
 from flaresuite.swarm.effects import Effect
 from flaresuite.swarm.templates import render_dashboard
 
 SWARM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PATH = re.compile(r"/swarm/(?P<swarm>[^/]+)(?P<rest>/[^?]*)?")
+_COUNT = re.compile(r"[0-9]{1,12}")
+NO_STORE = {"cache-control": "no-store"}
+"""Owner answers carry invite tokens and swarm state: no cache may keep them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,26 +74,19 @@ def swarm_of(url: str) -> tuple[str, str] | None:
     return match["swarm"], match["rest"] or ""
 
 
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
-    return HttpResponse(
-        status,
-        {"content-type": "application/json", "cache-control": "no-store", **(headers or {})},
-        json.dumps(body, separators=(",", ":")).encode(),
-    )
-
-
-def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
-    return json_response(status, {"error": message}, headers)
+def not_a_swarm() -> HttpResponse:
+    """What both hosts answer for a path that names no swarm."""
+    return error_response(404, "not found; swarms live under /swarm/<id>")
 
 
 def handle(coordinator: Coordinator, request: HttpRequest, config: SwarmConfig, now: float) -> Reply | Upgrade:
     located = swarm_of(request.url)
     if located is None or located[0] != coordinator.swarm_id:
-        return Reply(error(404, "not found"))
+        return Reply(error_response(404, "not found"))
     rest = located[1].rstrip("/")
-    origin = _header(request, "origin")
+    origin = request.headers.get("origin")
     if origin is not None and not _origin_allowed(origin, request.url, config):
-        return Reply(error(403, "origin not allowed"))
+        return Reply(error_response(403, "origin not allowed"))
     cors = _cors_headers(origin)
     if request.method == "OPTIONS":
         return Reply(_preflight(origin))
@@ -99,20 +94,20 @@ def handle(coordinator: Coordinator, request: HttpRequest, config: SwarmConfig, 
     try:
         if rest == "" and request.method in ("GET", "HEAD"):
             page = render_dashboard(coordinator.swarm_id).encode()
-            return Reply(HttpResponse(200, {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"}, page))
+            return Reply(HttpResponse(200, {"content-type": "text/html; charset=utf-8", **NO_STORE}, page))
         if rest == "/ws" and request.method == "GET":
             return _upgrade(coordinator, request, query, now)
         if rest in ("/tokens", "/jobs", "/state"):
             return _owner(coordinator, request, rest, query, config, now, cors)
     except Refused as refused:
-        return Reply(error(refused.status, refused.message, cors), refused.effects)
+        return Reply(error_response(refused.status, refused.message, cors), refused.effects)
     if rest in ("", "/ws", "/tokens", "/jobs", "/state"):
-        return Reply(error(405, f"{request.method} is not allowed here", cors))
-    return Reply(error(404, "not found", cors))
+        return Reply(error_response(405, f"{request.method} is not allowed here", cors))
+    return Reply(error_response(404, "not found", cors))
 
 
 def _upgrade(coordinator: Coordinator, request: HttpRequest, query: dict[str, str], now: float) -> Upgrade:
-    if (_header(request, "upgrade") or "").lower() != "websocket":
+    if request.headers.get("upgrade", "").lower() != "websocket":
         raise Refused(426, "this endpoint needs a WebSocket upgrade")
     admission, effects = coordinator.admit(
         now,
@@ -138,25 +133,25 @@ def _owner(
         raise Refused(405, f"{request.method} is not allowed here; use {expected}")
     if config.admin_token is None:
         raise Refused(503, "SWARM_ADMIN_TOKEN is not configured")
-    scheme, _, given = (_header(request, "authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), config.admin_token.encode()):
-        return Reply(error(401, "missing or wrong bearer token", {**cors, "www-authenticate": "Bearer"}))
+    if not token_matches(bearer_token(request.headers), config.admin_token):
+        return Reply(error_response(401, "missing or wrong bearer token", {**cors, "www-authenticate": "Bearer"}))
     if request.body:
         raise Refused(400, "send parameters in the query string; the body must be empty")
     if rest == "/state":
-        return Reply(json_response(200, coordinator.snapshot(now), cors))
+        return Reply(json_response(200, coordinator.snapshot(now), {**cors, **NO_STORE}))
     if rest == "/tokens":
         multi = _flag(query, "multiUse")
         issued, effects = coordinator.issue_invite(now, multi_use=multi)
         body = {"token": issued.token, "expiresAt": issued.expires_at, "multiUse": issued.multi_use}
-        return Reply(json_response(201, body, cors), effects)
+        return Reply(json_response(201, body, {**cors, **NO_STORE}), effects)
     job, effects = coordinator.submit_job(
         now,
         kind=query.get("kind", "MATH_STRESS"),
         chunks=_integer(query, "chunks", 1),
         ops_per_chunk=_integer(query, "opsPerChunk", 1_000_000),
     )
-    return Reply(json_response(201, {"jobId": job.id, "chunks": job.total, "kind": job.kind}, cors), effects)
+    body = {"jobId": job.id, "chunks": job.total, "kind": job.kind}
+    return Reply(json_response(201, body, {**cors, **NO_STORE}), effects)
 
 
 def _flag(query: dict[str, str], name: str) -> bool:
@@ -170,16 +165,10 @@ def _integer(query: dict[str, str], name: str, default: int) -> int:
     value = query.get(name)
     if value is None:
         return default
-    if not value.isdigit() or len(value) > 12:
+    # Not str.isdigit(): it accepts "²", which int() then refuses.
+    if not _COUNT.fullmatch(value):
         raise Refused(400, f"{name} must be a positive integer")
     return int(value)
-
-
-def _header(request: HttpRequest, name: str) -> str | None:
-    for key, value in request.headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _origin_allowed(origin: str, url: str, config: SwarmConfig) -> bool:
