@@ -203,8 +203,8 @@ def test_stages_run_in_order_with_kustomize_in_parallel() -> None:
 
 
 def release_commands() -> list[tuple[str, list[str]]]:
-    """Every ``flaresuite release ...`` command line in a step script, with each shell
-    variable replaced by a placeholder value."""
+    """Every ``flaresuite release ...`` command line in a step script, without its output
+    redirection and with each shell variable replaced by a placeholder value."""
     found = []
     for name, task in tasks().items():
         for step in task["spec"]["steps"]:
@@ -212,8 +212,9 @@ def release_commands() -> list[tuple[str, list[str]]]:
             for line in script.splitlines():
                 if "flaresuite release" in line:
                     words = shlex.split(SHELL_VARIABLE.sub("placeholder", line))
+                    end = words.index(">") if ">" in words else len(words)  # a redirection
                     start = words.index("release")
-                    found.append((f"{name}/{step['name']}", words[start:]))
+                    found.append((f"{name}/{step['name']}", words[start:end]))
     return found
 
 

@@ -3,11 +3,16 @@ on PATH: what they pass on, what they record as results, and how they refuse bad
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from flaresuite.release.bundle import bundle_worker
+
+from .conftest import FakePywrangler
 from .test_tekton import tasks
 
 KUBECTL = r"""#!/bin/sh
@@ -136,3 +141,51 @@ def test_a_failing_release_command_fails_the_step(checkout: Path) -> None:
     assert done.returncode == 2
     assert "wrangler.toml not found in project root" in done.stderr
     assert not (checkout / "dist").exists()
+
+
+def real_venv(root: Path) -> None:
+    """``.venv/bin/flaresuite`` and ``.venv/bin/python`` in ``root``, as the bundle Task leaves
+    them: here the ones of the environment running the tests."""
+    venv_bin = root / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    for name in ("flaresuite", "python"):
+        (venv_bin / name).symlink_to(Path(sys.executable).parent / name)
+
+
+@pytest.mark.moto
+def test_the_upload_step_uploads_and_records_the_url_the_cli_reports(project: Path, moto_s3,
+                                                                     tmp_path: Path) -> None:
+    archive = bundle_worker(project, "index", FakePywrangler()).archive.read_bytes()
+    real_venv(project)
+    secret = tmp_path / "r2-credentials"
+    secret.mkdir()
+    (secret / "access-key-id").write_text(moto_s3.credentials.access_key_id)
+    (secret / "secret-access-key").write_text(moto_s3.credentials.secret_access_key)
+    bucket = moto_s3.new_bucket()
+    result = tmp_path / "artifact-url"
+
+    done = run_step("flaresuite-upload-bundle", "upload", project, {}, {
+        "WORKER": "index", "BUCKET": bucket, "ENDPOINT": moto_s3.endpoint + "/",
+        "OBJECT_KEY": "index/build 7.tar.gz", "CREDENTIALS_DIR": str(secret),
+        "ARTIFACT_URL_RESULT": str(result),
+    })
+
+    assert done.returncode == 0, done.stderr
+    assert result.read_text() == f"{moto_s3.endpoint}/{bucket}/index/build%207.tar.gz"
+    assert json.loads(done.stdout)["url"] == result.read_text()
+    stored = moto_s3.boto.get_object(Bucket=bucket, Key="index/build 7.tar.gz")
+    assert stored["Body"].read() == archive
+
+
+def test_a_failed_upload_fails_the_step_and_records_no_url(project: Path, tmp_path: Path) -> None:
+    bundle_worker(project, "index", FakePywrangler())
+    real_venv(project)
+    result = tmp_path / "artifact-url"
+    done = run_step("flaresuite-upload-bundle", "upload", project, {}, {
+        "WORKER": "index", "BUCKET": "worker-scripts", "ENDPOINT": "http://127.0.0.1:9",
+        "OBJECT_KEY": "index/x.tar.gz", "CREDENTIALS_DIR": str(tmp_path / "absent"),
+        "ARTIFACT_URL_RESULT": str(result),
+    })
+    assert done.returncode == 2
+    assert "credentials directory" in done.stderr and "not found" in done.stderr
+    assert not result.exists()
