@@ -214,6 +214,32 @@ async def test_invalid_keys_fail_locally_before_any_request(httpserver, proxy, s
     assert httpserver.log == []
 
 
+NOT_THE_PROXY = [
+    pytest.param(lambda request: Response('{"ok": true}'), id="JSON without results"),
+    pytest.param(lambda request: Response('{"results": [1]}'), id="results not objects"),
+    pytest.param(
+        lambda request: Response(
+            json.dumps({"results": [{"key": "other", "success": True}]}), status=200
+        ),
+        id="results for other keys",
+    ),
+    pytest.param(lambda request: Response("<html>login</html>"), id="not JSON"),
+]
+
+
+@pytest.mark.parametrize("handler", NOT_THE_PROXY)
+async def test_an_answer_that_is_not_the_proxys_is_rejected_not_a_crash(
+    httpserver, proxy, sleeps, handler
+):
+    proxy(handler)
+    async with client(httpserver, sleeps) as proxy_client:
+        with pytest.raises(DeleteProxyRejected, match="answer"):
+            await proxy_client.delete(["a"])
+        with pytest.raises(DeleteProxyRejected, match="answer"):
+            await proxy_client.delete_project("12")
+    assert sleeps == []
+
+
 async def test_delete_project_through_the_client(httpserver, proxy, bucket, sleeps):
     ours = ["projects/12/a", "12_b", "proj_12_c", "proj_proj_12_d"]
     theirs = ["projects/123/a", "123_b", "proj_123_c", "proj_proj_123_d"]
@@ -281,6 +307,17 @@ async def test_a_background_deletion_that_cannot_finish_logs_instead_of_raising(
     assert await tasks.run() == [None]
     assert log[0][0] == "purge.client.unavailable" and log[0][1]["pending_keys"] == ["a"]
     assert TOKEN not in json.dumps(log)
+
+
+async def test_a_background_deletion_that_reaches_another_service_logs_instead_of_raising(
+    httpserver, proxy, sleeps
+):
+    proxy(lambda request: Response('{"status": "ok"}'))
+    log = AuditLog()
+    tasks = BackgroundTasks()
+    schedule_delete(tasks, httpserver.url_for("/"), TOKEN, ["a"], log=log, sleep=sleeps)
+    assert await tasks.run() == [None]
+    assert [event for event, _ in log] == ["purge.client.rejected"]
 
 
 def test_backoff_grows_exponentially_is_capped_and_jittered():

@@ -18,7 +18,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flaresuite.logs import Log, json_log
 from flaresuite.purge.keys import unique_in_order, validate_key
@@ -27,6 +27,8 @@ from flaresuite.purge.patterns import validate_project_id
 
 if TYPE_CHECKING:
     import httpx
+
+_T = TypeVar("_T")
 
 DEFAULT_KEYS_PER_REQUEST = 1000
 """One R2 delete call per request: a request stays short, and a retry repeats little work."""
@@ -97,7 +99,8 @@ class DeleteProxyError(Exception):
 
 
 class DeleteProxyRejected(DeleteProxyError):
-    """The Worker refused the request (4xx, or an answer that is not its JSON): not retried."""
+    """The Worker refused the request (4xx), or the answer is not the Worker's (not JSON, or
+    without its fields, or for other keys): not retried."""
 
     def __init__(self, status: int, error: str) -> None:
         super().__init__(f"delete proxy answered {status}: {error}")
@@ -150,9 +153,45 @@ def split_keys(keys: Sequence[str], *, max_keys: int, max_body_bytes: int = MAX_
     return chunks
 
 
-def _key_result(item: Mapping[str, Any]) -> KeyResult:
-    return KeyResult(
-        key=item["key"], success=item["success"], absent=item.get("absent"), error=item.get("error")
+def _read(payload: dict[str, Any], reader: Callable[[dict[str, Any]], _T]) -> _T:
+    """``reader(payload)``, or :class:`DeleteProxyRejected` if the 200 answer lacks the fields
+    the delete proxy always sends (a URL that reaches some other service)."""
+    try:
+        return reader(payload)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise DeleteProxyRejected(
+            200, f"answer is not the delete proxy's ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _key_results(payload: Mapping[str, Any]) -> list[KeyResult]:
+    return [
+        KeyResult(
+            key=item["key"],
+            success=item["success"],
+            absent=item.get("absent"),
+            error=item.get("error"),
+        )
+        for item in payload["results"]
+    ]
+
+
+def _project_result(project_id: str, payload: Mapping[str, Any]) -> ProjectDeleteResult:
+    counts = {name: found["count"] for name, found in payload["patterns"].items()}
+    if payload["dryRun"]:
+        return ProjectDeleteResult(
+            project_id, True, counts, tuple(payload["keys"]), None, None, None
+        )
+    deletion = DeleteResult(tuple(_key_results(payload)))
+    remaining = payload["remaining"]
+    return ProjectDeleteResult(
+        project_id,
+        False,
+        counts,
+        tuple(result.key for result in deletion.results),
+        deletion,
+        payload["verified"],
+        None if remaining is None else tuple(remaining),
     )
 
 
@@ -219,8 +258,9 @@ class DeleteProxyClient:
         """Delete ``keys`` (each at most once) and answer for every one.
 
         Invalid keys raise :class:`ValueError` before any request, so a bad key cannot leave a
-        deletion half done. Raises :class:`DeleteProxyRejected` on a 4xx and
-        :class:`DeleteProxyUnavailable` when one request exhausts its retries.
+        deletion half done. Raises :class:`DeleteProxyRejected` on a 4xx or an answer that is
+        not the Worker's, and :class:`DeleteProxyUnavailable` when one request exhausts its
+        retries.
         """
         unique = unique_in_order(validate_key(key) for key in keys)
         results: list[KeyResult] = []
@@ -234,7 +274,10 @@ class DeleteProxyClient:
                     partial=DeleteResult(tuple(results)),
                     pending=unique[len(results) :],
                 ) from None
-            results.extend(_key_result(item) for item in payload["results"])
+            answered = _read(payload, _key_results)
+            if [result.key for result in answered] != chunk:
+                raise DeleteProxyRejected(200, "answer does not name the keys that were sent")
+            results.extend(answered)
         return DeleteResult(tuple(results))
 
     async def delete_project(
@@ -251,22 +294,7 @@ class DeleteProxyClient:
             raise DeleteProxyUnavailable(
                 exhausted.reason, exhausted.attempts, partial=DeleteResult(()), pending=()
             ) from None
-        counts = {name: found["count"] for name, found in payload["patterns"].items()}
-        if payload["dryRun"]:
-            return ProjectDeleteResult(
-                project_id, True, counts, tuple(payload["keys"]), None, None, None
-            )
-        deletion = DeleteResult(tuple(_key_result(item) for item in payload["results"]))
-        remaining = payload["remaining"]
-        return ProjectDeleteResult(
-            project_id,
-            False,
-            counts,
-            tuple(result.key for result in deletion.results),
-            deletion,
-            payload["verified"],
-            None if remaining is None else tuple(remaining),
-        )
+        return _read(payload, lambda answer: _project_result(project_id, answer))
 
     async def _post(self, path: str, document: object) -> dict[str, Any]:
         body = _encoded(document)
