@@ -13,6 +13,12 @@ from flaresuite.index.core_metadata import extract_core_metadata
 from flaresuite.index.layout import CORE_METADATA_SUFFIX
 
 
+def read_core_metadata(wheel: Path) -> bytes:
+    """The wheel's ``METADATA``, read from the file's zip directory (never the whole wheel)."""
+    with wheel.open("rb") as file:
+        return extract_core_metadata(file, wheel.name)
+
+
 def write_sidecars(root: Path, out: Path, prefixes: Iterable[str]) -> int:
     """Writes missing sidecars of wheels under ``root/<prefix>`` into ``out`` at the same
     relative path; raises :class:`~flaresuite.index.core_metadata.InvalidWheel` on a bad
@@ -27,7 +33,7 @@ def write_sidecars(root: Path, out: Path, prefixes: Iterable[str]) -> int:
             relative = wheel.relative_to(root)
             sidecar = out / relative.with_name(relative.name + CORE_METADATA_SUFFIX)
             beside = wheel.with_name(wheel.name + CORE_METADATA_SUFFIX)
-            metadata = extract_core_metadata(wheel.read_bytes(), wheel.name)
+            metadata = read_core_metadata(wheel)
             if sidecar.exists() or beside.exists():
                 continue
             sidecar.parent.mkdir(parents=True, exist_ok=True)

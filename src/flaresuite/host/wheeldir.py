@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flaresuite.index.core_metadata import extract_core_metadata
+from flaresuite.host.sidecars import read_core_metadata
 from flaresuite.index.layout import CORE_METADATA_SUFFIX
 from flaresuite.index.model import SourceObject
 
@@ -56,7 +56,7 @@ class WheelDirectory:
         path = self.root / obj.key
         if obj.etag.endswith(VIRTUAL_SIDECAR_ETAG):
             wheel = path.with_name(path.name[: -len(CORE_METADATA_SUFFIX)])
-            return extract_core_metadata(wheel.read_bytes(), wheel.name)
+            return read_core_metadata(wheel)
         return path.read_bytes()
 
     @staticmethod

@@ -7,8 +7,8 @@ without downloading them (uv picked networkx 3.3 on Python 3.9 without it: pytor
 
 from __future__ import annotations
 
-import io
 import zipfile
+from typing import IO
 
 from packaging.metadata import parse_email
 
@@ -24,11 +24,14 @@ def requires_python(metadata: bytes) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def extract_core_metadata(wheel: bytes, filename: str) -> bytes:
+def extract_core_metadata(wheel: IO[bytes], filename: str) -> bytes:
     """The ``METADATA`` file of a wheel's ``.dist-info`` directory (binary distribution format
-    spec: exactly one ``{name}-{version}.dist-info`` at the archive root)."""
+    spec: exactly one ``{name}-{version}.dist-info`` at the archive root).
+
+    ``wheel`` is a seekable binary file: only the zip directory and that one member are read,
+    so a multi-gigabyte wheel is never loaded whole."""
     try:
-        with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        with zipfile.ZipFile(wheel) as archive:
             candidates = [
                 name
                 for name in archive.namelist()
