@@ -207,6 +207,25 @@ async def test_an_object_that_does_not_match_after_upload_is_an_error(
                                 part_size=5 * MIB)
 
 
+async def test_an_object_missing_right_after_upload_is_an_error(moto_s3) -> None:
+    data = b"bundle bytes"
+    bucket = moto_s3.new_bucket()
+    async with HttpxFetch() as fetch:
+
+        async def forgetful(request):
+            # Stands in for a store that lost the object between the PUT and the HEAD.
+            if request.method == "HEAD":
+                return HttpResponse(404, {}, b"")
+            return await fetch(request)
+
+        client = S3Client(forgetful, region=moto_s3.region, endpoint=moto_s3.endpoint,
+                          credentials=moto_s3.credentials)
+        with pytest.raises(ReleaseError,
+                           match=f"s3://{bucket}/k is missing right after its upload"):
+            await upload_bundle(client, ArtifactLocation(bucket, "k"), data, fingerprint(data),
+                                part_size=5 * MIB)
+
+
 def test_the_pipeline_stages_bundle_upload_and_describe_the_same_bytes(
         project, moto_s3, secret_dir, monkeypatch, capsys) -> None:
     monkeypatch.setattr(release_cli, "run_subprocess", FakePywrangler())
