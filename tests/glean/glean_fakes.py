@@ -15,6 +15,8 @@ from typing import Any
 
 from werkzeug import Request, Response
 
+from flaresuite.stores.memory import MemoryKeyValue
+
 AT_0200 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC).timestamp()
 
 
@@ -173,6 +175,30 @@ def backend_env(world: World, **overrides: str) -> dict[str, str]:
         "CONNECTOR_API_TIMEOUT": "1",
         **overrides,
     }
+
+
+class OneWritePerSecondKV(MemoryKeyValue):
+    """KV refusing a second write (put or delete) to a key within a second, as Workers KV
+    does with 429; Miniflare does not enforce it, so the lane cannot show it."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self._clock = clock
+        self.written: dict[str, float] = {}
+
+    async def put(self, key: str, value: str, *, expiration_ttl: int | None = None) -> None:
+        self._count(key)
+        await super().put(key, value, expiration_ttl=expiration_ttl)
+
+    async def delete(self, key: str) -> None:
+        self._count(key)
+        await super().delete(key)
+
+    def _count(self, key: str) -> None:
+        now = self._clock.monotonic()
+        if key in self.written and now - self.written[key] < 1:
+            raise RuntimeError(f"KV PUT failed: 429 Too Many Requests ({key})")
+        self.written[key] = now
 
 
 class Logs(list):

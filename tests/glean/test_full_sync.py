@@ -23,6 +23,7 @@ async def test_2500_documents_go_up_as_three_pages_of_one_upload(world, make_app
     world.serve_documents(documents, page_size=500)
     kv = MemoryKeyValue(clock)
     app = make_app(direct_env(world), kv)
+    started = int(clock.now())
 
     record = await app.scheduled(FULL_CRON)
 
@@ -53,7 +54,7 @@ async def test_2500_documents_go_up_as_three_pages_of_one_upload(world, make_app
     assert all(p.headers["authorization"] == "Bearer glean-token" for p in pages)
     assert all(p.headers["content-type"] == "application/json" for p in pages)
     assert record.status == "completed" and record.documents_indexed == 2500
-    assert await kv.get(CHECKPOINT_KEY) == str(int(clock.now()))
+    assert await kv.get(CHECKPOINT_KEY) == str(started)
     assert await kv.get(UNFINISHED_UPLOAD_KEY) is None
 
 

@@ -29,6 +29,7 @@ async def test_changes_and_deletions_since_the_checkpoint(world, make_app, kv, c
     deleted = [{"id": "doc-old-1", "objectType": "Article"},
                {"id": "doc-old-2", "objectType": "Comment"}]
     world.serve_documents(changed, page_size=500, deleted=deleted)
+    started = int(clock.now())
 
     record = await make_app(direct_env(world), kv).scheduled(HOURLY_CRON)
 
@@ -48,7 +49,7 @@ async def test_changes_and_deletions_since_the_checkpoint(world, make_app, kv, c
     assert "bulkindexdocuments" not in world.sequence(), "an INCREMENTAL run never replaces"
     assert (record.status, record.documents_indexed, record.documents_deleted) == (
         "completed", 250, 2)
-    assert await kv.get(CHECKPOINT_KEY) == str(int(clock.now()))
+    assert await kv.get(CHECKPOINT_KEY) == str(started)
 
 
 async def test_deletions_on_every_source_page_follow_that_pages_changes(world, make_app, kv):
@@ -95,9 +96,10 @@ async def test_a_failed_run_leaves_the_checkpoint_so_the_next_run_asks_again(
 
     clock.advance(3600)
     world.seen.clear()
+    started = int(clock.now())
     await app.scheduled(HOURLY_CRON)
     assert world.requests("/source")[0].query["since"] == str(CHECKPOINT - 60)
-    assert await kv.get(CHECKPOINT_KEY) == str(int(clock.now()))
+    assert await kv.get(CHECKPOINT_KEY) == str(started)
 
 
 async def test_without_a_checkpoint_an_incremental_run_waits_for_a_full_one(

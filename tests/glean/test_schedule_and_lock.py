@@ -8,11 +8,11 @@ import json
 import pytest
 
 from flaresuite.glean.app import RunFailed
-from flaresuite.glean.lock import LOCK_KEY, KvLock
+from flaresuite.glean.lock import LOCK_KEY, KvLock, LockBusy
 from flaresuite.glean.modes import Mode, UnknownCron
-from flaresuite.glean.state import CHECKPOINT_KEY
+from flaresuite.glean.state import CHECKPOINT_KEY, UNFINISHED_UPLOAD_KEY
 from flaresuite.stores.memory import MemoryKeyValue
-from tests.glean.glean_fakes import Logs, answer, direct_env, doc
+from tests.glean.glean_fakes import Logs, OneWritePerSecondKV, answer, direct_env, doc
 
 FULL_CRON, HOURLY_CRON = "0 2 * * *", "0 * * * *"
 
@@ -171,3 +171,44 @@ async def test_a_run_whose_lock_was_taken_stops(world, make_app, kv, clock):
         await make_app(direct_env(world, GLEAN_LOCK_TTL="3600"), kv).scheduled(FULL_CRON)
     assert len(world.glean_requests()) == 2, "no page after the lock was lost"
     assert (await thief.holder()).owner == "thief", "the thief's lock is left alone"
+
+
+async def test_quick_runs_keep_to_kvs_one_write_per_second_per_key(world, make_app, clock):
+    kv = OneWritePerSecondKV(clock)
+    world.serve_documents([doc(1)], page_size=500)
+    app = make_app(direct_env(world), kv)
+
+    # A one-page FULL run records and clears its upload, then takes and releases the lock,
+    # all within a moment; an INCREMENTAL run with no changes is quicker still.
+    full = await app.scheduled(FULL_CRON)
+    world.serve_documents([], page_size=500)
+    incremental = await app.scheduled(HOURLY_CRON)
+
+    assert (full.status, incremental.status) == ("completed", "completed")
+    assert await kv.get(LOCK_KEY) is None
+    assert await kv.get(UNFINISHED_UPLOAD_KEY) is None
+
+
+async def test_a_lock_write_refused_because_another_run_just_took_it_is_busy(clock):
+    kv = OneWritePerSecondKV(clock)
+    first = KvLock(kv, clock, 3600)
+    await first.acquire("cron-full", Mode.FULL)
+
+    class RacedRead:
+        """``kv`` as the second cron sees it: its first read predates the first cron's write."""
+
+        stale = True
+
+        async def get(self, key):
+            if self.stale:
+                self.stale = False
+                return None
+            return await kv.get(key)
+
+        async def put(self, key, value, *, expiration_ttl=None):
+            await kv.put(key, value, expiration_ttl=expiration_ttl)
+
+    with pytest.raises(LockBusy) as busy:
+        await KvLock(RacedRead(), clock, 3600).acquire("cron-hourly", Mode.INCREMENTAL)
+    assert busy.value.holder.owner == "cron-full"
+    assert (await first.holder()).owner == "cron-full"

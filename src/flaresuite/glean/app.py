@@ -30,7 +30,7 @@ from flaresuite.glean.modes import (
 )
 from flaresuite.glean.orchestrator import run_backend
 from flaresuite.glean.retry import DEFAULT_RETRY_POLICY, RetryPolicy, Sleep
-from flaresuite.glean.state import RunRecord, SyncState, iso_utc
+from flaresuite.glean.state import RunRecord, SpacedWrites, SyncState, iso_utc
 from flaresuite.http import HttpFetch, HttpRequest, HttpResponse
 from flaresuite.logs import Log, json_log
 from flaresuite.ports import Clock, KeyValue, SystemClock
@@ -74,10 +74,10 @@ class GleanApp:
         if kv is None:
             errors.append(f"the KV namespace binding {KV_BINDING} is missing (wrangler.toml)")
         self.config_errors = tuple(errors)
-        self._kv = kv
         self._fetch = fetch
         self._clock = clock or SystemClock()
         self._sleep = sleep
+        self._kv = None if kv is None else SpacedWrites(kv, self._clock, sleep)
         self._rng = rng or random.Random()
         self._new_id = new_id
         self._log = log

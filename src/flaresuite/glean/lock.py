@@ -80,7 +80,16 @@ class KvLock:
             raise LockBusy(current)
         now = self._clock.now()
         mine = LockHolder(owner, mode, now, now + self._ttl)
-        await self._kv.put(LOCK_KEY, json.dumps(mine.to_json()), expiration_ttl=self._ttl)
+        try:
+            await self._kv.put(LOCK_KEY, json.dumps(mine.to_json()), expiration_ttl=self._ttl)
+        except Exception:  # noqa: BLE001 -- the KV port names no error types
+            # KV refuses a second write to a key within a second (429): a run started in the
+            # same instant (both crons at 02:00) took the lock first. Any other failure, or a
+            # refusal with no holder to show, is re-raised.
+            taken = await self.holder()
+            if taken is None:
+                raise
+            raise LockBusy(taken) from None
         confirmed = await self.holder()
         if confirmed is None or confirmed.owner != owner:
             raise LockBusy(confirmed or mine)

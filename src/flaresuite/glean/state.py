@@ -5,6 +5,9 @@
   written only after a run succeeds (a FULL run included), from the time that run started;
 * ``glean:unfinished-upload``: the ``uploadId`` of a bulk upload that began and has not
   finished; the next FULL run restarts with ``forceRestartUpload``.
+
+Every write goes through :class:`SpacedWrites`, because KV refuses a second write to one key
+within a second.
 """
 
 from __future__ import annotations
@@ -14,10 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flaresuite.glean.modes import Mode
-from flaresuite.ports import KeyValue
+from flaresuite.glean.retry import Sleep
+from flaresuite.ports import Clock, KeyValue
 
 CHECKPOINT_KEY = "glean:checkpoint"
 UNFINISHED_UPLOAD_KEY = "glean:unfinished-upload"
+
+SAME_KEY_WRITE_INTERVAL = 1.0
+"""KV takes at most one write per second to a key and answers a faster one with 429
+(developers.cloudflare.com/kv/platform/limits, "Writes to same key")."""
 
 
 def last_run_key(mode: Mode) -> str:
@@ -91,3 +99,40 @@ class SyncState:
 
     async def finish_upload(self) -> None:
         await self._kv.delete(UNFINISHED_UPLOAD_KEY)
+
+
+class SpacedWrites:
+    """A :class:`~flaresuite.ports.KeyValue` that waits before writing or deleting a key it
+    wrote less than :data:`SAME_KEY_WRITE_INTERVAL` ago.
+
+    A run with nothing to do takes and releases its lock, and a one-page FULL run records and
+    clears its upload, within milliseconds. Without the wait KV would refuse the second write:
+    the run would fail after its work was done and leave its lock to block until it expires.
+    """
+
+    def __init__(self, kv: KeyValue, clock: Clock, sleep: Sleep) -> None:
+        self._kv = kv
+        self._clock = clock
+        self._sleep = sleep
+        self._written: dict[str, float] = {}
+        """Key -> ``monotonic()`` when its last write returned."""
+
+    async def get(self, key: str) -> str | None:
+        return await self._kv.get(key)
+
+    async def put(self, key: str, value: str, *, expiration_ttl: int | None = None) -> None:
+        await self._wait_for(key)
+        await self._kv.put(key, value, expiration_ttl=expiration_ttl)
+        self._written[key] = self._clock.monotonic()
+
+    async def delete(self, key: str) -> None:
+        await self._wait_for(key)
+        await self._kv.delete(key)
+        self._written[key] = self._clock.monotonic()
+
+    async def _wait_for(self, key: str) -> None:
+        last = self._written.get(key)
+        if last is not None:
+            wait = last + SAME_KEY_WRITE_INTERVAL - self._clock.monotonic()
+            if wait > 0:
+                await self._sleep(wait)
