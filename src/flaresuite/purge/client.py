@@ -134,7 +134,9 @@ def _encoded(document: object) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode("ascii")
 
 
-def split_keys(keys: Sequence[str], *, max_keys: int, max_body_bytes: int = MAX_BODY_BYTES):
+def split_keys(
+    keys: Sequence[str], *, max_keys: int, max_body_bytes: int = MAX_BODY_BYTES
+) -> list[list[str]]:
     """Consecutive runs of ``keys`` whose ``{"objectKeys": [...]}`` bodies hold at most
     ``max_keys`` keys and ``max_body_bytes`` bytes each."""
     envelope = len(_encoded({"objectKeys": []}))
