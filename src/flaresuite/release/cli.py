@@ -42,8 +42,15 @@ from flaresuite.s3.errors import S3Error
 MIB = 1024 * 1024
 DEFAULT_PART_SIZE_MIB = 8
 
-WORKER_HELP = "'index' (the top level of wrangler.toml) or the name of an [env.NAME] section"
-PROJECT_ROOT_HELP = "directory holding wrangler.toml and dist/ (default: the current directory)"
+
+def _add_worker_arguments(command: argparse.ArgumentParser) -> None:
+    """WORKER and --project-root: which bundle a sub-command builds or reads."""
+    command.add_argument(
+        "worker", metavar="WORKER",
+        help="'index' (the top level of wrangler.toml) or the name of an [env.NAME] section")
+    command.add_argument(
+        "--project-root", type=Path, default=Path("."), metavar="DIR",
+        help="directory holding wrangler.toml and dist/ (default: the current directory)")
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -62,9 +69,7 @@ def register(groups: argparse._SubParsersAction) -> None:
             "an [env.WORKER] section."
         ),
     )
-    bundle.add_argument("worker", metavar="WORKER", help=WORKER_HELP)
-    bundle.add_argument("--project-root", type=Path, default=Path("."), metavar="DIR",
-                        help=PROJECT_ROOT_HELP)
+    _add_worker_arguments(bundle)
     bundle.add_argument("--json", action="store_true", help="print the result as JSON")
     bundle.set_defaults(run=run_bundle)
 
@@ -79,7 +84,7 @@ def register(groups: argparse._SubParsersAction) -> None:
             f"--credentials-dir with files {ACCESS_KEY_ID_FILE} and {SECRET_ACCESS_KEY_FILE}."
         ),
     )
-    upload.add_argument("worker", metavar="WORKER", help=WORKER_HELP)
+    _add_worker_arguments(upload)
     upload.add_argument("--bucket", required=True, help="R2 bucket name")
     upload.add_argument("--key", required=True, help="object key, e.g. index/<commit>.tar.gz")
     upload.add_argument("--endpoint", required=True, metavar="URL",
@@ -93,8 +98,6 @@ def register(groups: argparse._SubParsersAction) -> None:
                         help=f"bundles larger than this go up in parts of this size "
                              f"(MiB, at least {MIN_PART_SIZE // MIB}; "
                              f"default {DEFAULT_PART_SIZE_MIB})")
-    upload.add_argument("--project-root", type=Path, default=Path("."), metavar="DIR",
-                        help=PROJECT_ROOT_HELP)
     upload.add_argument("--json", action="store_true", help="print the result as JSON")
     upload.set_defaults(run=run_upload)
 
@@ -107,7 +110,7 @@ def register(groups: argparse._SubParsersAction) -> None:
             "owner label. A bundle over 10 MB is refused."
         ),
     )
-    metadata.add_argument("worker", metavar="WORKER", help=WORKER_HELP)
+    _add_worker_arguments(metadata)
     metadata.add_argument("--bucket", required=True, help="R2 bucket holding the bundle")
     metadata.add_argument("--key", required=True, help="object key of the bundle")
     metadata.add_argument("--name", required=True, help="ConfigMap name")
@@ -119,8 +122,6 @@ def register(groups: argparse._SubParsersAction) -> None:
     metadata.add_argument("--managed-by", default=DEFAULT_MANAGED_BY, metavar="VALUE",
                           help=f"value of app.kubernetes.io/managed-by "
                                f"(default {DEFAULT_MANAGED_BY})")
-    metadata.add_argument("--project-root", type=Path, default=Path("."), metavar="DIR",
-                          help=PROJECT_ROOT_HELP)
     metadata.add_argument("--output", type=Path, metavar="FILE",
                           help="write the YAML to FILE instead of stdout")
     metadata.set_defaults(run=run_metadata)
