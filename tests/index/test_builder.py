@@ -88,6 +88,16 @@ async def test_a_steady_state_run_heads_nothing_and_writes_nothing(seeded, bucke
     assert sum(p.cache_hits for p in report.prefixes) == 4  # libtorch needs no metadata
 
 
+async def test_each_destination_is_listed_once_per_outermost_prefix(seeded, buckets):
+    builder = IndexBuilder(seeded, buckets, config=config(), log=lambda *a, **k: None)
+    for run in range(2):
+        for bucket in buckets:
+            bucket.calls.clear()
+        await builder.run()
+        for bucket in buckets:  # whl/ holds whl/nightly/'s pages too: one listing serves both
+            assert [key for call, key in bucket.calls if call == "list"] == ["whl/", "libtorch/"]
+
+
 async def test_only_a_replaced_object_is_headed_again(seeded, buckets):
     builder = IndexBuilder(seeded, buckets, config=config(), log=lambda *a, **k: None)
     await builder.run()

@@ -5,7 +5,8 @@ Safety rules, each because the reference generator broke it at least once:
 * a listing that fails or ends early publishes nothing for that prefix (an emptied index is
   worse than a stale one), and a listing with no distribution at all is treated the same way;
 * a page whose bytes equal the stored object's (R2 ETag = MD5 of a single-part upload) is
-  not rewritten, so steady-state runs write nothing;
+  not rewritten, so steady-state runs write nothing. Each destination is listed once per run
+  per outermost prefix (``whl/`` covers ``whl/nightly/`` …), not once per prefix;
 * past the time budget no more metadata is fetched; what was learnt is saved in the cache and
   the prefix is *deferred*: its pages stay as they were and the next run resumes.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -156,11 +157,12 @@ class IndexBuilder:
     async def run(self) -> RunReport:
         report = RunReport(started_at=self.clock.now())
         budget = _Budget(self.clock, self.config, self.log)
+        stored = [_StoredPages(bucket, self.config.prefixes) for bucket in self.destinations]
         for prefix in self.config.prefixes:
             started = self.clock.monotonic()
             prefix_report = PrefixReport(prefix=prefix)
             try:
-                await self._build_prefix(prefix, prefix_report, budget)
+                await self._build_prefix(prefix, prefix_report, budget, stored)
             except Exception as error:  # one prefix's failure must not stop the others
                 prefix_report.status = "failed"
                 prefix_report.error = f"{type(error).__name__}: {error}"
@@ -173,7 +175,13 @@ class IndexBuilder:
         self.log("index.run", status=report.status, seconds=round(report.seconds, 3))
         return report
 
-    async def _build_prefix(self, prefix: str, report: PrefixReport, budget: _Budget) -> None:
+    async def _build_prefix(
+        self,
+        prefix: str,
+        report: PrefixReport,
+        budget: _Budget,
+        stored: Sequence[_StoredPages],
+    ) -> None:
         objects = await self._list(prefix, report, budget)
         if layout.is_libtorch(prefix):
             listing = select_archives(prefix, objects)
@@ -181,7 +189,7 @@ class IndexBuilder:
             if not report.distributions:
                 report.status = "empty"
                 return
-            await self._publish(prefix, list(render_libtorch(listing)), report)
+            await self._publish(prefix, list(render_libtorch(listing)), report, stored)
             return
 
         nightly = layout.is_nightly(prefix)
@@ -216,7 +224,7 @@ class IndexBuilder:
             report.status = "deferred"
             return
         pages = list(render_prefix(selection, metadata, with_hashes=not nightly))
-        await self._publish(prefix, pages, report)
+        await self._publish(prefix, pages, report, stored)
 
     async def _list(
         self, prefix: str, report: PrefixReport, budget: _Budget
@@ -300,22 +308,26 @@ class IndexBuilder:
             cache.remember_sidecar(dist.sidecar.key, dist.sidecar.etag, facts)
         return FileMetadata(sha256, facts.sha256, facts.requires_python)
 
-    async def _publish(self, prefix: str, pages: list[Page], report: PrefixReport) -> None:
+    async def _publish(
+        self, prefix: str, pages: list[Page], report: PrefixReport, stored: Sequence[_StoredPages]
+    ) -> None:
         """Write changed pages to every destination, project pages before the lists that link
         to them, so a reader never follows a fresh link to a page not yet written."""
         report.pages = len(pages)
         cache_control = (self.config.cache_control or default_cache_control)(prefix)
-        for bucket in self.destinations:
-            stored = await _stored_etags(bucket, prefix + "/")
-            changed = [p for p in pages if stored.get(p.key) != hashlib.md5(p.body).hexdigest()]
+        digests = {page.key: hashlib.md5(page.body).hexdigest() for page in pages}
+        for destination in stored:
+            etags = await destination.etags(prefix)
+            changed = [p for p in pages if etags.get(p.key) != digests[p.key]]
             report.pages_unchanged += len(pages) - len(changed)
             written = 0
 
-            async def write(page: Page, bucket: Bucket = bucket) -> None:
+            async def write(page: Page, destination: _StoredPages = destination) -> None:
                 nonlocal written
-                await bucket.put(
+                await destination.bucket.put(
                     page.key, page.body, content_type=page.content_type, cache_control=cache_control
                 )
+                destination.remember(page.key, digests[page.key])
                 written += 1
                 self.progress(f"{prefix}: writing", written, len(changed))
 
@@ -331,16 +343,36 @@ class IndexBuilder:
         )
 
 
-async def _stored_etags(bucket: Bucket, prefix: str) -> dict[str, str]:
-    etags: dict[str, str] = {}
-    cursor: str | None = None
-    while True:
-        listing = await bucket.list(prefix=prefix, cursor=cursor)
-        for obj in listing.objects:
-            etags[obj.key] = obj.etag.strip('"')
-        if not listing.truncated:
-            return etags
-        cursor = listing.cursor
+class _StoredPages:
+    """What one destination holds, key -> ETag, listed at most once per run for each outermost
+    configured prefix and kept up to date with this run's own writes."""
+
+    def __init__(self, bucket: Bucket, prefixes: Sequence[str]) -> None:
+        self.bucket = bucket
+        self._roots = [p for p in prefixes if not any(_is_below(p, q) for q in prefixes)]
+        self._listed: set[str] = set()
+        self._etags: dict[str, str] = {}
+
+    async def etags(self, prefix: str) -> Mapping[str, str]:
+        root = next(r for r in self._roots if r == prefix or _is_below(prefix, r))
+        if root not in self._listed:
+            cursor: str | None = None
+            while True:
+                listing = await self.bucket.list(prefix=root + "/", cursor=cursor)
+                for obj in listing.objects:
+                    self._etags[obj.key] = obj.etag.strip('"')
+                if not listing.truncated:
+                    break
+                cursor = listing.cursor
+            self._listed.add(root)
+        return self._etags
+
+    def remember(self, key: str, etag: str) -> None:
+        self._etags[key] = etag
+
+
+def _is_below(prefix: str, other: str) -> bool:
+    return prefix.startswith(other + "/")
 
 
 async def _bounded(jobs: Iterable[Awaitable[None]], limit: int) -> None:
