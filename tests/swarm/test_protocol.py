@@ -39,6 +39,12 @@ def frame(kind, payload):
         (frame("JOB_REQUEST", {"slots": 64}), JobRequest(64)),
         (frame("JOB_COMPLETE", {"chunkId": CHUNK.upper(), "durationMs": 1, "error": "e" * 500}), JobComplete(CHUNK, 1, "e" * 500)),
         (frame("BENCHMARK_RESULT", {"opsPerSecond": 1.5e6, "durationMs": 20}), BenchmarkResult(1.5e6, 20)),
+        # The issue bounds the name at 100 characters and asks nothing more of it.
+        (frame("DEVICE_REGISTER", {"name": "", "cpuCores": 1, "memoryGB": 1, "gpuAvailable": False}),
+         DeviceRegister("", 1, 1.0, False)),
+        # durationMs need only be positive: a browser's performance.now() gives fractions.
+        (frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 812.5}), JobComplete(CHUNK, 812.5)),
+        (frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 2**53 - 1}), JobComplete(CHUNK, float(2**53 - 1))),
         (frame("DEVICE_REGISTER", {"name": "x" * 100, "cpuCores": 1, "memoryGB": 1024, "gpuAvailable": False}).encode(),
          DeviceRegister("x" * 100, 1, 1024.0, False)),
     ],
@@ -54,7 +60,7 @@ REGISTER = {"name": "n", "cpuCores": 4, "memoryGB": 8, "gpuAvailable": False}
     ("kind", "payload", "code"),
     [
         ("DEVICE_REGISTER", {**REGISTER, "name": "x" * 101}, "invalid_payload"),
-        ("DEVICE_REGISTER", {**REGISTER, "name": "   "}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "name": None}, "invalid_payload"),
         ("DEVICE_REGISTER", {**REGISTER, "cpuCores": 129}, "invalid_payload"),
         ("DEVICE_REGISTER", {**REGISTER, "cpuCores": 4.0}, "invalid_payload"),
         ("DEVICE_REGISTER", {**REGISTER, "memoryGB": 0.49}, "invalid_payload"),
@@ -70,6 +76,8 @@ REGISTER = {"name": "n", "cpuCores": 4, "memoryGB": 8, "gpuAvailable": False}
         ("JOB_COMPLETE", {"chunkId": "job-1700000000-abcde", "durationMs": 5}, "invalid_payload"),
         ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 0}, "invalid_payload"),
         ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": -3}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 2**53}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": "5"}, "invalid_payload"),
         ("JOB_COMPLETE", {"chunkId": CHUNK}, "invalid_payload"),
         ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 5, "error": "e" * 501}, "invalid_payload"),
         ("BENCHMARK_RESULT", {"opsPerSecond": 0, "durationMs": 5}, "invalid_payload"),
@@ -80,6 +88,24 @@ def test_out_of_range_or_mistyped_fields_are_refused(kind, payload, code):
     with pytest.raises(ProtocolError) as error:
         parse_message(frame(kind, payload))
     assert error.value.code == code
+
+
+HUGE = "1" + "0" * 400
+"""Valid JSON that Python parses to an int no float can hold."""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type": "HEARTBEAT", "payload": {"load": %s}}' % HUGE,
+        '{"type": "JOB_COMPLETE", "payload": {"chunkId": "%s", "durationMs": %s}}' % (CHUNK, HUGE),
+        '{"type": "DEVICE_REGISTER", "payload": {"name": "n", "cpuCores": 1, "memoryGB": %s, "gpuAvailable": false}}' % HUGE,
+    ],
+)
+def test_integers_too_large_for_a_float_are_refused_not_a_crash(raw):
+    with pytest.raises(ProtocolError) as error:
+        parse_message(raw)
+    assert error.value.code == "invalid_payload"
 
 
 def test_oversized_frames_are_refused_before_parsing():

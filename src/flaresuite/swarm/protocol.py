@@ -11,7 +11,6 @@ coordinator generates, so ``chunkId`` must be a UUID.
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +23,10 @@ MAX_NAME_CHARS = 100
 MAX_ERROR_CHARS = 500
 MAX_GPU_NAME_CHARS = 100
 MAX_SLOTS_PER_REQUEST = 64
-MAX_DURATION_MS = 24 * 3600 * 1000
+MAX_DURATION_MS = 2**53 - 1
+"""``durationMs`` need only be positive; this bound is the largest integer a JSON number
+carries exactly (JavaScript's ``Number.MAX_SAFE_INTEGER``), and keeps Python's unbounded ints
+convertible to float."""
 
 
 class ProtocolError(Exception):
@@ -60,14 +62,14 @@ class JobRequest:
 @dataclass(frozen=True, slots=True)
 class JobComplete:
     chunk_id: str
-    duration_ms: int
+    duration_ms: float
     error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class BenchmarkResult:
     ops_per_second: float
-    duration_ms: int
+    duration_ms: float
 
 
 DeviceMessage = DeviceRegister | Heartbeat | JobRequest | JobComplete | BenchmarkResult
@@ -137,11 +139,20 @@ def _int(payload: Mapping[str, Any], key: str, low: int, high: int, default: int
 
 def _number(payload: Mapping[str, Any], key: str, low: float, high: float) -> float:
     value = payload.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Invalid(f"{key}: must be a number")
+    # Compared before any float(): JSON allows a 400-digit integer, which no float can hold.
+    # NaN and infinity fail the comparison too.
     if not low <= value <= high:
         raise _Invalid(f"{key}: must be between {low:g} and {high:g}")
     return float(value)
+
+
+def _positive(payload: Mapping[str, Any], key: str, high: float) -> float:
+    value = _number(payload, key, 0.0, high)
+    if value == 0:
+        raise _Invalid(f"{key}: must be positive")
+    return value
 
 
 def _text(payload: Mapping[str, Any], key: str, max_chars: int) -> str:
@@ -159,14 +170,11 @@ def _optional_text(payload: Mapping[str, Any], key: str, max_chars: int) -> str 
 
 def _register(payload: Mapping[str, Any]) -> DeviceRegister:
     _fields(payload, {"name", "cpuCores", "memoryGB", "gpuAvailable", "gpuName"})
-    name = _text(payload, "name", MAX_NAME_CHARS)
-    if not name.strip():
-        raise _Invalid("name: must not be blank")
     gpu = payload.get("gpuAvailable")
     if not isinstance(gpu, bool):
         raise _Invalid("gpuAvailable: must be a boolean")
     return DeviceRegister(
-        name=name,
+        name=_text(payload, "name", MAX_NAME_CHARS),
         cpu_cores=_int(payload, "cpuCores", 1, 128),
         memory_gb=_number(payload, "memoryGB", 0.5, 1024),
         gpu_available=gpu,
@@ -197,7 +205,7 @@ def _job_complete(payload: Mapping[str, Any]) -> JobComplete:
         raise _Invalid("chunkId: must be a UUID")
     return JobComplete(
         chunk_id=canonical,
-        duration_ms=_int(payload, "durationMs", 1, MAX_DURATION_MS),
+        duration_ms=_positive(payload, "durationMs", MAX_DURATION_MS),
         error=_optional_text(payload, "error", MAX_ERROR_CHARS),
     )
 
@@ -205,8 +213,8 @@ def _job_complete(payload: Mapping[str, Any]) -> JobComplete:
 def _benchmark(payload: Mapping[str, Any]) -> BenchmarkResult:
     _fields(payload, {"opsPerSecond", "durationMs"})
     return BenchmarkResult(
-        ops_per_second=_number(payload, "opsPerSecond", 1e-3, 1e15),
-        duration_ms=_int(payload, "durationMs", 1, MAX_DURATION_MS),
+        ops_per_second=_positive(payload, "opsPerSecond", 1e15),
+        duration_ms=_positive(payload, "durationMs", MAX_DURATION_MS),
     )
 
 

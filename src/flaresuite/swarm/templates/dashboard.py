@@ -101,7 +101,7 @@ DASHBOARD = r"""<!DOCTYPE html>
       row.className = d.status;
       row.dataset.deviceId = d.id;
       cell(row, d.id);
-      cell(row, d.name || "(unregistered)");
+      cell(row, d.registered ? d.name : "(unregistered)");
       cell(row, d.status);
       bar(row, d.load === null ? d.active / d.quota : d.load);
       cell(row, d.active + " / " + d.quota);
