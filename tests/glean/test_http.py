@@ -13,7 +13,7 @@ from flaresuite.glean.modes import Mode
 from flaresuite.glean.state import CHECKPOINT_KEY
 from flaresuite.http import HttpRequest
 from flaresuite.stores.memory import MemoryKeyValue
-from tests.glean.glean_fakes import TRIGGER_TOKEN, answer, direct_env, doc
+from tests.glean.glean_fakes import TRIGGER_TOKEN, Logs, answer, direct_env, doc
 
 AUTH = {"authorization": f"Bearer {TRIGGER_TOKEN}"}
 
@@ -184,6 +184,23 @@ async def test_health_lists_every_config_error_and_no_secret(make_app, kv):
     ]
     assert body["lastRuns"] == {"FULL": None, "INCREMENTAL": None}
     assert "s3cret-token" not in json.dumps(body)
+
+
+async def test_config_errors_are_logged_as_the_worker_starts(world, make_app, kv):
+    logs = Logs()
+    make_app(direct_env(world), kv, logs=logs)
+    assert logs == [], "a sound configuration logs nothing"
+
+    make_app({"GLEAN_INDEXING_API_TOKEN": "s3cret-token", "DOCUMENT_SOURCE_URL": "ftp://x"},
+             kv, logs=logs)
+
+    assert logs == [{"event": "glean.config_error", "errors": [
+        "GLEAN_TRIGGER_TOKEN (secret) is not set: POST /trigger needs it",
+        "DOCUMENT_SOURCE_URL must be an http(s) URL with a host",
+        "set GLEAN_SERVER_URL (or GLEAN_INSTANCE) for direct mode",
+        "GLEAN_DATASOURCE is not set: direct mode indexes into one datasource",
+    ]}]
+    assert "s3cret-token" not in json.dumps(logs)
 
 
 async def test_a_missing_kv_binding_is_a_config_error(world, fetch):

@@ -215,3 +215,6 @@ def test_health_shows_config_errors_and_crons_fail(lane_factory):
     with pytest.raises(WorkerError, match="GLEAN_TRIGGER_TOKEN"):
         lane.scheduled("0 2 * * *", AT_0200_MS)
     assert lane.fetch("POST", "/trigger", AUTH, '{"mode":"FULL"}').status == 503
+    # Each invocation says why in its log as it starts: /health, the cron, the trigger.
+    logged = [r for r in lane.json_logs() if r["event"] == "glean.config_error"]
+    assert len(logged) == 3 and all("GLEAN_TRIGGER_TOKEN" in r["errors"][0] for r in logged)

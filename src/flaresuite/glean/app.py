@@ -31,7 +31,13 @@ from flaresuite.glean.modes import (
 from flaresuite.glean.orchestrator import run_backend
 from flaresuite.glean.retry import DEFAULT_RETRY_POLICY, RetryPolicy, Sleep
 from flaresuite.glean.state import RunRecord, SpacedWrites, SyncState, iso_utc
-from flaresuite.http import HttpFetch, HttpRequest, HttpResponse
+from flaresuite.http import (
+    HttpFetch,
+    HttpRequest,
+    HttpResponse,
+    error_response,
+    json_response,
+)
 from flaresuite.logs import Log, json_log
 from flaresuite.ports import Clock, KeyValue, SystemClock
 
@@ -74,6 +80,10 @@ class GleanApp:
         if kv is None:
             errors.append(f"the KV namespace binding {KV_BINDING} is missing (wrangler.toml)")
         self.config_errors = tuple(errors)
+        if errors:
+            # The app is built at the start of every invocation (cron, trigger or /health), so
+            # a misconfigured Worker says why in the log of each, before doing anything.
+            log("glean.config_error", errors=list(errors))
         self._fetch = fetch
         self._clock = clock or SystemClock()
         self._sleep = sleep
@@ -117,13 +127,13 @@ class GleanApp:
         path = urlsplit(request.url).path
         if path == "/health":
             if request.method not in ("GET", "HEAD"):
-                return _error(405, "use GET /health", allow="GET, HEAD")
+                return error_response(405, "use GET /health", {"allow": "GET, HEAD"})
             return await self._health()
         if path == "/trigger":
             if request.method != "POST":
-                return _error(405, "use POST /trigger", allow="POST")
+                return error_response(405, "use POST /trigger", {"allow": "POST"})
             return await self._trigger(request)
-        return _error(404, f"no route for {path}; use GET /health or POST /trigger")
+        return error_response(404, f"no route for {path}; use GET /health or POST /trigger")
 
     async def _health(self) -> HttpResponse:
         body: dict[str, object] = {"status": "ok"}
@@ -137,42 +147,43 @@ class GleanApp:
             if self.config is not None:
                 holder = await self._lock(self.config).holder()
                 body["running"] = _holder_json(holder) if holder else None
-        return _json(503 if self.config_errors else 200, body)
+        return json_response(503 if self.config_errors else 200, body)
 
     async def _trigger(self, request: HttpRequest) -> HttpResponse:
         if self.config_errors:
-            self._log("glean.config_error", errors=list(self.config_errors))
-            return _json(503, {"error": "the orchestrator is misconfigured: "
-                               + "; ".join(self.config_errors)})
+            return error_response(
+                503, "the orchestrator is misconfigured: " + "; ".join(self.config_errors))
         config = self._ready()
         if not token_matches(bearer_token(request.headers), config.trigger_token):
-            return _error(401, "missing or wrong bearer token", www_authenticate="Bearer")
+            return error_response(401, "missing or wrong bearer token",
+                                  {"www-authenticate": "Bearer"})
         if len(request.body) > MAX_TRIGGER_BODY:
-            return _error(413, f"body over {MAX_TRIGGER_BODY} bytes")
+            return error_response(413, f"body over {MAX_TRIGGER_BODY} bytes")
         try:
             payload = json.loads(request.body)
         except ValueError:
-            return _error(400, 'body must be JSON: {"mode": "FULL" | "INCREMENTAL"}')
+            return error_response(400, 'body must be JSON: {"mode": "FULL" | "INCREMENTAL"}')
         if not isinstance(payload, dict):
-            return _error(400, 'body must be a JSON object: {"mode": "FULL" | "INCREMENTAL"}')
+            return error_response(
+                400, 'body must be a JSON object: {"mode": "FULL" | "INCREMENTAL"}')
         try:
             mode = parse_mode(payload.get("mode"))
         except InvalidMode as error:
-            return _error(400, str(error))
+            return error_response(400, str(error))
         try:
             record = await self._run(mode, "http", wait_for_incremental=False)
         except LockBusy as busy:
-            return _json(409, {"error": str(busy), "running": _holder_json(busy.holder)})
+            return json_response(
+                409, {"error": str(busy), "running": _holder_json(busy.holder)})
         if record.status == "completed":
-            return _json(200, {"run": record.to_json()})
-        return _json(409 if record.status == "skipped" else 502,
-                     {"error": record.error, "run": record.to_json()})
+            return json_response(200, {"run": record.to_json()})
+        return json_response(409 if record.status == "skipped" else 502,
+                             {"error": record.error, "run": record.to_json()})
 
     # -- runs ------------------------------------------------------------------------------
 
     def _ready(self) -> GleanConfig:
         if self.config_errors or self.config is None:
-            self._log("glean.config_error", errors=list(self.config_errors))
             raise ConfigError(list(self.config_errors))
         return self.config
 
@@ -257,14 +268,3 @@ class GleanApp:
 def _holder_json(holder: LockHolder) -> dict[str, object]:
     return {"runId": holder.owner, "mode": holder.mode.value, "since": iso_utc(holder.acquired_at)}
 
-
-def _json(status: int, body: object, **headers: str) -> HttpResponse:
-    return HttpResponse(
-        status,
-        {"content-type": "application/json", **{k.replace("_", "-"): v for k, v in headers.items()}},
-        json.dumps(body).encode(),
-    )
-
-
-def _error(status: int, message: str, **headers: str) -> HttpResponse:
-    return _json(status, {"error": message}, **headers)
