@@ -3,9 +3,10 @@
 Prints, side by side in one run:
 * start-up split into Miniflare, Pyodide (+ wheels) and the entry module import;
 * a round trip that does nothing (``ping``: JSON lines only), a fetch event on a fresh
-  ``Default(ctx, env)`` that touches no binding, an RPC call that reads a missing R2 key, and
-  two RPC calls that write then read a 1 KiB object through cfbindings and Miniflare; each as
-  ms per event and as a ratio to the ping.
+  ``Default(ctx, env)`` that touches no binding, an RPC call that reads a missing R2 key, two
+  RPC calls that write then read a 1 KiB object through cfbindings and Miniflare, and one
+  ``R2Bucket.list`` page of 100 objects (key, size and etag of each); each as ms per event and
+  as a ratio to the ping.
 
 Needs ``bash scripts/setup_lane.sh``. Usage: ``uv run python benchmarks/lane.py [--events N]``.
 """
@@ -42,6 +43,7 @@ def per_event_ms(action, events: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100)
+    parser.add_argument("--listed", type=int, default=100, help="objects in the listed page")
     args = parser.parse_args(argv)
 
     wall = time.perf_counter()
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  pyodide   {t['pyodide_ms']:8.0f}   (load + unpack wheels + stand-ins)")
         print(f"  import    {t['import_ms']:8.0f}   (entry module and what it imports)")
         print(f"  process   {started:8.0f}   (spawn to ready, as pytest sees it)")
+        lane.r2_put_many("BUCKET", {f"listed/{i:05d}": "x" for i in range(args.listed)})
 
         rows = {
             "ping (protocol only)": lambda: lane.call("ping"),
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 lane.rpc("r2_put", "BUCKET", "bench", "x" * 1024, "text/plain", None, None),
                 lane.rpc("r2_get", "BUCKET", "bench"),
             ),
+            f"R2 list of {args.listed}": lambda: lane.rpc("r2_list", "BUCKET", "listed/", None, 1000),
         }
         results = {name: per_event_ms(action, args.events) for name, action in rows.items()}
         base = results["ping (protocol only)"]

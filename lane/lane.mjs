@@ -22,6 +22,7 @@ import {
   patchWaitUntil,
 } from "./runtime.mjs";
 import { DurableObjectNamespace } from "./durable_objects.mjs";
+import { BINDINGS_HOST_SCRIPT, listR2 } from "./bindings_host.mjs";
 
 const LANE_DIR = path.dirname(new URL(import.meta.url).pathname);
 const SESSION_DIR = "/session/metadata"; // where workerd puts the Worker's modules
@@ -69,7 +70,7 @@ class Lane {
       this.mf = new Miniflare(
         convertV4MiniflareOptions({
           modules: true,
-          script: "export default { fetch() { return new Response('lane bindings host'); } }",
+          script: BINDINGS_HOST_SCRIPT,
           r2Buckets: r2,
           kvNamespaces: kv,
           compatibilityDate: this.config.compatibility_date,
@@ -85,7 +86,9 @@ class Lane {
 
     this.env = {};
     for (const [name, value] of Object.entries(this.config.vars ?? {})) this.env[name] = value;
-    for (const name of r2) this.env[name] = rebadge(this.r2[name], "R2Bucket");
+    for (const name of r2) {
+      this.env[name] = rebadge(this.r2[name], "R2Bucket", { list: (options) => listR2(this.mf, name, options) });
+    }
     for (const name of kv) this.env[name] = rebadge(this.kv[name], "KvNamespace");
     this.namespaces = {};
     for (const [binding, className] of Object.entries(this.config.durable_objects ?? {})) {
@@ -418,10 +421,11 @@ class Lane {
   }
 
   async r2List({ bucket, prefix = "" }) {
+    this.#bucket(bucket);
     const keys = [];
     let cursor;
     for (;;) {
-      const page = await this.#bucket(bucket).list({ prefix, cursor, limit: 1000 });
+      const page = await listR2(this.mf, bucket, { prefix, cursor, limit: 1000 });
       for (const object of page.objects) keys.push(object.key);
       if (!page.truncated) return keys;
       cursor = page.cursor;
@@ -495,11 +499,13 @@ class Lane {
 
 // Miniflare's binding proxies have a null prototype, but the SDK's _EnvWrapper picks its
 // wrapper by constructor.name, so each one is presented under workerd's class name.
-function rebadge(binding, className) {
+// `methods` replace the proxy's own (R2's list, see bindings_host.mjs).
+function rebadge(binding, className, methods = {}) {
   const Named = { [className]: class {} }[className];
   return new Proxy(new Named(), {
     get(_target, prop) {
       if (prop === "constructor") return Named;
+      if (Object.hasOwn(methods, prop)) return methods[prop];
       const value = binding[prop];
       return typeof value === "function" ? value.bind(binding) : value;
     },

@@ -76,6 +76,38 @@ class TestR2Bucket:
 
         assert page["keys"] == ["a", "b"] and page["sizes"] == [1, 2] and page["truncated"]
 
+    def test_listed_etags_are_the_stored_objects_etags(self, lane):
+        lane.r2_put_many("BUCKET", {"a": "1", "b": "22"})
+
+        page = lane.rpc("r2_list", "BUCKET", "", None, 1000)
+
+        assert page["etags"] == [lane.r2_get("BUCKET", k).etag for k in ("a", "b")]
+
+    def test_listed_objects_are_workerd_head_results(self, lane):
+        # The lane lists inside workerd and rebuilds each object (lane/bindings_host.mjs).
+        lane.r2_put("BUCKET", "k", b"hello", content_type="text/plain", custom_metadata={"a": "1"})
+        md5 = "5d41402abc4b2a76b9719d911017c592"
+
+        bare = lane.rpc("r2_list_first_raw", "BUCKET", [])
+        full = lane.rpc("r2_list_first_raw", "BUCKET", ["httpMetadata", "customMetadata"])
+
+        assert bare["class"] == "HeadResult"
+        assert (bare["etag"], bare["http_etag"], bare["checksums"]) == (md5, f'"{md5}"', {"md5": md5})
+        assert abs(bare["uploaded_ms"] / 1000 - time.time()) < 3600
+        assert bare["http_metadata"] == {}
+        assert full["http_metadata"] == {"contentType": "text/plain"}
+
+    @pytest.mark.parametrize(
+        ("options", "error"),
+        [
+            ({"limit": 1001}, "Error: list: MaxKeys params must be positive integer <= 1000"),
+            ({"include": ["bogus"]}, "RangeError: Unsupported include value bogus"),
+        ],
+    )
+    def test_list_options_r2_refuses_raise_its_error(self, lane, options, error):
+        with pytest.raises(WorkerError, match=error):
+            lane.rpc("r2_list_options", "BUCKET", options)
+
     def test_delete_removes_1000_keys_in_one_call(self, lane):
         keys = [f"d/{i:04d}" for i in range(1000)]
         lane.r2_put_many("BUCKET", {key: "x" for key in keys + ["d/kept"]})

@@ -54,6 +54,23 @@ class Default(WorkerEntrypoint):
             "truncated": page.truncated,
         }
 
+    async def r2_list_first_raw(self, binding, include):
+        """The first listed object as the Worker sees it without cfbindings."""
+        listed = await getattr(self.env, binding).list(include=include)
+        item = listed["objects"][0]
+        http_metadata = item.httpMetadata
+        return {
+            "class": item.constructor.name,
+            "uploaded_ms": item.uploaded.getTime(),
+            "checksums": item.checksums.toJSON().to_py(),
+            "etag": item.etag,
+            "http_etag": item.httpEtag,
+            "http_metadata": None if http_metadata is None else http_metadata.to_py(),
+        }
+
+    async def r2_list_options(self, binding, options):
+        await getattr(self.env, binding).list(**options)
+
     async def r2_delete(self, binding, keys):
         await self._bucket(binding).delete(keys)
 

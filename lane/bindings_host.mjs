@@ -1,0 +1,107 @@
+// The Miniflare Worker that hosts the lane's R2 and KV bindings, and the one R2 call the lane
+// routes through it instead of through Miniflare's binding proxy: list().
+//
+// Miniflare hands Node a proxy for every workerd object that is not plain data, and each
+// property read on it is a synchronous HTTP round trip into workerd. A listed R2 object is
+// such an object, and Pyodide probes about twenty properties of any JS object it converts
+// (then/next/get/has/length/size/...) before the Worker reads key, size and etag: 22 round
+// trips per object, about 20 ms, measured. So list() runs inside workerd here, on the same
+// binding, and its page crosses in one request as data; the lane rebuilds every object as a
+// HeadResult with workerd's own properties and prototype, which Pyodide probes for free.
+// Only list() is rerouted: get()/put()/delete() cross once per call either way.
+
+// workerd: `list()` resolves to { objects: HeadResult[], truncated, cursor?, delimitedPrefixes }.
+export const BINDINGS_HOST_SCRIPT = `
+const CHECKSUMS = ["md5", "sha1", "sha256", "sha384", "sha512"];
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+function plain(o) {
+  const checksums = {};
+  for (const name of CHECKSUMS) if (o.checksums[name] !== undefined) checksums[name] = hex(o.checksums[name]);
+  const httpMetadata = o.httpMetadata === undefined
+    ? undefined
+    : { ...o.httpMetadata, cacheExpiry: o.httpMetadata.cacheExpiry?.getTime() };
+  return {
+    key: o.key, version: o.version, size: o.size, etag: o.etag, httpEtag: o.httpEtag,
+    checksums, uploaded: o.uploaded.getTime(), httpMetadata, customMetadata: o.customMetadata,
+    range: o.range, storageClass: o.storageClass, ssecKeyMd5: o.ssecKeyMd5,
+  };
+}
+export default {
+  async fetch(request, env) {
+    const { binding, options } = await request.json();
+    try {
+      const page = await env[binding].list(options);
+      return Response.json({ page: { ...page, objects: page.objects.map(plain) } });
+    } catch (error) {
+      return Response.json({ error: { name: error.name, message: error.message } }, { status: 500 });
+    }
+  },
+};
+`;
+
+const ERRORS = { TypeError, RangeError };
+
+// workerd's R2Checksums: ArrayBuffers, and toJSON() as hex.
+class Checksums {
+  constructor(hexes) {
+    for (const [name, value] of Object.entries(hexes)) {
+      this[name] = new Uint8Array(Buffer.from(value, "hex")).buffer;
+    }
+  }
+
+  toJSON() {
+    return Object.fromEntries(Object.entries(this).map(([k, v]) => [k, Buffer.from(v).toString("hex")]));
+  }
+}
+
+// workerd's class for listed objects: own data properties, writeHttpMetadata on the prototype.
+class HeadResult {
+  constructor(o) {
+    const httpMetadata =
+      o.httpMetadata === undefined
+        ? undefined
+        : {
+            ...o.httpMetadata,
+            cacheExpiry: o.httpMetadata.cacheExpiry === undefined ? undefined : new Date(o.httpMetadata.cacheExpiry),
+          };
+    if (httpMetadata?.cacheExpiry === undefined) delete httpMetadata?.cacheExpiry;
+    Object.assign(this, {
+      ssecKeyMd5: o.ssecKeyMd5,
+      storageClass: o.storageClass,
+      range: o.range,
+      customMetadata: o.customMetadata,
+      httpMetadata,
+      uploaded: new Date(o.uploaded),
+      checksums: new Checksums(o.checksums),
+      httpEtag: o.httpEtag,
+      etag: o.etag,
+      size: o.size,
+      version: o.version,
+      key: o.key,
+    });
+  }
+
+  writeHttpMetadata(headers) {
+    const m = this.httpMetadata ?? {};
+    const fields = [
+      ["content-type", m.contentType],
+      ["content-language", m.contentLanguage],
+      ["content-disposition", m.contentDisposition],
+      ["content-encoding", m.contentEncoding],
+      ["cache-control", m.cacheControl],
+      ["expires", m.cacheExpiry?.toUTCString()],
+    ];
+    for (const [name, value] of fields) if (value !== undefined) headers.set(name, value);
+  }
+}
+
+// R2Bucket.list(options) for `binding`, run by the bindings host in one request.
+export async function listR2(mf, binding, options) {
+  const response = await mf.dispatchFetch("http://bindings-host/r2/list", {
+    method: "POST",
+    body: JSON.stringify({ binding, options: options ?? {} }),
+  });
+  const { page, error } = await response.json();
+  if (error) throw Object.assign(new (ERRORS[error.name] ?? Error)(error.message), { name: error.name });
+  return { ...page, objects: page.objects.map((o) => new HeadResult(o)) };
+}
