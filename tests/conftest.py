@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
 from tests.support.moto_server import MotoS3, moto_s3_server
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_bypasses_proxies() -> Iterator[None]:
+    """Tests talk only to servers on loopback. A proxy set in the environment (``HTTP_PROXY``,
+    as machines that reach package registries through one have) would otherwise intercept
+    them: httpx, botocore and urllib all honour it, and all honour ``NO_PROXY``, which
+    subprocesses such as moto's server inherit too."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("NO_PROXY", "no_proxy"):
+            hosts = [host for host in os.environ.get(name, "").split(",") if host.strip()]
+            patch.setenv(name, ",".join([*hosts, *LOOPBACK_HOSTS]))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -129,12 +129,8 @@ def moto_s3_server() -> Iterator[MotoS3]:
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     moto_server = Path(sys.executable).with_name("moto_server")
-    env = {
-        **os.environ,
-        "INITIAL_NO_AUTH_ACTION_COUNT": str(BOOTSTRAP_CALLS),
-        # boto3 must not pick up a developer's real AWS profile or proxy for loopback.
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
+    # Proxies are bypassed for loopback by tests/conftest.py, in this process and so in moto's.
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(BOOTSTRAP_CALLS)}
     with tempfile.NamedTemporaryFile("w+b", prefix="moto-", suffix=".log") as log:
         process = subprocess.Popen(
             [str(moto_server), "-H", "127.0.0.1", "-p", str(port)],
