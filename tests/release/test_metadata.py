@@ -109,7 +109,7 @@ def test_an_invalid_bucket_name_is_refused(bucket: str) -> None:
         ArtifactLocation(bucket, "k")
 
 
-@pytest.mark.parametrize("key", ["", "/rooted", "x" * 1025])
+@pytest.mark.parametrize("key", ["", "/rooted", "x" * 1025, "index/\udcff.tar.gz"])
 def test_an_invalid_object_key_is_refused(key: str) -> None:
     with pytest.raises(ConfigError, match="invalid object key"):
         ArtifactLocation("bucket", key)

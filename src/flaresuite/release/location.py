@@ -27,8 +27,11 @@ class ArtifactLocation:
                 f"invalid bucket name {self.bucket!r}: 3 to 63 lower-case letters, digits, "
                 "'.' and '-', starting and ending with a letter or digit"
             )
-        encoded = self.key.encode("utf-8", errors="replace")
-        if not self.key or len(encoded) > MAX_KEY_BYTES or self.key.startswith("/"):
+        try:
+            size = len(self.key.encode("utf-8"))
+        except UnicodeEncodeError:  # lone surrogates: undecodable bytes in a command line
+            size = 0
+        if not 0 < size <= MAX_KEY_BYTES or self.key.startswith("/"):
             raise ConfigError(
                 f"invalid object key {self.key!r}: 1 to {MAX_KEY_BYTES} bytes of UTF-8, "
                 "not starting with '/'"
