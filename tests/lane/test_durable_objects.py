@@ -30,6 +30,19 @@ def test_the_worker_reaches_one_object_per_name_through_its_namespace(lane):
     assert lane.durable_object("ROOMS", "a").state().storage == {"count": 3}
 
 
+def test_events_for_one_object_run_one_at_a_time_even_across_awaits(lane):
+    # Stricter than workerd, which may interleave at an await that is not storage I/O.
+    response = lane.fetch("GET", "/together/a")
+
+    assert response.text == "start,end start,end,start,end"
+
+
+def test_get_by_id_reaches_the_object_get_by_name_reaches(lane):
+    lane.fetch("GET", "/together/a")
+
+    assert lane.fetch("GET", "/rooms/a/slow").text.count("end") == 3
+
+
 def test_rpc_methods_are_called_through_the_stub(lane):
     lane.fetch("GET", "/rooms/a/count")
 

@@ -2,6 +2,7 @@
 hibernatable WebSockets with tags and attachments, auto-response, RPC, and a Worker that
 forwards to the object through its namespace binding."""
 
+import asyncio
 import itertools
 import json
 from urllib.parse import urlparse
@@ -22,6 +23,7 @@ class Room(DurableObject):
     def __init__(self, ctx, env):
         super().__init__(ctx, env)
         self.generation = next(_generations)
+        self.trace = []
         self.ctx.setWebSocketAutoResponse(WebSocketRequestResponsePair.new("ping", "pong"))
 
     async def fetch(self, request):
@@ -40,6 +42,12 @@ class Room(DurableObject):
         if action == "alarm":
             await self.ctx.storage.setAlarm(Date.now() + 60_000)
             return Response("set")
+        if action == "slow":
+            # Yields to the event loop mid-event: a second event may only start after this ends.
+            self.trace.append("start")
+            await asyncio.sleep(0.01)
+            self.trace.append("end")
+            return Response(",".join(self.trace))
         if action == "fail-alarms":
             await self.ctx.storage.put("fail_alarm", True)
             return Response("armed")
@@ -101,8 +109,15 @@ class Room(DurableObject):
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        # /rooms/<name>/<rest> goes to that room's object.
         parts = urlparse(request.url).path.split("/", 3)
+        if len(parts) == 3 and parts[1] == "together":
+            # /together/<name>: two concurrent requests to one object, addressed by id.
+            rooms = self.env.ROOMS
+            stub = rooms.get(rooms.idFromName(parts[2]))
+            url = f"http://room/rooms/{parts[2]}/slow"
+            responses = await asyncio.gather(stub.fetch(url), stub.fetch(url))
+            return Response(" ".join([await r.text() for r in responses]))
+        # /rooms/<name>/<rest> goes to that room's object.
         if len(parts) < 3 or parts[1] != "rooms":
             return Response("not found", status=404)
         stub = self.env.ROOMS.getByName(parts[2])
