@@ -4,6 +4,7 @@ index field by field. Callers pass values, never secrets."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -12,4 +13,13 @@ Log = Callable[..., None]
 
 
 def json_log(event: str, /, **fields: Any) -> None:
-    print(json.dumps({"event": event, **fields}, default=str), flush=True)
+    print(_line(event, fields), flush=True)
+
+
+def stderr_json_log(event: str, /, **fields: Any) -> None:
+    """The same lines on stderr, for command-line tools whose stdout is their result."""
+    print(_line(event, fields), file=sys.stderr, flush=True)
+
+
+def _line(event: str, fields: dict[str, Any]) -> str:
+    return json.dumps({"event": event, **fields}, default=str)

@@ -39,6 +39,14 @@ def test_a_second_build_rewrites_nothing(tmp_path, capsys):
     assert report["status"] == "ok"
 
 
+def test_verbose_streams_json_logs_on_stderr_and_keeps_stdout_for_the_report(tmp_path, capsys):
+    assert main(["index", "build", "--out", str(tmp_path / "site"), "--json", "--verbose"]) == 0
+    printed = capsys.readouterr()
+    events = [json.loads(line)["event"] for line in printed.err.splitlines()]
+    assert events.count("index.prefix") == 8 and events[-1] == "index.run"
+    assert json.loads(printed.out)["status"] == "ok"
+
+
 def test_a_directory_of_wheels_is_indexed_with_metadata_from_the_wheels(tmp_path, capsys):
     wheel = tmp_path / "whl" / "cu126" / "demo_pkg-1.0+cu126-py3-none-any.whl"
     wheel.parent.mkdir(parents=True)

@@ -11,13 +11,13 @@ import asyncio
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 from flaresuite.cli import UsageError, positive_int
 from flaresuite.errors import ConfigError
 from flaresuite.index.builder import BuildConfig, IndexBuilder, RunReport
 from flaresuite.index.layout import DEFAULT_PREFIXES, parse_prefix
+from flaresuite.logs import stderr_json_log
 from flaresuite.s3.addressing import check_endpoint
 
 DEFAULT_OUT = Path("flaresuite-index")
@@ -90,7 +90,7 @@ async def _build(args: argparse.Namespace) -> int:
         stop_metadata_after=math.inf,
     )
     progress = ProgressBar()
-    log = _stderr_log if args.verbose else _quiet_log
+    log = stderr_json_log if args.verbose else _quiet_log
     if args.s3_bucket:
         out = args.out or DEFAULT_OUT
         report = await _build_from_s3(args, config, DirectoryBucket(out), progress, log)
@@ -154,13 +154,9 @@ async def _build_from_s3(args, config, destination, progress, log) -> RunReport:
         return await builder.run()
 
 
-def _stderr_log(event: str, /, **fields: object) -> None:
-    print(json.dumps({"event": event, **fields}, default=str), file=sys.stderr, flush=True)
-
-
 def _quiet_log(event: str, /, **fields: object) -> None:
     if event in ("index.rejected", "index.budget_warning", "index.cache_discarded"):
-        _stderr_log(event, **fields)
+        stderr_json_log(event, **fields)
 
 
 def _print_report(report: RunReport, out: Path, as_json: bool) -> None:
