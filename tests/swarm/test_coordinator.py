@@ -283,6 +283,22 @@ class TestAlarm:
         h.close(s)
         assert h.alarm_at is None
 
+    def test_closing_a_silent_socket_stops_the_alarm_though_its_close_never_arrives(self):
+        h = Harness()
+        s = h.join("d1")
+        h.advance(61)
+        h.fire_alarm()
+        assert h.server_closed[s] == CLOSE_SILENT
+        assert h.coordinator.sockets == {} and h.alarm_at is None
+
+    def test_a_replaced_socket_that_never_reports_its_close_does_not_keep_the_alarm(self):
+        h = Harness()
+        old = h.join("d1")
+        new = h.connect(h.admit("d1", resume_key=h.resume_key(old)))
+        assert h.server_closed[old] == CLOSE_REPLACED
+        h.close(new)
+        assert h.coordinator.sockets == {} and h.alarm_at is None
+
     def test_a_stray_alarm_after_the_sockets_left_does_not_rearm(self):
         h = Harness()
         h.close(h.join("d1"))
@@ -338,6 +354,7 @@ class TestValidation:
         for _ in range(MAX_STRIKES):
             h.send_raw(s, "garbage")
         assert h.server_closed[s] == CLOSE_POLICY
+        assert h.coordinator.devices["d1"].status == OFFLINE
 
     def test_dashboards_cannot_send_device_messages(self):
         h = Harness()

@@ -151,6 +151,13 @@ class SwarmMachine(RuleBasedStateMachine):
         assert not any(c.devices.get(d) for d in removed)
 
     @invariant()
+    def every_known_device_socket_is_its_devices_current_one(self):
+        c = self.h.coordinator
+        for socket_id, att in c.sockets.items():
+            if att.device_id is not None:
+                assert c.devices[att.device_id].socket_id == socket_id
+
+    @invariant()
     def storage_matches_memory(self):
         c = self.h.coordinator
         stored = self.h.stored

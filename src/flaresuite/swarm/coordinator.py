@@ -13,6 +13,8 @@ Guarantees (docs/swarm.md, tested in tests/swarm/test_coordinator_properties.py)
 - a device is never both online and removed;
 - a close (or a message) from a socket that is no longer its device's socket changes nothing,
   so a late close after a reconnect cannot take the device offline (the seed's bug);
+- a socket the coordinator closes is forgotten at once, not when its close event arrives: a
+  peer that went silent may never answer, and a remembered socket keeps the alarm running;
 - every device frame is validated before it has any effect, and a bad one costs the sender an
   ``ERROR`` reply and the swarm a ``SECURITY`` log line, never a crash.
 """
@@ -238,11 +240,12 @@ class Coordinator:
         resumed = device is not None
         if device is None:
             device = self.devices[att.device_id] = Device(att.device_id)
-        elif device.socket_id is not None and device.socket_id in self.sockets:
-            # A newer connection wins; the old socket's close arrives later and is ignored.
-            self._out.append(CloseSocket(device.socket_id, CLOSE_REPLACED, "replaced by a newer connection"))
+        replaced = device.socket_id
         self._release(device)
         device.status, device.socket_id, device.last_seen = ONLINE, att.socket_id, now
+        if replaced is not None:
+            # A newer connection wins; the old socket's late close is then ignored.
+            self._close_socket(replaced, now, CLOSE_REPLACED, "replaced by a newer connection")
         if admission.resume_key is not None:
             device.resume_digest = invites_module.digest(admission.resume_key)
         self._touch(f"device:{device.id}")
@@ -263,15 +266,7 @@ class Coordinator:
 
     def close(self, socket_id: str, now: float) -> list[Effect]:
         """The socket closed or errored. Only the device's current socket takes it offline."""
-        att = self.sockets.pop(socket_id, None)
-        self._strikes.pop(socket_id, None)
-        if att is not None and att.device_id is not None:
-            device = self.devices.get(att.device_id)
-            if device is not None and device.socket_id == socket_id:
-                self._go_offline(device, now, reason="disconnected")
-        if not self.sockets and self.alarm_at is not None:
-            self.alarm_at = None
-            self._out.append(DeleteAlarm())
+        self._forget(socket_id, now, reason="disconnected")
         return self._flush()
 
     # ----------------------------------------------------------------------------------------
@@ -281,6 +276,8 @@ class Coordinator:
     def message(self, socket_id: str, raw: str | bytes, now: float) -> list[Effect]:
         att = self.sockets.get(socket_id)
         if att is None:
+            # Closed by this side (replaced, silent, too many invalid frames) or never admitted.
+            self._send(socket_id, "ERROR", {"code": "stale_session", "message": "this connection was closed; reconnect"})
             return self._flush()
         try:
             parsed = protocol.parse_message(raw)
@@ -290,10 +287,8 @@ class Coordinator:
         if att.role == OBSERVER:
             self._reject(att, now, "forbidden", "dashboards cannot send device messages")
             return self._flush()
-        device = self.devices.get(att.device_id or "")
-        if device is None or device.socket_id != socket_id:
-            self._send(socket_id, "ERROR", {"code": "stale_session", "message": "this connection was replaced; reconnect"})
-            return self._flush()
+        # A device socket the coordinator still knows is its device's current one (see _forget).
+        device = self.devices[att.device_id or ""]
         device.last_seen = now
         handler = self._HANDLERS[type(parsed)]
         handler(self, device, parsed, now)
@@ -382,9 +377,8 @@ class Coordinator:
         for device in list(self.devices.values()):
             silent = now - device.last_seen
             if device.status == ONLINE and silent > OFFLINE_AFTER_SECONDS:
-                if device.socket_id is not None:
-                    self._out.append(CloseSocket(device.socket_id, CLOSE_SILENT, "no heartbeat for 60 s"))
-                self._go_offline(device, now, reason=f"silent for {silent:.0f} s")
+                assert device.socket_id is not None
+                self._close_socket(device.socket_id, now, CLOSE_SILENT, f"silent for {silent:.0f} s")
             elif device.status == OFFLINE and silent > REMOVE_AFTER_SECONDS:
                 del self.devices[device.id]
                 self._waiting.discard(device.id)
@@ -546,8 +540,7 @@ class Coordinator:
         for socket_id, att in list(self.sockets.items()):
             device = self.devices.get(att.device_id or "")
             if att.role == DEVICE and (device is None or device.socket_id != socket_id):
-                del self.sockets[socket_id]
-                self._out.append(CloseSocket(socket_id, CLOSE_REPLACED, "session expired; reconnect"))
+                self._close_socket(socket_id, now, CLOSE_REPLACED, "session expired; reconnect")
         self.alarm_at = alarm_at
         if not self.sockets and alarm_at is not None:
             self.alarm_at = None
@@ -573,6 +566,23 @@ class Coordinator:
     def _spend(self, invite: Invite) -> None:
         self.invites.use(invite)
         self._touch(f"invite:{invite.digest}")
+
+    def _close_socket(self, socket_id: str, now: float, code: int, reason: str) -> None:
+        self._out.append(CloseSocket(socket_id, code, reason))
+        self._forget(socket_id, now, reason=reason)
+
+    def _forget(self, socket_id: str, now: float, *, reason: str) -> None:
+        """Drops a socket; if it was its device's current one, the device goes offline. The
+        alarm goes with the last socket, so the object can hibernate."""
+        att = self.sockets.pop(socket_id, None)
+        self._strikes.pop(socket_id, None)
+        if att is not None and att.device_id is not None:
+            device = self.devices.get(att.device_id)
+            if device is not None and device.socket_id == socket_id:
+                self._go_offline(device, now, reason=reason)
+        if not self.sockets and self.alarm_at is not None:
+            self.alarm_at = None
+            self._out.append(DeleteAlarm())
 
     def _free_slots(self, device: Device) -> int:
         return max(0, device.quota - len(device.active))
@@ -634,7 +644,7 @@ class Coordinator:
         self._security(now, "invalid_message", code=code, detail=message, socketId=att.socket_id, deviceId=att.device_id)
         strikes = self._strikes[att.socket_id] = self._strikes.get(att.socket_id, 0) + 1
         if strikes == MAX_STRIKES:
-            self._out.append(CloseSocket(att.socket_id, CLOSE_POLICY, "too many invalid messages"))
+            self._close_socket(att.socket_id, now, CLOSE_POLICY, "too many invalid messages")
 
     def _send(self, socket_id: str | None, kind: str, payload: Mapping[str, Any]) -> None:
         if socket_id is not None:
