@@ -3,6 +3,8 @@ written the way the swarm coordinator is: storage, alarms, hibernatable WebSocke
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from driver import LaneConfig, WebSocketClosed
 
@@ -47,6 +49,14 @@ def test_rpc_methods_are_called_through_the_stub(lane):
     lane.fetch("GET", "/rooms/a/count")
 
     snapshot = lane.durable_object("ROOMS", "a").call("snapshot")
+
+    assert snapshot["count"] == 1 and snapshot["sockets"] == 0
+
+
+def test_the_worker_calls_rpc_methods_on_a_stub_and_gets_python_values(lane):
+    lane.fetch("GET", "/rooms/a/count")
+
+    snapshot = lane.fetch("GET", "/snapshot/a").json()
 
     assert snapshot["count"] == 1 and snapshot["sockets"] == 0
 
@@ -141,6 +151,17 @@ def test_a_failed_alarm_is_retried_with_its_retry_count(lane):
     assert retried.ran and retried.error is None and retried.retry_count == 1
     state = room.state()
     assert state.storage["retry_count"] == 1 and state.alarm is None
+
+
+def test_a_due_alarm_fires_by_itself_when_alarms_are_automatic(lane_factory):
+    lane = lane_factory(dataclasses.replace(ROOMS, alarms="auto"))
+    lane.reset()
+    ws = lane.websocket("/rooms/a/ws")
+
+    lane.fetch("GET", "/rooms/a/alarm-now")
+
+    assert ws.receive() == "tick"
+    assert lane.durable_object("ROOMS", "a").state().alarm is None
 
 
 def test_a_client_close_reaches_web_socket_close_and_drops_the_socket(lane):

@@ -42,6 +42,9 @@ class Room(DurableObject):
         if action == "alarm":
             await self.ctx.storage.setAlarm(Date.now() + 60_000)
             return Response("set")
+        if action == "alarm-now":
+            await self.ctx.storage.setAlarm(Date.now())
+            return Response("set")
         if action == "slow":
             # Yields to the event loop mid-event: a second event may only start after this ends.
             self.trace.append("start")
@@ -117,6 +120,10 @@ class Default(WorkerEntrypoint):
             url = f"http://room/rooms/{parts[2]}/slow"
             responses = await asyncio.gather(stub.fetch(url), stub.fetch(url))
             return Response(" ".join([await r.text() for r in responses]))
+        if len(parts) == 3 and parts[1] == "snapshot":
+            # /snapshot/<name>: an RPC method called from Python through the stub.
+            snapshot = await self.env.ROOMS.getByName(parts[2]).snapshot()
+            return Response(json.dumps(snapshot))
         # /rooms/<name>/<rest> goes to that room's object.
         if len(parts) < 3 or parts[1] != "rooms":
             return Response("not found", status=404)
