@@ -128,8 +128,11 @@ def test_crons_map_to_modes_by_expression_ignoring_spacing():
         mode_for_cron("*/5 * * * *", schedule)
 
 
-def test_the_lock_must_outlive_the_backend_call():
+def test_the_lock_must_outlive_every_backend_attempt():
     assert errors_of({**BACKEND, "CONNECTOR_API_TIMEOUT": "3600"}) == (
-        "GLEAN_LOCK_TTL (3600 s) must be longer than CONNECTOR_API_TIMEOUT (3600 s)",
+        "GLEAN_LOCK_TTL (3600 s) must be more than twice CONNECTOR_API_TIMEOUT (3600 s)",
     )
-    parse_config({**BACKEND, "CONNECTOR_API_TIMEOUT": "3600", "GLEAN_LOCK_TTL": "3700"})
+    assert errors_of({**BACKEND, "CONNECTOR_API_TIMEOUT": "1800"}) == (
+        "GLEAN_LOCK_TTL (3600 s) must be more than twice CONNECTOR_API_TIMEOUT (1800 s)",
+    )
+    parse_config({**BACKEND, "CONNECTOR_API_TIMEOUT": "1800", "GLEAN_LOCK_TTL": "3601"})

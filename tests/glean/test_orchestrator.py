@@ -111,3 +111,31 @@ async def test_an_answer_that_is_not_json_is_an_error(world, make_app):
 
     with pytest.raises(RunFailed, match="invalid JSON"):
         await make_app(backend_env(world)).scheduled("0 2 * * *")
+
+
+async def test_the_lock_outlives_every_attempt_however_long_the_retries_take(
+        world, make_app, clock):
+    kv = MemoryKeyValue(clock)
+    timeout = 1700
+    room: list[float] = []  # seconds of lock left as each attempt reaches the backend
+
+    def slow_failure():
+        room.append(json.loads(kv.values["glean:lock"][0])["expiresAt"] - clock.now())
+        clock.advance(timeout - 100)  # each attempt fails just inside the timeout
+        return answer(503)
+
+    def success(request):
+        room.append(json.loads(kv.values["glean:lock"][0])["expiresAt"] - clock.now())
+        return answer(200, COMPLETED)
+
+    world.script("index", *[slow_failure] * 4)
+    world.backend_answer = success
+    app = make_app(backend_env(world, CONNECTOR_API_TIMEOUT=str(timeout),
+                               GLEAN_LOCK_TTL="3600"), kv)
+
+    record = await app.scheduled("0 2 * * *")
+
+    assert record.status == "completed" and len(room) == 5
+    # 8,000 s of attempts under a one-hour lock: renewed before a retry once half is gone.
+    assert all(left > timeout for left in room)
+    assert await kv.get("glean:lock") is None

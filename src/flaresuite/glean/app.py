@@ -241,7 +241,8 @@ class GleanApp:
         try:
             if config.backend is not None:
                 result = await run_backend(config.backend, mode, self._fetch,
-                                           policy=self._policy, sleep=self._sleep, rng=self._rng)
+                                           policy=self._policy, sleep=self._sleep, rng=self._rng,
+                                           before_retry=keep_alive)
                 status = "completed" if result.completed else "error"
                 return record(status, result.documents_indexed, error=result.error)
             assert config.direct is not None

@@ -143,11 +143,13 @@ def parse_config(env: Mapping[str, str]) -> GleanConfig:
         if instance is None:
             errors.append("GLEAN_INSTANCE is not set: the backend is told which instance to index")
         timeout = whole("CONNECTOR_API_TIMEOUT", 600, 1)
-        if timeout >= lock_ttl:
-            # The lock must outlive the backend call, or the next cron could start a
-            # second backend run while the first is still indexing.
+        if 2 * timeout >= lock_ttl:
+            # The lock must outlive every attempt at the backend, each up to the timeout, or
+            # the next cron could start a second backend run while the first is indexing. A
+            # run renews its lock before a retry once half the TTL has passed, so a TTL over
+            # twice the timeout always leaves an attempt more than the timeout.
             errors.append(
-                f"GLEAN_LOCK_TTL ({lock_ttl} s) must be longer than CONNECTOR_API_TIMEOUT "
+                f"GLEAN_LOCK_TTL ({lock_ttl} s) must be more than twice CONNECTOR_API_TIMEOUT "
                 f"({timeout} s)"
             )
         if backend_url and token and instance:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from flaresuite.glean.config import BackendConfig
@@ -46,7 +47,10 @@ async def run_backend(
     policy: RetryPolicy,
     sleep: Sleep,
     rng: random.Random,
+    before_retry: Callable[[], Awaitable[None]] | None = None,
 ) -> BackendResult:
+    """Ask the backend for one ``mode`` run; ``before_retry`` is awaited before each resend
+    (the app renews its run lock there, since every attempt may last the whole timeout)."""
     request = HttpRequest(
         "POST",
         f"{config.url}/index",
@@ -56,7 +60,8 @@ async def run_backend(
     )
     try:
         response = await send_with_retry(
-            fetch, request, policy=policy, sleep=sleep, rng=rng, retry_transport_errors=False
+            fetch, request, policy=policy, sleep=sleep, rng=rng, retry_transport_errors=False,
+            before_retry=before_retry,
         )
     except TransportError as error:
         raise BackendError(

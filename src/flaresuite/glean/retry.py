@@ -57,19 +57,23 @@ async def send_with_retry(
     sleep: Sleep,
     rng: random.Random,
     retry_transport_errors: bool = True,
+    before_retry: Callable[[], Awaitable[None]] | None = None,
 ) -> HttpResponse:
     """Send ``request`` until it gets a non-retryable answer, which is returned whatever its
     status; raises :class:`RetriesExhausted` when the attempts run out.
 
     ``retry_transport_errors=False`` re-raises :class:`TransportError` at once: for a request
     that may have started work on the server (a timed-out backend run), sending it again could
-    start that work twice.
+    start that work twice. ``before_retry`` is awaited after each backoff, just before the
+    request goes again: a caller holding a lease for the whole exchange renews it there.
     """
     last = ""
     retry_after: float | None = None
     for attempt in range(policy.attempts):
         if attempt:
             await sleep(policy.delay(attempt - 1, rng, retry_after))
+            if before_retry is not None:
+                await before_retry()
         retry_after = None
         try:
             response = await fetch(request)
