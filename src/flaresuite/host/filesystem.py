@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from flaresuite.ports import ListedObject, ListPage, StoredObject
+from flaresuite.stores.memory import list_page
 
 HASHED_SIZE_LIMIT = 8 << 20
 
@@ -58,17 +59,8 @@ class DirectoryBucket:
     async def list(
         self, *, prefix: str = "", cursor: str | None = None, limit: int = 1000
     ) -> ListPage:
-        keys = sorted(
-            key
-            for key in self._keys_under(prefix)
-            if key.startswith(prefix) and (cursor is None or key > cursor)
-        )
-        page = keys[:limit]
-        truncated = len(keys) > limit
-        return ListPage(
-            objects=[self._listed(key) for key in page],
-            cursor=page[-1] if truncated else None,
-            truncated=truncated,
+        return list_page(
+            self._keys_under(prefix), self._listed, prefix=prefix, cursor=cursor, limit=limit
         )
 
     def _keys_under(self, prefix: str):

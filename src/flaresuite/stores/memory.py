@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from flaresuite.ports import Clock, ListedObject, ListPage, StoredObject, SystemClock
 
@@ -54,17 +54,31 @@ class MemoryBucket:
         self, *, prefix: str = "", cursor: str | None = None, limit: int = 1000
     ) -> ListPage:
         self.calls.append(("list", prefix))
-        keys = sorted(k for k in self.objects if k.startswith(prefix) and (cursor is None or k > cursor))
-        page = keys[:limit]
-        truncated = len(keys) > limit
-        return ListPage(
-            objects=[
-                ListedObject(key=k, size=len(self.objects[k].body), etag=self.objects[k].etag)
-                for k in page
-            ],
-            cursor=page[-1] if truncated else None,
-            truncated=truncated,
-        )
+        return list_page(self.objects, self._listed, prefix=prefix, cursor=cursor, limit=limit)
+
+    def _listed(self, key: str) -> ListedObject:
+        stored = self.objects[key]
+        return ListedObject(key=key, size=len(stored.body), etag=stored.etag)
+
+
+def list_page(
+    keys: Iterable[str],
+    listed: Callable[[str], ListedObject],
+    *,
+    prefix: str,
+    cursor: str | None,
+    limit: int,
+) -> ListPage:
+    """R2's ``list`` over a set of keys: those starting with ``prefix`` in ascending order,
+    after ``cursor``, at most ``limit``; ``listed`` describes each key returned."""
+    selected = sorted(k for k in keys if k.startswith(prefix) and (cursor is None or k > cursor))
+    page = selected[:limit]
+    truncated = len(selected) > limit
+    return ListPage(
+        objects=[listed(key) for key in page],
+        cursor=page[-1] if truncated else None,
+        truncated=truncated,
+    )
 
 
 class MemoryKeyValue:
