@@ -78,7 +78,6 @@ def _credentials_from_directory(secret_dir: Path) -> Credentials:
 
 @dataclass(frozen=True, slots=True)
 class UploadResult:
-    location: ArtifactLocation
     url: str
     etag: str
     multipart: bool
@@ -117,7 +116,6 @@ async def upload_bundle(
             f"expected {bundle.size} bytes, sha256 {bundle.sha256}"
         )
     return UploadResult(
-        location=location,
         url=_object_url(client.endpoint, location),
         etag=etag,
         multipart=bundle.size > part_size,
