@@ -161,3 +161,20 @@ def test_unknown_paths_and_methods():
 )
 def test_swarm_ids_in_paths(url, expected):
     assert swarm_of(url) == expected
+
+
+def test_requests_that_change_nothing_leave_a_new_swarm_without_storage():
+    h = Harness()
+    h.evict()  # as a Durable Object meets its first request: rebuilt from empty storage
+    for method, path, headers in (
+        ("GET", "", {}),
+        ("GET", "/ws?token=nope&deviceId=d1", UPGRADE),
+        ("POST", "/tokens", {}),
+        ("GET", "/state", {"authorization": "Bearer wrong"}),
+        ("OPTIONS", "/tokens", {"origin": "https://evil.example"}),
+        ("GET", "/nope", {}),
+    ):
+        assert call(h, method, path, headers).response.status >= 200
+    assert h.stored == {}
+    call(h, "POST", "/tokens", OWNER)
+    assert json.loads(h.stored["meta"])["swarm"] == "lab", "the first change names the swarm"

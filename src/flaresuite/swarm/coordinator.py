@@ -143,9 +143,12 @@ class Coordinator:
         self._completions: deque[list[int]] = deque()
         """``[second, count]`` pairs over the throughput window."""
         self._out: list[Effect] = []
-        self._dirty: set[str] = {"meta"}
-        """Storage keys to rewrite at the end of the event; ``meta`` names the swarm, so an
-        object woken by an alarm or a socket event (no URL to read) knows which swarm it is."""
+        self._dirty: set[str] = set()
+        """Storage keys to rewrite at the end of the event."""
+        self._meta_stored = False
+        """``meta`` names the swarm, so an object woken by an alarm or a socket event (no URL to
+        read) knows which swarm it is. It is written with the swarm's first change, not on
+        first contact: a refused or read-only request leaves no trace in storage."""
 
     # ----------------------------------------------------------------------------------------
     # Owner requests
@@ -497,8 +500,7 @@ class Coordinator:
                 raise ValueError("this swarm has no stored state, so its id is unknown")
             swarm_id = json.loads(stored["meta"])["swarm"]
         self = cls(swarm_id, **kwargs)
-        if "meta" in stored:
-            self._dirty.clear()
+        self._meta_stored = "meta" in stored
         for key, value in stored.items():
             kind, _, ident = key.partition(":")
             if kind == "device":
@@ -672,6 +674,9 @@ class Coordinator:
     def _flush(self) -> list[Effect]:
         """Ends an event: its effects, led by its storage writes folded into one Persist."""
         out, self._out = self._out, []
+        if self._dirty and not self._meta_stored:
+            self._dirty.add("meta")
+            self._meta_stored = True
         if self._dirty:
             put: dict[str, str] = {}
             delete: list[str] = []
