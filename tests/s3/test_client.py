@@ -48,13 +48,13 @@ async def no_wait(seconds: float) -> None:
 KEYS = Credentials("AKID", "secret")
 
 
-def client(fetch, credentials=KEYS, **kwargs) -> S3Client:
+def client(fetch, credentials=KEYS, clock=None, **kwargs) -> S3Client:
     return S3Client(
         fetch,
         region="auto",
         endpoint="https://acct.r2.cloudflarestorage.com",
         credentials=credentials,
-        clock=FixedClock(),
+        clock=clock or FixedClock(),
         sleep=no_wait,
         **kwargs,
     )
@@ -296,15 +296,7 @@ async def test_every_part_carries_its_md5_and_a_failed_part_is_sent_again_re_sig
         def now(self) -> float:
             return super().now() + next(times)
 
-    s3 = S3Client(
-        fetch,
-        region="auto",
-        endpoint="https://acct.r2.cloudflarestorage.com",
-        credentials=KEYS,
-        clock=Ticking(),
-        sleep=no_wait,
-    )
-    etag = await s3.upload("b", "k", body, part_size=MIN_PART_SIZE)
+    etag = await client(fetch, clock=Ticking()).upload("b", "k", body, part_size=MIN_PART_SIZE)
 
     assert etag == "final-3"
     first_try, second_try = fetch.requests[2], fetch.requests[3]
