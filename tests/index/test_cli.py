@@ -60,6 +60,20 @@ def test_a_directory_of_wheels_is_indexed_with_metadata_from_the_wheels(tmp_path
     assert not (tmp_path / "whl/cu126/demo_pkg-1.0+cu126-py3-none-any.whl.metadata").exists()
 
 
+def test_a_wheel_rebuilt_under_the_same_name_gets_a_fresh_sidecar(tmp_path, capsys):
+    wheel = tmp_path / "whl" / "demo_pkg-1.0-py3-none-any.whl"
+    wheel.parent.mkdir(parents=True)
+    wheel.write_bytes(build_wheel("demo_pkg", "1.0", requires_python=">=3.8"))
+    assert main(["index", "build", "--source", str(tmp_path), "--prefix", "whl"]) == 0
+    wheel.write_bytes(build_wheel("demo_pkg", "1.0", requires_python=">=3.10"))
+    assert main(["index", "build", "--source", str(tmp_path), "--prefix", "whl"]) == 0
+    sidecar = tmp_path / "whl" / "demo_pkg-1.0-py3-none-any.whl.metadata"
+    assert b"Requires-Python: >=3.10" in sidecar.read_bytes()
+    page = (tmp_path / "whl/demo-pkg/index.html").read_text()
+    assert 'data-requires-python="&gt;=3.10"' in page
+    assert f"sha256={hashlib.sha256(sidecar.read_bytes()).hexdigest()}" in page
+
+
 def test_a_missing_source_directory_exits_2(tmp_path, capsys):
     assert main(["index", "build", "--source", str(tmp_path / "nope")]) == 2
     assert "source directory not found" in capsys.readouterr().err

@@ -20,8 +20,8 @@ def read_core_metadata(wheel: Path) -> bytes:
 
 
 def write_sidecars(root: Path, out: Path, prefixes: Iterable[str]) -> int:
-    """Writes missing sidecars of wheels under ``root/<prefix>`` into ``out`` at the same
-    relative path; raises :class:`~flaresuite.index.core_metadata.InvalidWheel` on a bad
+    """Writes missing or stale sidecars of wheels under ``root/<prefix>`` into ``out`` at the
+    same relative path; raises :class:`~flaresuite.index.core_metadata.InvalidWheel` on a bad
     wheel. Returns how many were written."""
     written = 0
     seen: set[Path] = set()
@@ -34,7 +34,11 @@ def write_sidecars(root: Path, out: Path, prefixes: Iterable[str]) -> int:
             sidecar = out / relative.with_name(relative.name + CORE_METADATA_SUFFIX)
             beside = wheel.with_name(wheel.name + CORE_METADATA_SUFFIX)
             metadata = read_core_metadata(wheel)
-            if sidecar.exists() or beside.exists():
+            if sidecar != beside and beside.exists():
+                continue  # the source's own sidecar is the one its pages describe
+            # PEP 658: the sidecar *is* the wheel's METADATA, so one that differs belongs to a
+            # wheel that has since been rebuilt under the same name, and is replaced.
+            if sidecar.exists() and sidecar.read_bytes() == metadata:
                 continue
             sidecar.parent.mkdir(parents=True, exist_ok=True)
             sidecar.write_bytes(metadata)
