@@ -8,7 +8,6 @@ constructor has nothing to rebuild from but storage and ``ctx.getWebSockets()``;
 on the first event. Everything that decides lives in the core; this module only adapts.
 """
 
-import json
 import time
 
 from js import WebSocketPair
@@ -18,10 +17,15 @@ from workers import DurableObject, Response, WorkerEntrypoint
 from cfbindings import to_core_request, to_worker_response
 from flaresuite.swarm.coordinator import Coordinator
 from flaresuite.swarm.host import apply
+from flaresuite.swarm.model import Attachment
 from flaresuite.swarm.web import Reply, SwarmConfig, handle, not_a_swarm, swarm_of
 
 STORAGE_BATCH = 128
 """Durable Object storage takes at most 128 keys per put() or delete()."""
+
+
+def batches(items):
+    return [items[i : i + STORAGE_BATCH] for i in range(0, len(items), STORAGE_BATCH)]
 
 
 class Default(WorkerEntrypoint):
@@ -43,11 +47,13 @@ class DurableStorage:
         return {str(k): str(v) for k, v in dict(await self._storage.list()).items()}
 
     async def write(self, put, delete):
-        entries = list(put.items())
-        for i in range(0, len(entries), STORAGE_BATCH):
-            await self._storage.put(dict(entries[i : i + STORAGE_BATCH]))
-        for i in range(0, len(delete), STORAGE_BATCH):
-            await self._storage.delete(list(delete[i : i + STORAGE_BATCH]))
+        # Every call is made before the first await: storage coalesces writes with no await
+        # between them into one atomic batch, so a completion's chunk delete and its counters
+        # land together or not at all.
+        pending = [self._storage.put(dict(batch)) for batch in batches(list(put.items()))]
+        pending += [self._storage.delete(batch) for batch in batches(list(delete))]
+        for call in pending:
+            await call
 
     async def get_alarm(self):
         at = await self._storage.getAlarm()
@@ -77,11 +83,14 @@ class HibernatedSockets:
     def close(self, socket_id, code, reason):
         ws = self.by_id.pop(socket_id, None)
         if ws is not None:
-            ws.close(code, reason)
+            try:
+                ws.close(code, reason)
+            except JsException:  # already closed by its peer; the effects after it must still apply
+                pass
 
 
 def socket_id_of(ws):
-    return json.loads(ws.deserializeAttachment())["socketId"]
+    return Attachment.from_json(ws.deserializeAttachment()).socket_id
 
 
 class SwarmCoordinator(DurableObject):

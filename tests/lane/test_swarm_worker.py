@@ -136,6 +136,17 @@ def test_a_device_runs_a_job_through_the_durable_object(lane):
     assert [k for k in lane.durable_object("SWARM", "lab").state().storage if k.startswith("chunk:")] == []
 
 
+def test_an_event_that_writes_more_than_128_keys_is_stored_whole(lane):
+    join(lane, "d1", invite(lane))
+    assert lane.fetch("POST", "/swarm/lab/jobs?chunks=300", headers=OWNER).status == 201
+    swarm = lane.durable_object("SWARM", "lab")
+    assert len([k for k in swarm.state().storage if k.startswith("chunk:")]) == 300
+
+    swarm.evict()
+
+    assert state(lane)["queue"]["queued"] == 300
+
+
 def test_sockets_carry_json_string_attachments(lane):
     join(lane, "d1", invite(lane))
 
