@@ -258,14 +258,14 @@ class ObjectRecord {
     this.#disarm();
   }
 
-  #arm() {
+  // Fires the pending alarm after `delay` ms (by default when it is due), if alarms are automatic.
+  #arm(delay = this.alarm - Date.now()) {
     this.#disarm();
     if (this.alarm === null || !this.namespace.autoAlarms) return;
-    const delay = Math.max(0, this.alarm - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.runAlarm().catch((e) => this.host.reportError(e));
-    }, delay);
+    }, Math.max(0, delay));
   }
 
   #disarm() {
@@ -288,17 +288,12 @@ class ObjectRecord {
         this.alarmRetries = 0;
         return { ran: true, error: null, retryCount };
       } catch (error) {
-        if (this.alarm === null && retryCount < ALARM_MAX_RETRIES) {
+        // A new alarm the failed handler set replaces the retry, and starts with no retries.
+        const retry = this.alarm === null && retryCount < ALARM_MAX_RETRIES;
+        this.alarmRetries = retry ? retryCount + 1 : 0;
+        if (retry) {
           this.alarm = scheduled;
-          this.alarmRetries = retryCount + 1;
-          if (this.namespace.autoAlarms) {
-            this.#timer = setTimeout(() => {
-              this.#timer = null;
-              this.runAlarm().catch((e) => this.host.reportError(e));
-            }, ALARM_FIRST_BACKOFF_MS * 2 ** retryCount);
-          }
-        } else if (this.alarm === null) {
-          this.alarmRetries = 0;
+          this.#arm(ALARM_FIRST_BACKOFF_MS * 2 ** retryCount);
         }
         this.host.reportError(error);
         return { ran: true, error: String(error?.message ?? error), retryCount };

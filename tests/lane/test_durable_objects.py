@@ -164,6 +164,22 @@ def test_a_due_alarm_fires_by_itself_when_alarms_are_automatic(lane_factory):
     assert lane.durable_object("ROOMS", "a").state().alarm is None
 
 
+def test_a_failed_alarm_that_set_a_new_alarm_is_not_retried(lane):
+    lane.fetch("GET", "/rooms/a/fail-alarms")
+    lane.fetch("GET", "/rooms/a/alarm")
+    room = lane.durable_object("ROOMS", "a")
+    scheduled = room.state().alarm
+    assert room.alarm().error and room.state().alarm_retries == 1
+    lane.fetch("GET", "/rooms/a/fail-and-reschedule")
+
+    failed_retry = room.alarm()
+
+    state = room.state()
+    assert failed_retry.retry_count == 1 and "alarm failed once" in failed_retry.error
+    assert state.alarm > scheduled and state.alarm_retries == 0
+    assert room.alarm().retry_count == 0
+
+
 def test_a_client_close_reaches_web_socket_close_and_drops_the_socket(lane):
     ws = lane.websocket("/rooms/a/ws", headers={"x-member": "alice"})
 

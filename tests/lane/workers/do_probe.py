@@ -51,8 +51,8 @@ class Room(DurableObject):
             await asyncio.sleep(0.01)
             self.trace.append("end")
             return Response(",".join(self.trace))
-        if action == "fail-alarms":
-            await self.ctx.storage.put("fail_alarm", True)
+        if action in ("fail-alarms", "fail-and-reschedule"):
+            await self.ctx.storage.put("fail_alarm", action)
             return Response("armed")
         if action == "bad-attachment":
             sockets = self.ctx.getWebSockets()
@@ -96,8 +96,10 @@ class Room(DurableObject):
     async def alarm(self, alarm_info):
         await self.ctx.storage.put("alarms", (await self.ctx.storage.get("alarms") or 0) + 1)
         await self.ctx.storage.put("retry_count", alarm_info.retryCount)
-        if await self.ctx.storage.get("fail_alarm"):
+        if failure := await self.ctx.storage.get("fail_alarm"):
             await self.ctx.storage.delete("fail_alarm")
+            if failure == "fail-and-reschedule":
+                await self.ctx.storage.setAlarm(Date.now() + 120_000)
             raise RuntimeError("alarm failed once")
         for socket in self.ctx.getWebSockets("room"):
             socket.send("tick")
