@@ -219,12 +219,17 @@ class Lane {
     }
   }
 
-  async fetch({ method = "GET", path: target = "/", headers = [], body = null }) {
-    const request = new Request(new URL(target, this.config.origin ?? DEFAULT_ORIGIN), {
+  // The Request a driver command describes: path on the configured origin, base64 body.
+  #request({ method = "GET", path: target = "/", headers = [], body = null }) {
+    return new Request(new URL(target, this.config.origin ?? DEFAULT_ORIGIN), {
       method,
       headers,
       body: body === null ? undefined : Buffer.from(body, "base64"),
     });
+  }
+
+  async fetch(command) {
+    const request = this.#request(command);
     const response = await this.#defaultEvent("fetch", (ctx) => [request, this.env, ctx], {
       relaxed: true,
     });
@@ -339,14 +344,9 @@ class Lane {
     return ns;
   }
 
-  async doFetch({ binding, name, method = "GET", path: target = "/", headers = [], body = null }) {
+  async doFetch({ binding, name, ...command }) {
     const stub = this.#namespace(binding).getByName(name);
-    const response = await stub.fetch(new URL(target, this.config.origin ?? DEFAULT_ORIGIN), {
-      method,
-      headers,
-      body: body === null ? undefined : Buffer.from(body, "base64"),
-    });
-    return await this.#wireResponse(response);
+    return await this.#wireResponse(await stub.fetch(this.#request(command)));
   }
 
   async doCall({ binding, name, method, args = [] }) {
@@ -421,7 +421,7 @@ class Lane {
   }
 
   async r2List({ bucket, prefix = "" }) {
-    this.#bucket(bucket);
+    this.#bucket(bucket); // refuses an unknown binding by name
     const keys = [];
     let cursor;
     for (;;) {

@@ -171,8 +171,16 @@ def _b64(data: bytes | str) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
 
 
-def _header_list(headers: Mapping[str, str] | None) -> list[list[str]]:
-    return [[k, v] for k, v in (headers or {}).items()]
+def _request(
+    method: str, path: str, headers: Mapping[str, str] | None, body: bytes | str | None
+) -> dict[str, Any]:
+    """A request as the lane's fetch and do_fetch commands take it."""
+    return {
+        "method": method,
+        "path": path,
+        "headers": [[k, v] for k, v in (headers or {}).items()],
+        "body": None if body is None else _b64(body),
+    }
 
 
 class WebSocket:
@@ -233,14 +241,7 @@ class DurableObject:
         headers: Mapping[str, str] | None = None,
         body: bytes | str | None = None,
     ) -> LaneResponse:
-        reply = self._lane.call(
-            "do_fetch",
-            **self._address,
-            method=method,
-            path=path,
-            headers=_header_list(headers),
-            body=None if body is None else _b64(body),
-        )
+        reply = self._lane.call("do_fetch", **self._address, **_request(method, path, headers, body))
         return self._lane._response(reply)
 
     def websocket(self, path: str = "/", headers: Mapping[str, str] | None = None) -> WebSocket:
@@ -360,14 +361,7 @@ class Lane:
         body: bytes | str | None = None,
     ) -> LaneResponse:
         """``Default(ctx, env).fetch(request)`` for ``<origin><path>``."""
-        reply = self.call(
-            "fetch",
-            method=method,
-            path=path,
-            headers=_header_list(headers),
-            body=None if body is None else _b64(body),
-        )
-        return self._response(reply)
+        return self._response(self.call("fetch", **_request(method, path, headers, body)))
 
     def websocket(self, path: str = "/", headers: Mapping[str, str] | None = None) -> WebSocket:
         """A WebSocket upgrade through the Worker's fetch (which must answer 101)."""
