@@ -25,6 +25,19 @@ def loopback_bypasses_proxies() -> Iterator[None]:
         yield
 
 
+class Sleeps(list):
+    """An injected ``sleep`` that returns at once and remembers each requested wait, so
+    retry tests check backoff without waiting it out."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
 @pytest.fixture(scope="session")
 def moto_s3() -> MotoS3:
     """moto's S3 server on 127.0.0.1 with SigV4 signature checking on, one per session.

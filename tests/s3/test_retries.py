@@ -24,18 +24,6 @@ def error_document(code: str, message: str, request_id: str = "REQ123") -> bytes
     ).encode()
 
 
-class Sleeps(list):
-    """An injected ``sleep`` that returns at once and remembers each requested wait."""
-
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
 @pytest.fixture
 async def fetch():
     async with httpx_fetch() as fetch:
