@@ -7,6 +7,15 @@ from collections.abc import Callable, Iterator
 import pytest
 from driver import Lane, LaneConfig
 
+BINDINGS_PROBE = LaneConfig(
+    main="tests/lane/workers/bindings_probe.py",
+    module_roots=("src", "tests/lane/workers"),
+    r2_buckets=["BUCKET"],
+    kv_namespaces=["KV"],
+)
+"""The probe Worker (workers/bindings_probe.py) with an R2 bucket ``BUCKET`` and a KV
+namespace ``KV``."""
+
 
 @pytest.fixture(scope="session")
 def lane_factory() -> Iterator[Callable[[LaneConfig], Lane]]:
@@ -33,3 +42,11 @@ def lane_factory() -> Iterator[Callable[[LaneConfig], Lane]]:
     yield start
     for lane in lanes.values():
         lane.close()
+
+
+@pytest.fixture
+def probe_lane(lane_factory) -> Lane:
+    """The bindings probe's lane, with empty bindings."""
+    lane = lane_factory(BINDINGS_PROBE)
+    lane.reset()
+    return lane

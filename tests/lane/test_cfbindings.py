@@ -9,24 +9,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from driver import LaneConfig, WorkerError
+from driver import WorkerError
 from werkzeug import Response as WerkzeugResponse
 
 pytestmark = pytest.mark.lane
 
-PROBE = LaneConfig(
-    main="tests/lane/workers/bindings_probe.py",
-    module_roots=("src", "tests/lane/workers"),
-    r2_buckets=["BUCKET"],
-    kv_namespaces=["KV"],
-)
-
 
 @pytest.fixture
-def lane(lane_factory):
-    lane = lane_factory(PROBE)
-    lane.reset()
-    return lane
+def lane(probe_lane):
+    return probe_lane
 
 
 class TestR2Bucket:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from driver import LaneConfig, WorkerError
+from driver import WorkerError
 
 pytestmark = pytest.mark.lane
 
-PROBE = LaneConfig(
-    main="tests/lane/workers/bindings_probe.py",
-    module_roots=("src", "tests/lane/workers"),
-    r2_buckets=["BUCKET"],
-    kv_namespaces=["KV"],
-)
-
 
 @pytest.fixture
-def lane(lane_factory):
-    lane = lane_factory(PROBE)
-    lane.reset()
-    return lane
+def lane(probe_lane):
+    return probe_lane
 
 
 def test_scheduled_gets_cron_and_time_and_finishes_after_wait_until(lane):
