@@ -2,7 +2,11 @@
 ``/swarm/<id>`` to the ``SwarmCoordinator`` Durable Object named ``<id>``, which runs on the
 hibernation API. Covered here: invites and their rate limit (across eviction), refusals before
 the upgrade, a device's whole round trip, eviction and rebuild from storage plus socket
-attachments, and the 2 s alarm that stops when the last socket leaves.
+attachments, storage writes past the 128-key limit, the 2 s alarm that stops when the last
+socket leaves, and a resume that outlives the late close of the old socket.
+
+Like workerd, the fake queues what the object sends on a socket before its 101 reaches the
+client, so a test reads ``WELCOME`` (and its resume key) as the socket's first frame.
 
 Alarms are manual, so each tick is delivered by the test. Replies are read with
 :func:`next_of`, which skips broadcasts and log lines in between.
