@@ -136,3 +136,11 @@ def test_the_lock_must_outlive_every_backend_attempt():
         "GLEAN_LOCK_TTL (3600 s) must be more than twice CONNECTOR_API_TIMEOUT (1800 s)",
     )
     parse_config({**BACKEND, "CONNECTOR_API_TIMEOUT": "1800", "GLEAN_LOCK_TTL": "3601"})
+
+
+def test_in_direct_mode_the_lock_must_outlive_any_one_request():
+    assert errors_of({**DIRECT, "GLEAN_LOCK_TTL": "120"}) == (
+        "GLEAN_LOCK_TTL (120 s) must be more than twice the 60 s a request to Glean or the "
+        "source may take",
+    )
+    parse_config({**DIRECT, "GLEAN_LOCK_TTL": "121"})

@@ -212,3 +212,23 @@ async def test_a_lock_write_refused_because_another_run_just_took_it_is_busy(clo
         await KvLock(RacedRead(), clock, 3600).acquire("cron-hourly", Mode.INCREMENTAL)
     assert busy.value.holder.owner == "cron-full"
     assert (await first.holder()).owner == "cron-full"
+
+
+async def test_a_run_keeps_its_lock_while_slow_source_pages_arrive(world, make_app, kv, clock):
+    world.serve_documents([doc(n) for n in range(5)], page_size=1)
+    room: list[float] = []  # seconds of lock left as each source page is asked for
+
+    def slow_page(number):
+        def answer_page():
+            room.append(json.loads(kv.values[LOCK_KEY][0])["expiresAt"] - clock.now())
+            clock.advance(1000)
+            return answer(200, world.pages[number])
+        return answer_page
+
+    world.script("source", *(slow_page(n) for n in range(5)))
+
+    record = await make_app(direct_env(world, GLEAN_LOCK_TTL="3600"), kv).scheduled(FULL_CRON)
+
+    # 5,000 s of listing before the only Glean request, under a one-hour lock.
+    assert record.status == "completed" and len(room) == 5
+    assert all(left > 60 for left in room)

@@ -6,14 +6,14 @@ import random
 
 import pytest
 
-from flaresuite.glean.retry import RetryPolicy
+from flaresuite.glean.retry import Retrying, RetryPolicy
 from flaresuite.glean.source import Deletion, DocumentSource, SourceError
 from tests.glean.glean_fakes import answer, doc
 
 
 def source(world, fetch, clock, url="/source?tenant=a", token=None):
-    return DocumentSource(fetch, world.url(url), token=token, page_size=2,
-                          policy=RetryPolicy(), sleep=clock.sleep, rng=random.Random(1))
+    retrying = Retrying(fetch, RetryPolicy(), clock.sleep, random.Random(1))
+    return DocumentSource(retrying, world.url(url), token=token, page_size=2)
 
 
 async def test_pages_follow_next_cursor_and_keep_the_urls_own_query(world, fetch, clock):

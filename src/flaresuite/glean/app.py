@@ -29,7 +29,7 @@ from flaresuite.glean.modes import (
     parse_mode,
 )
 from flaresuite.glean.orchestrator import run_backend
-from flaresuite.glean.retry import DEFAULT_RETRY_POLICY, RetryPolicy, Sleep
+from flaresuite.glean.retry import DEFAULT_RETRY_POLICY, Retrying, RetryPolicy, Sleep
 from flaresuite.glean.state import RunRecord, SpacedWrites, SyncState, iso_utc
 from flaresuite.http import (
     HttpFetch,
@@ -238,17 +238,16 @@ class GleanApp:
             return RunRecord(run_id, mode, trigger, status, started, self._clock.now(),
                              indexed, deleted, error)
 
+        retrying = Retrying(self._fetch, self._policy, self._sleep, self._rng,
+                            before_attempt=keep_alive)
         try:
             if config.backend is not None:
-                result = await run_backend(config.backend, mode, self._fetch,
-                                           policy=self._policy, sleep=self._sleep, rng=self._rng,
-                                           before_retry=keep_alive)
+                result = await run_backend(config.backend, mode, retrying)
                 status = "completed" if result.completed else "error"
                 return record(status, result.documents_indexed, error=result.error)
             assert config.direct is not None
-            direct = DirectSync(config.direct, self._fetch, state, clock=self._clock,
-                                sleep=self._sleep, rng=self._rng, new_id=self._new_id,
-                                log=self._log, keep_alive=keep_alive, policy=self._policy)
+            direct = DirectSync(config.direct, retrying, state, clock=self._clock,
+                                new_id=self._new_id, log=self._log)
             if mode is Mode.FULL:
                 counts = await direct.full()
             else:

@@ -38,6 +38,10 @@ DEFAULT_SCHEDULE = {Mode.FULL: "0 2 * * *", Mode.INCREMENTAL: "0 * * * *"}
 MIN_KV_TTL = 60
 """KV rejects an ``expirationTtl`` below 60 seconds."""
 
+DIRECT_REQUEST_TIMEOUT = 60.0
+"""Seconds one request of direct mode may take, to Glean or to the source (the Indexing SDK's
+client timeout)."""
+
 
 class ConfigError(SuiteConfigError):
     """The configuration cannot run a sync; ``errors`` says every reason."""
@@ -171,6 +175,12 @@ def parse_config(env: Mapping[str, str]) -> GleanConfig:
         if datasource is None:
             errors.append("GLEAN_DATASOURCE is not set: direct mode indexes into one datasource")
         page_size = whole("DOCUMENT_SOURCE_PAGE_SIZE", 500, 1, "documents")
+        if 2 * DIRECT_REQUEST_TIMEOUT >= lock_ttl:
+            # As for the backend below: the lock must outlive any one request.
+            errors.append(
+                f"GLEAN_LOCK_TTL ({lock_ttl} s) must be more than twice the "
+                f"{DIRECT_REQUEST_TIMEOUT:g} s a request to Glean or the source may take"
+            )
         if glean_url and glean_token and datasource and source_url:
             direct = DirectConfig(
                 glean_url=glean_url,

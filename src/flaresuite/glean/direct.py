@@ -12,8 +12,7 @@ Glean's 600 documents per minute, then ``/deletedocument`` for each deletion of 
 
 from __future__ import annotations
 
-import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flaresuite.glean.config import DirectConfig
@@ -24,15 +23,9 @@ from flaresuite.glean.indexing import (
     MAX_PAGE_DOCUMENTS,
     GleanIndexingClient,
 )
-from flaresuite.glean.retry import (
-    DEFAULT_RETRY_POLICY,
-    RetryPolicy,
-    Sleep,
-    SlidingWindowLimiter,
-)
+from flaresuite.glean.retry import Retrying, SlidingWindowLimiter
 from flaresuite.glean.source import DocumentSource
 from flaresuite.glean.state import SyncState
-from flaresuite.http import HttpFetch
 from flaresuite.logs import Log
 from flaresuite.ports import Clock
 
@@ -83,37 +76,26 @@ class DirectSync:
     def __init__(
         self,
         config: DirectConfig,
-        fetch: HttpFetch,
+        retrying: Retrying,
         state: SyncState,
         *,
         clock: Clock,
-        sleep: Sleep,
-        rng: random.Random,
         new_id: Callable[[], str],
         log: Log,
-        keep_alive: Callable[[], Awaitable[None]],
-        policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     ) -> None:
         self._config = config
         self._state = state
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = retrying.sleep
         self._new_id = new_id
         self._log = log
-        self._keep_alive = keep_alive
-        """Called after every request to Glean, so a long run keeps its lock."""
         self._source = DocumentSource(
-            fetch,
+            retrying,
             config.source_url,
             token=config.source_token,
             page_size=config.source_page_size,
-            policy=policy,
-            sleep=sleep,
-            rng=rng,
         )
-        self._glean = GleanIndexingClient(
-            fetch, config.glean_url, config.glean_token, policy=policy, sleep=sleep, rng=rng
-        )
+        self._glean = GleanIndexingClient(retrying, config.glean_url, config.glean_token)
 
     async def full(self) -> SyncCounts:
         datasource = self._config.datasource
@@ -140,7 +122,6 @@ class DirectSync:
             indexed += len(documents)
             self._log("glean.bulk_page", uploadId=upload_id, page=pages_sent,
                       documents=len(documents), last=last)
-            await self._keep_alive()
 
         batch = _Batch(MAX_PAGE_DOCUMENTS)
         async for page in self._source.pages():
@@ -173,7 +154,6 @@ class DirectSync:
             await documents_limit.acquire(len(documents))
             await self._glean.index_documents(datasource, documents)
             indexed += len(documents)
-            await self._keep_alive()
 
         batch = _Batch(INCREMENTAL_BATCH_DOCUMENTS)
         async for page in self._source.pages(since=since):
@@ -188,7 +168,6 @@ class DirectSync:
                 await requests_limit.acquire(1)
                 await self._glean.delete_document(datasource, deletion.object_type, deletion.id)
                 deleted += 1
-                await self._keep_alive()
         return SyncCounts(indexed=indexed, deleted=deleted)
 
 

@@ -17,11 +17,11 @@ re-encoded.
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Sequence
 
-from flaresuite.glean.retry import RetryPolicy, Sleep, send_with_retry
-from flaresuite.http import HttpFetch, HttpRequest
+from flaresuite.glean.config import DIRECT_REQUEST_TIMEOUT
+from flaresuite.glean.retry import Retrying, excerpt
+from flaresuite.http import HttpRequest
 
 API_PATH = "/api/index/v1"
 
@@ -34,31 +34,16 @@ MAX_PAGE_BYTES = 5 * 1024 * 1024
 ENVELOPE_BYTES = 1024
 """Room kept in a page for the fields around ``documents`` (ids and flags, well under this)."""
 
-REQUEST_TIMEOUT = 60.0
-"""The Indexing SDK's client timeout (60,000 ms)."""
-
 
 class GleanApiError(Exception):
     """Glean refused a request (4xx other than 429) or kept failing."""
 
 
 class GleanIndexingClient:
-    def __init__(
-        self,
-        fetch: HttpFetch,
-        base_url: str,
-        token: str,
-        *,
-        policy: RetryPolicy,
-        sleep: Sleep,
-        rng: random.Random,
-    ) -> None:
-        self._fetch = fetch
+    def __init__(self, retrying: Retrying, base_url: str, token: str) -> None:
+        self._retrying = retrying
         self._base_url = base_url
         self._token = token
-        self._policy = policy
-        self._sleep = sleep
-        self._rng = rng
 
     async def bulk_index_page(
         self,
@@ -96,14 +81,13 @@ class GleanIndexingClient:
                 "content-type": "application/json",
             },
             body,
-            timeout=REQUEST_TIMEOUT,
+            timeout=DIRECT_REQUEST_TIMEOUT,
         )
-        response = await send_with_retry(
-            self._fetch, request, policy=self._policy, sleep=self._sleep, rng=self._rng
-        )
+        response = await self._retrying.send(request)
         if not response.ok:
-            detail = response.body[:300].decode("utf-8", "replace")
-            raise GleanApiError(f"Glean /{endpoint} answered HTTP {response.status}: {detail}")
+            raise GleanApiError(
+                f"Glean /{endpoint} answered HTTP {response.status}: {excerpt(response.body, 300)}"
+            )
 
 
 def _with_documents(fields: dict[str, object], documents: Sequence[bytes]) -> bytes:

@@ -18,14 +18,12 @@ second request would start a concurrent upload.
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from flaresuite.glean.config import BackendConfig
 from flaresuite.glean.modes import Mode
-from flaresuite.glean.retry import RetryPolicy, Sleep, send_with_retry
-from flaresuite.http import HttpFetch, HttpRequest, TransportError
+from flaresuite.glean.retry import Retrying, excerpt
+from flaresuite.http import HttpRequest, TransportError
 
 
 class BackendError(Exception):
@@ -39,18 +37,7 @@ class BackendResult:
     error: str | None
 
 
-async def run_backend(
-    config: BackendConfig,
-    mode: Mode,
-    fetch: HttpFetch,
-    *,
-    policy: RetryPolicy,
-    sleep: Sleep,
-    rng: random.Random,
-    before_retry: Callable[[], Awaitable[None]] | None = None,
-) -> BackendResult:
-    """Ask the backend for one ``mode`` run; ``before_retry`` is awaited before each resend
-    (the app renews its run lock there, since every attempt may last the whole timeout)."""
+async def run_backend(config: BackendConfig, mode: Mode, retrying: Retrying) -> BackendResult:
     request = HttpRequest(
         "POST",
         f"{config.url}/index",
@@ -59,17 +46,15 @@ async def run_backend(
         timeout=config.timeout,
     )
     try:
-        response = await send_with_retry(
-            fetch, request, policy=policy, sleep=sleep, rng=rng, retry_transport_errors=False,
-            before_retry=before_retry,
-        )
+        response = await retrying.send(request, retry_transport_errors=False)
     except TransportError as error:
         raise BackendError(
             f"no answer from the backend within {config.timeout:g} s ({error})"
         ) from None
     if not response.ok:
-        detail = response.body[:300].decode("utf-8", "replace")
-        raise BackendError(f"the backend answered HTTP {response.status}: {detail}")
+        raise BackendError(
+            f"the backend answered HTTP {response.status}: {excerpt(response.body, 300)}"
+        )
     try:
         answer = json.loads(response.body)
     except ValueError:

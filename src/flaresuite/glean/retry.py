@@ -49,46 +49,55 @@ def is_retryable(status: int) -> bool:
     return status == 429 or 500 <= status <= 599
 
 
-async def send_with_retry(
-    fetch: HttpFetch,
-    request: HttpRequest,
-    *,
-    policy: RetryPolicy,
-    sleep: Sleep,
-    rng: random.Random,
-    retry_transport_errors: bool = True,
-    before_retry: Callable[[], Awaitable[None]] | None = None,
-) -> HttpResponse:
-    """Send ``request`` until it gets a non-retryable answer, which is returned whatever its
-    status; raises :class:`RetriesExhausted` when the attempts run out.
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """Sends requests over ``fetch`` with the retry policy; one per run, shared by every client
+    of that run (document source, Glean, backend).
 
-    ``retry_transport_errors=False`` re-raises :class:`TransportError` at once: for a request
-    that may have started work on the server (a timed-out backend run), sending it again could
-    start that work twice. ``before_retry`` is awaited after each backoff, just before the
-    request goes again: a caller holding a lease for the whole exchange renews it there.
+    ``before_attempt`` is awaited before every attempt, after any backoff: the run renews its
+    lock there, so the lock only has to outlive one attempt, never a whole run of retries.
     """
-    last = ""
-    retry_after: float | None = None
-    for attempt in range(policy.attempts):
-        if attempt:
-            await sleep(policy.delay(attempt - 1, rng, retry_after))
-            if before_retry is not None:
-                await before_retry()
-        retry_after = None
-        try:
-            response = await fetch(request)
-        except TransportError as error:
-            if not retry_transport_errors:
-                raise
-            last = f"no response ({error})"
-            continue
-        if not is_retryable(response.status):
-            return response
-        retry_after = _retry_after_seconds(response)
-        last = f"HTTP {response.status}: {_excerpt(response.body)}"
-    raise RetriesExhausted(
-        f"{request.method} {_without_query(request.url)} failed {policy.attempts} times; last: {last}"
-    )
+
+    fetch: HttpFetch
+    policy: RetryPolicy
+    sleep: Sleep
+    rng: random.Random
+    before_attempt: Callable[[], Awaitable[None]] | None = None
+
+    async def send(
+        self, request: HttpRequest, *, retry_transport_errors: bool = True
+    ) -> HttpResponse:
+        """Send ``request`` until it gets a non-retryable answer, which is returned whatever
+        its status; raises :class:`RetriesExhausted` when the attempts run out.
+
+        ``retry_transport_errors=False`` re-raises :class:`TransportError` at once: for a
+        request that may have started work on the server (a timed-out backend run), sending it
+        again could start that work twice.
+        """
+        policy = self.policy
+        last = ""
+        retry_after: float | None = None
+        for attempt in range(policy.attempts):
+            if attempt:
+                await self.sleep(policy.delay(attempt - 1, self.rng, retry_after))
+            if self.before_attempt is not None:
+                await self.before_attempt()
+            retry_after = None
+            try:
+                response = await self.fetch(request)
+            except TransportError as error:
+                if not retry_transport_errors:
+                    raise
+                last = f"no response ({error})"
+                continue
+            if not is_retryable(response.status):
+                return response
+            retry_after = _retry_after_seconds(response)
+            last = f"HTTP {response.status}: {excerpt(response.body)}"
+        raise RetriesExhausted(
+            f"{request.method} {_without_query(request.url)} failed {policy.attempts} times; "
+            f"last: {last}"
+        )
 
 
 def _retry_after_seconds(response: HttpResponse) -> float | None:
@@ -101,7 +110,8 @@ def _retry_after_seconds(response: HttpResponse) -> float | None:
         return None
 
 
-def _excerpt(body: bytes, limit: int = 200) -> str:
+def excerpt(body: bytes, limit: int = 200) -> str:
+    """The start of a response body for an error message."""
     text = body[:limit].decode("utf-8", "replace")
     return text + ("..." if len(body) > limit else "")
 

@@ -21,16 +21,14 @@ Pages are yielded one at a time, so a sync holds one source page, never the whol
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from flaresuite.glean.config import DIRECT_REQUEST_TIMEOUT
 from flaresuite.glean.documents import MAX_ID_LENGTH
-from flaresuite.glean.retry import RetryPolicy, Sleep, send_with_retry
-from flaresuite.http import HttpFetch, HttpRequest
-
-SOURCE_TIMEOUT = 60.0
+from flaresuite.glean.retry import Retrying
+from flaresuite.http import HttpRequest
 
 
 class SourceError(Exception):
@@ -51,24 +49,11 @@ class SourcePage:
 
 
 class DocumentSource:
-    def __init__(
-        self,
-        fetch: HttpFetch,
-        url: str,
-        *,
-        token: str | None,
-        page_size: int,
-        policy: RetryPolicy,
-        sleep: Sleep,
-        rng: random.Random,
-    ) -> None:
-        self._fetch = fetch
+    def __init__(self, retrying: Retrying, url: str, *, token: str | None, page_size: int) -> None:
+        self._retrying = retrying
         self._url = url
         self._token = token
         self._page_size = page_size
-        self._policy = policy
-        self._sleep = sleep
-        self._rng = rng
 
     async def pages(self, since: int | None = None) -> AsyncIterator[SourcePage]:
         """Every page in order; ``since`` asks for changes only (INCREMENTAL)."""
@@ -93,10 +78,8 @@ class DocumentSource:
         headers = {"accept": "application/json"}
         if self._token:
             headers["authorization"] = f"Bearer {self._token}"
-        request = HttpRequest("GET", _with_query(self._url, query), headers, timeout=SOURCE_TIMEOUT)
-        response = await send_with_retry(
-            self._fetch, request, policy=self._policy, sleep=self._sleep, rng=self._rng
-        )
+        request = HttpRequest("GET", _with_query(self._url, query), headers, timeout=DIRECT_REQUEST_TIMEOUT)
+        response = await self._retrying.send(request)
         if not response.ok:
             raise SourceError(f"the document source answered HTTP {response.status}")
         try:
