@@ -276,6 +276,7 @@ class IndexBuilder:
     def _cached_metadata(
         self, dist: Distribution, cache: MetadataCache, with_hashes: bool
     ) -> FileMetadata | None:
+        """What the cache knows about ``dist``, or ``None`` when part of it must be fetched."""
         sha256 = None
         if with_hashes:
             found, sha256 = cache.checksum(dist.obj.key, dist.obj.etag)
@@ -291,22 +292,20 @@ class IndexBuilder:
     async def _fetch_metadata(
         self, dist: Distribution, cache: MetadataCache, report: PrefixReport, with_hashes: bool
     ) -> FileMetadata:
-        sha256 = None
-        if with_hashes:
-            found, sha256 = cache.checksum(dist.obj.key, dist.obj.etag)
-            if not found:
-                report.heads += 1
-                sha256 = await self.source.sha256(dist.obj)
-                cache.remember_checksum(dist.obj.key, dist.obj.etag, sha256)
-        if dist.sidecar is None:
-            return FileMetadata(sha256=sha256)
-        facts = cache.sidecar(dist.sidecar.key, dist.sidecar.etag)
-        if facts is None:
+        """Fetches only what the cache lacks into the cache, then answers from it."""
+        if with_hashes and not cache.checksum(dist.obj.key, dist.obj.etag)[0]:
+            report.heads += 1
+            sha256 = await self.source.sha256(dist.obj)
+            cache.remember_checksum(dist.obj.key, dist.obj.etag, sha256)
+        sidecar = dist.sidecar
+        if sidecar is not None and cache.sidecar(sidecar.key, sidecar.etag) is None:
             report.sidecar_reads += 1
-            body = await self.source.read(dist.sidecar)
+            body = await self.source.read(sidecar)
             facts = SidecarFacts(hashlib.sha256(body).hexdigest(), requires_python(body))
-            cache.remember_sidecar(dist.sidecar.key, dist.sidecar.etag, facts)
-        return FileMetadata(sha256, facts.sha256, facts.requires_python)
+            cache.remember_sidecar(sidecar.key, sidecar.etag, facts)
+        known = self._cached_metadata(dist, cache, with_hashes)
+        assert known is not None  # everything missing was just remembered
+        return known
 
     async def _publish(
         self, prefix: str, pages: list[Page], report: PrefixReport, stored: Sequence[_StoredPages]
