@@ -11,16 +11,18 @@ import asyncio
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from flaresuite.cli import UsageError, positive_int
 from flaresuite.errors import ConfigError
 from flaresuite.index.builder import BuildConfig, IndexBuilder, RunReport
-from flaresuite.index.layout import DEFAULT_PREFIXES, parse_prefix
+from flaresuite.index.layout import parse_prefix
 from flaresuite.logs import stderr_json_log
 from flaresuite.s3.addressing import check_endpoint
 
 DEFAULT_OUT = Path("flaresuite-index")
+DEFAULTS = BuildConfig()
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -46,10 +48,12 @@ def register(groups: argparse._SubParsersAction) -> None:
                        help="where pages are written (default: the source directory, in place)")
     build.add_argument("--prefix", action="append", dest="prefixes", metavar="PREFIX",
                        type=_argument(parse_prefix),
-                       help=f"prefix to index; repeatable (default: {', '.join(DEFAULT_PREFIXES)})")
-    build.add_argument("--nightly-keep", type=positive_int, default=60, metavar="N",
-                       help="newest versions kept per project on whl/nightly (default 60)")
-    build.add_argument("--concurrency", type=positive_int, default=16, metavar="N")
+                       help=f"prefix to index; repeatable (default: {', '.join(DEFAULTS.prefixes)})")
+    build.add_argument("--nightly-keep", type=positive_int, default=DEFAULTS.nightly_keep,
+                       metavar="N", help="newest versions kept per project on whl/nightly "
+                       f"(default {DEFAULTS.nightly_keep})")
+    build.add_argument("--concurrency", type=positive_int, default=DEFAULTS.concurrency,
+                       metavar="N", help=f"requests in flight (default {DEFAULTS.concurrency})")
     build.add_argument("--json", action="store_true", help="print the run report as JSON")
     build.add_argument("--verbose", action="store_true",
                        help="structured JSON logs on stderr")
@@ -81,8 +85,9 @@ async def _build(args: argparse.Namespace) -> int:
     from flaresuite.host.filesystem import DirectoryBucket
     from flaresuite.host.progress import ProgressBar
 
-    config = BuildConfig(
-        prefixes=tuple(dict.fromkeys(args.prefixes or DEFAULT_PREFIXES)),
+    config = replace(
+        DEFAULTS,
+        prefixes=tuple(dict.fromkeys(args.prefixes or DEFAULTS.prefixes)),
         nightly_keep=args.nightly_keep,
         concurrency=args.concurrency,
         # A local build has no Worker CPU limit: fetch every checksum, however long it takes.
