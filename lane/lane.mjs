@@ -499,19 +499,23 @@ class Lane {
 
 // Miniflare's binding proxies have a null prototype, but the SDK's _EnvWrapper picks its
 // wrapper by constructor.name, so each one is presented under workerd's class name.
-// `methods` replace the proxy's own (R2's list, see bindings_host.mjs).
+// `methods` replace the proxy's own (R2's list, see bindings_host.mjs). A binding's members
+// never change, so each is looked up once: Miniflare caches the methods it finds but not the
+// misses, and Pyodide probes five absent ones (next, get, set, has, includes) whenever the
+// binding crosses into Python, each a round trip into workerd.
 function rebadge(binding, className, methods = {}) {
   const Named = { [className]: class {} }[className];
-  return new Proxy(new Named(), {
-    get(_target, prop) {
-      if (prop === "constructor") return Named;
-      if (Object.hasOwn(methods, prop)) return methods[prop];
+  const members = new Map([["constructor", Named], ...Object.entries(methods)]);
+  const member = (prop) => {
+    if (!members.has(prop)) {
       const value = binding[prop];
-      return typeof value === "function" ? value.bind(binding) : value;
-    },
-    has(_target, prop) {
-      return prop === "constructor" || prop in binding;
-    },
+      members.set(prop, typeof value === "function" ? value.bind(binding) : value);
+    }
+    return members.get(prop);
+  };
+  return new Proxy(new Named(), {
+    get: (_target, prop) => member(prop),
+    has: (_target, prop) => member(prop) !== undefined,
   });
 }
 
