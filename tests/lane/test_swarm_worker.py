@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from driver import LaneConfig, WebSocket
+from driver import LaneConfig, WebSocket, WebSocketClosed
 
 pytestmark = pytest.mark.lane
 
@@ -206,6 +206,22 @@ def test_the_alarm_broadcasts_every_2_s_while_sockets_are_open_and_stops_at_zero
     assert swarm.state().alarm is None
     assert swarm.alarm().ran is False
     assert swarm.state().alarm is None
+
+
+def test_a_socket_the_object_closes_takes_the_alarm_with_it_without_waiting_for_its_close(lane):
+    ws = join(lane, "d1", invite(lane))
+    swarm = lane.durable_object("SWARM", "lab")
+    assert swarm.state().alarm is not None
+
+    for _ in range(20):  # the twentieth invalid frame closes the socket (1008)
+        ws.send("garbage")
+
+    with pytest.raises(WebSocketClosed) as closed:
+        for _ in range(50):
+            ws.receive()
+    assert closed.value.code == 1008
+    assert swarm.state().alarm is None, "no close event came back, and none is needed"
+    assert state(lane)["devices"][0]["status"] == "OFFLINE"
 
 
 def test_a_dashboard_gets_snapshots_and_keeps_the_alarm_alive(lane):
