@@ -61,6 +61,26 @@ def test_the_worker_calls_rpc_methods_on_a_stub_and_gets_python_values(lane):
     assert snapshot["count"] == 1 and snapshot["sockets"] == 0
 
 
+def test_storage_lists_by_range_and_reads_and_deletes_many_keys(lane):
+    ops = lane.durable_object("ROOMS", "store").call("storage_ops")
+
+    assert ops["listed"] == {
+        "prefix": ["a/1", "a/2"],
+        "start": ["a/2", "b/1"],
+        "between": ["a/2"],
+        "reverse": ["b/1", "a/2"],
+    }
+    assert ops["stored_dict"] == {"n": [1, "two"]}
+    assert ops["found"] == {"a/1": 1} and ops["deleted"] == 1
+
+
+def test_delete_all_deletes_the_alarm_too(lane):
+    ops = lane.durable_object("ROOMS", "store").call("storage_ops")
+
+    assert ops["alarm_set"] is True
+    assert ops["after_delete_all"] == [[], None]
+
+
 def test_upgrade_returns_101_with_an_accepted_socket_that_carries_tags_and_attachment(lane):
     ws = lane.websocket("/rooms/a/ws", headers={"x-member": "alice"})
 

@@ -104,6 +104,32 @@ class Room(DurableObject):
         for socket in self.ctx.getWebSockets("room"):
             socket.send("tick")
 
+    async def storage_ops(self):
+        """Each storage call the lane implements, with what it returned."""
+        storage = self.ctx.storage
+        await storage.put({"a/1": 1, "a/2": 2, "b/1": 3})
+        listed = {
+            "prefix": await storage.list(prefix="a/"),
+            "start": await storage.list(start="a/2"),
+            "between": await storage.list(startAfter="a/1", end="b/1"),
+            "reverse": await storage.list(reverse=True, limit=2),
+        }
+        await storage.put("obj", {"n": [1, "two"]})
+        stored_dict = await storage.get("obj")
+        found = await storage.get(["a/1", "missing"])
+        deleted = await storage.delete(["a/1", "missing"])
+        await storage.setAlarm(Date.now() + 60_000)
+        alarm_set = await storage.getAlarm() is not None
+        await storage.deleteAll()
+        return {
+            "listed": {name: list(keys) for name, keys in listed.items()},
+            "stored_dict": stored_dict,
+            "found": dict(found),
+            "deleted": deleted,
+            "alarm_set": alarm_set,
+            "after_delete_all": [list(await storage.list()), await storage.getAlarm()],
+        }
+
     async def snapshot(self):
         return {
             "count": await self.ctx.storage.get("count"),
