@@ -78,7 +78,9 @@ class DocumentSource:
         headers = {"accept": "application/json"}
         if self._token:
             headers["authorization"] = f"Bearer {self._token}"
-        request = HttpRequest("GET", _with_query(self._url, query), headers, timeout=DIRECT_REQUEST_TIMEOUT)
+        request = HttpRequest(
+            "GET", _with_query(self._url, query), headers, timeout=DIRECT_REQUEST_TIMEOUT
+        )
         response = await self._retrying.send(request)
         if not response.ok:
             raise SourceError(f"the document source answered HTTP {response.status}")
