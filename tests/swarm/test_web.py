@@ -166,15 +166,15 @@ def test_swarm_ids_in_paths(url, expected):
 def test_requests_that_change_nothing_leave_a_new_swarm_without_storage():
     h = Harness()
     h.evict()  # as a Durable Object meets its first request: rebuilt from empty storage
-    for method, path, headers in (
-        ("GET", "", {}),
-        ("GET", "/ws?token=nope&deviceId=d1", UPGRADE),
-        ("POST", "/tokens", {}),
-        ("GET", "/state", {"authorization": "Bearer wrong"}),
-        ("OPTIONS", "/tokens", {"origin": "https://evil.example"}),
-        ("GET", "/nope", {}),
+    for method, path, headers, status in (
+        ("GET", "", {}, 200),
+        ("GET", "/ws?token=nope&deviceId=d1", UPGRADE, 401),
+        ("POST", "/tokens", {}, 401),
+        ("GET", "/state", {"authorization": "Bearer wrong"}, 401),
+        ("OPTIONS", "/tokens", {"origin": "https://evil.example"}, 403),
+        ("GET", "/nope", {}, 404),
     ):
-        assert call(h, method, path, headers).response.status >= 200
+        assert call(h, method, path, headers).response.status == status
     assert h.stored == {}
     call(h, "POST", "/tokens", OWNER)
     assert json.loads(h.stored["meta"])["swarm"] == "lab", "the first change names the swarm"
