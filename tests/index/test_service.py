@@ -102,6 +102,8 @@ async def test_a_misconfigured_worker_says_why_on_every_endpoint_and_run():
         ({"SOURCE_S3_BUCKET": "b", "INDEX_PREFIXES": "whl/../etc"},
          "INDEX_PREFIXES: not a prefix: 'whl/../etc'"),
         ({"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "-1"}, "positive"),
+        ({"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "nan"}, "positive"),
+        ({"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "inf"}, "positive"),
     ],
 )
 def test_configuration_errors_are_clear(env, message):

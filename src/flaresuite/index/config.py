@@ -8,6 +8,7 @@ Vars (``wrangler.toml``): ``SOURCE_S3_BUCKET``, ``SOURCE_S3_REGION``, optional
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -81,6 +82,7 @@ def _positive(name: str, values: Mapping[str, str], kind: type) -> int | float:
         value = kind(values[name])
     except ValueError:
         raise ConfigError(f"{name} must be a positive number, got {values[name]!r}") from None
-    if value <= 0:
+    # "nan" parses as a float and compares false with everything: it would defer every run.
+    if not (0 < value < math.inf):
         raise ConfigError(f"{name} must be a positive number, got {values[name]!r}")
     return value
