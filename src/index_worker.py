@@ -20,7 +20,7 @@ class Default(WorkerEntrypoint):
         )
 
     async def scheduled(self, controller, env, ctx):
-        await self._service().run()
+        await self._service().scheduled_run()
 
     async def fetch(self, request):
         return to_worker_response(await self._service().handle(await to_core_request(request)))

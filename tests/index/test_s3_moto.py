@@ -11,7 +11,7 @@ from flaresuite.host.transport import httpx_fetch
 from flaresuite.http import HttpResponse
 from flaresuite.index.builder import BuildConfig, IndexBuilder
 from flaresuite.index.s3source import S3Source
-from flaresuite.index.service import IndexService
+from flaresuite.index.service import IndexRunFailed, IndexService
 from flaresuite.s3 import S3Client
 from flaresuite.stores.memory import MemoryBucket
 
@@ -184,3 +184,28 @@ async def test_a_wrong_secret_fails_every_prefix_and_publishes_nothing(moto_s3, 
     assert report.status == "failed"
     assert all("SignatureDoesNotMatch" in p.error for p in report.prefixes)
     assert list(main.objects) == ["_flaresuite/index-status.json"]
+
+
+async def test_a_scheduled_run_with_a_failed_prefix_raises_after_storing_its_report(moto_s3, bucket):
+    name, _ = bucket
+    env = {"SOURCE_S3_BUCKET": name, "S3_ENDPOINT_URL": moto_s3.endpoint,
+           "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id, "S3_SECRET_ACCESS_KEY": "wrong",
+           "INDEX_PREFIXES": "whl,libtorch"}
+    main = MemoryBucket()
+    async with httpx_fetch() as fetch:
+        service = IndexService(env, fetch=fetch, destinations=[main, MemoryBucket()],
+                               log=lambda *a, **k: None)
+        with pytest.raises(IndexRunFailed, match="2 of 2 prefixes failed: whl: .*SignatureDoesNotMatch"):
+            await service.scheduled_run()
+    assert list(main.objects) == ["_flaresuite/index-status.json"]
+
+
+async def test_a_scheduled_run_that_succeeds_returns_its_report(moto_s3, bucket):
+    name, _ = bucket
+    env = {"SOURCE_S3_BUCKET": name, "S3_ENDPOINT_URL": moto_s3.endpoint,
+           "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
+           "S3_SECRET_ACCESS_KEY": moto_s3.credentials.secret_access_key, "INDEX_PREFIXES": "whl"}
+    async with httpx_fetch() as fetch:
+        service = IndexService(env, fetch=fetch, destinations=[MemoryBucket()],
+                               log=lambda *a, **k: None)
+        assert (await service.scheduled_run()).status == "ok"

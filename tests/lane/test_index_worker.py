@@ -8,7 +8,7 @@ import hashlib
 import json
 
 import pytest
-from driver import LaneConfig
+from driver import LaneConfig, WorkerError
 
 from flaresuite.host.demo import DEMO_WHEELS, build_wheel
 from flaresuite.index.builder import STATUS_KEY
@@ -121,3 +121,32 @@ def test_a_run_with_the_token_builds_and_answers_with_the_report(empty_lane):
     assert report["status"] == "ok" and report["prefixes"]
     assert STATUS_KEY in empty_lane.r2_list("DEST_BUCKET")
     assert empty_lane.fetch("GET", "/status").json()["started_at"] == report["started_at"]
+
+
+
+def test_a_cron_run_whose_source_refuses_it_fails_the_event_and_keeps_the_index(
+    lane_factory, moto_s3, source
+):
+    bucket, _ = source
+    refused = lane_factory(
+        LaneConfig(
+            main="src/index_worker.py",
+            r2_buckets=BUCKETS,
+            vars={
+                "SOURCE_S3_BUCKET": bucket,
+                "S3_ENDPOINT_URL": moto_s3.endpoint,
+                "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
+                "S3_SECRET_ACCESS_KEY": "not-the-secret",
+            },
+        )
+    )
+    refused.reset()
+    refused.r2_put("DEST_BUCKET", "whl/cpu/index.html", "published earlier")
+
+    with pytest.raises(WorkerError, match="prefixes failed"):
+        refused.scheduled("0 * * * *")
+
+    assert refused.r2_get("DEST_BUCKET", "whl/cpu/index.html").body == b"published earlier"
+    status = refused.fetch("GET", "/status").json()
+    assert status["status"] == "failed"
+    assert "SignatureDoesNotMatch" in status["prefixes"][0]["error"]

@@ -21,6 +21,20 @@ from flaresuite.ports import Bucket, Clock, SystemClock
 from flaresuite.s3.client import S3Client
 
 
+class IndexRunFailed(Exception):
+    """A scheduled run in which at least one prefix failed. Raised after the report is stored,
+    so the cron event shows as failed in Cloudflare's history instead of silently succeeding.
+    Deferred prefixes do not count: they resume on the next run by design."""
+
+    def __init__(self, report: RunReport) -> None:
+        self.report = report
+        failed = [p for p in report.prefixes if p.status == "failed"]
+        super().__init__(
+            f"{len(failed)} of {len(report.prefixes)} prefixes failed: "
+            + "; ".join(f"{p.prefix}: {p.error}" for p in failed)
+        )
+
+
 class IndexService:
     def __init__(
         self,
@@ -61,6 +75,14 @@ class IndexService:
             log=self._log,
         )
         return await builder.run()
+
+    async def scheduled_run(self) -> RunReport:
+        """The cron handler's run: like :meth:`run`, but a failed prefix raises
+        :class:`IndexRunFailed`."""
+        report = await self.run()
+        if any(prefix.status == "failed" for prefix in report.prefixes):
+            raise IndexRunFailed(report)
+        return report
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         path = urlsplit(request.url).path
