@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "lane"))
 from driver import Lane, LaneConfig  # noqa: E402
 
+from flaresuite.cli import positive_int  # noqa: E402
+
 CONFIG = LaneConfig(
     main="tests/lane/workers/bindings_probe.py",
     module_roots=("src", "tests/lane/workers"),
@@ -42,8 +44,8 @@ def per_event_ms(action, events: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100)
-    parser.add_argument("--listed", type=int, default=100, help="objects in the listed page")
+    parser.add_argument("--events", type=positive_int, default=100)
+    parser.add_argument("--listed", type=positive_int, default=100, help="objects in the listed page")
     args = parser.parse_args(argv)
 
     wall = time.perf_counter()
