@@ -2,19 +2,20 @@
 
 Adapts the request and the ``PURGE_BUCKET`` R2 binding to the core; everything that decides
 lives in :mod:`flaresuite.purge.service`. The bearer token is the Worker secret
-``DELETE_PROXY_TOKEN``; without it every delete is refused (fail closed).
+``DELETE_PROXY_TOKEN``; without it every delete is refused (fail closed). The optional var
+``DELETE_PROXY_MAX_LIST_CALLS`` caps the list calls one request spends (docs/purge.md).
 """
 
 from workers import WorkerEntrypoint
 
 from cfbindings import R2Bucket, to_core_request, to_worker_response
-from flaresuite.purge.service import PurgeService
+from flaresuite.purge.service import VARIABLES, PurgeService
 
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        service = PurgeService(
+        service = PurgeService.from_env(
             R2Bucket(self.env.PURGE_BUCKET),
-            token=getattr(self.env, "DELETE_PROXY_TOKEN", None),
+            {name: getattr(self.env, name, None) for name in VARIABLES},
         )
         return to_worker_response(await service.handle(await to_core_request(request)))

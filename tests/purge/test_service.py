@@ -200,6 +200,33 @@ async def test_without_a_configured_token_every_delete_is_refused(bucket, audit)
     assert set(bucket.objects) == {"a"}
 
 
+async def test_the_worker_configuration_sets_the_token_and_the_list_budget(bucket, audit):
+    keys = [f"scattered/{i}/key" for i in range(5)]
+    crowd = [f"scattered/{i}/other-{j:03d}" for i in range(5) for j in range(600)]
+    await seed(bucket, keys + crowd)
+    env = {"DELETE_PROXY_TOKEN": TOKEN, "DELETE_PROXY_MAX_LIST_CALLS": "2"}
+    service = PurgeService.from_env(bucket, env, log=audit)
+    response = await service.handle(post("/delete", {"objectKeys": keys}))
+    assert response.status == 200
+    assert bucket.count("list") == 2  # the budget ran out before every key was found
+    results = answer(response)["results"]
+    assert all(r["success"] for r in results) and None in [r["absent"] for r in results]
+    assert not set(keys) & set(bucket.objects)
+
+
+@pytest.mark.parametrize("budget", ["0", "-3", "many", "²", "100000"])
+async def test_a_bad_list_budget_refuses_every_delete_and_says_why(bucket, audit, budget):
+    await seed(bucket, ["a"])
+    env = {"DELETE_PROXY_TOKEN": TOKEN, "DELETE_PROXY_MAX_LIST_CALLS": budget}
+    service = PurgeService.from_env(bucket, env, log=audit)
+    response = await service.handle(post("/delete", {"objectKeys": ["a"]}))
+    assert response.status == 503
+    assert "DELETE_PROXY_MAX_LIST_CALLS must be a whole number" in answer(response)["error"]
+    health = await service.handle(HttpRequest("GET", "https://x/health"))
+    assert health.status == 503 and "DELETE_PROXY_MAX_LIST_CALLS" in answer(health)["error"]
+    assert set(bucket.objects) == {"a"}
+
+
 async def test_health_needs_no_token(service):
     response = await service.handle(HttpRequest("GET", "https://x/health"))
     assert (response.status, answer(response)) == (200, {"status": "ok"})

@@ -15,6 +15,7 @@ changes nothing. Every request, answered or not, writes exactly one audit log li
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +45,13 @@ DEFAULT_MAX_EXISTENCE_LIST_CALLS = 100
 """List calls one ``POST /delete`` may spend learning which keys existed. Clustered keys cost
 one call per 1000; only keys scattered across a crowded bucket reach this, and their results
 then say ``"absent": null`` rather than exhaust the Worker's subrequest budget."""
+
+VARIABLES = ("DELETE_PROXY_TOKEN", "DELETE_PROXY_MAX_LIST_CALLS")
+"""Every name the Worker reads; the entry module copies exactly these out of ``env``."""
+
+MAX_LIST_CALLS_VARIABLE = "DELETE_PROXY_MAX_LIST_CALLS"
+"""Lowers :data:`DEFAULT_MAX_EXISTENCE_LIST_CALLS`, e.g. to 20 on plans allowing 50
+subrequests per request, where 100 list calls would exceed the limit."""
 
 _ROUTES = {"/delete": "POST", "/delete-project": "POST", "/health": "GET"}
 
@@ -99,6 +107,26 @@ class PurgeService:
         self._log = log
         self._clock = clock or SystemClock()
         self._max_existence_list_calls = max_existence_list_calls
+        self._config_error = None if self._token else "DELETE_PROXY_TOKEN is not set"
+
+    @classmethod
+    def from_env(
+        cls, bucket: Bucket, env: Mapping[str, str | None], **options: Any
+    ) -> PurgeService:
+        """The service as the Worker's vars and secrets configure it. A bad value does not
+        raise: every request then answers 503 naming it, and nothing is deleted."""
+        raw = (env.get(MAX_LIST_CALLS_VARIABLE) or "").strip()
+        budget = DEFAULT_MAX_EXISTENCE_LIST_CALLS
+        problem = None
+        if raw:
+            if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 10_000:
+                budget = int(raw)
+            else:
+                problem = f"{MAX_LIST_CALLS_VARIABLE} must be a whole number from 1 to 10000, got {raw!r}"
+        service = cls(bucket, env.get("DELETE_PROXY_TOKEN"), max_existence_list_calls=budget, **options)
+        if problem is not None:
+            service._config_error = problem
+        return service
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         started = self._clock.monotonic()
@@ -148,11 +176,9 @@ class PurgeService:
             audit["error"] = f"{path} accepts {method} only"
             return error_response(405, audit["error"], {**_NO_STORE, "allow": method})
         if path == "/health":
-            if self._token is None:
+            if self._config_error is not None:
                 return json_response(
-                    503,
-                    {"status": "unconfigured", "error": "DELETE_PROXY_TOKEN is not set"},
-                    _NO_STORE,
+                    503, {"status": "unconfigured", "error": self._config_error}, _NO_STORE
                 )
             return json_response(200, {"status": "ok"}, _NO_STORE)
         self._authorize(request, audit)
@@ -164,6 +190,8 @@ class PurgeService:
     def _authorize(self, request: HttpRequest, audit: dict[str, Any]) -> None:
         if self._token is None:
             raise _Unavailable("the delete proxy has no DELETE_PROXY_TOKEN configured")
+        if self._config_error is not None:
+            raise _Unavailable(f"the delete proxy is misconfigured: {self._config_error}")
         presented = bearer_token(request.headers)
         if presented is None:
             raise RequestRejected(401, "missing bearer token: send Authorization: Bearer <token>")
