@@ -36,6 +36,32 @@ LANE_SCRIPT = ROOT / "lane" / "lane.mjs"
 WHEEL_CACHE = ROOT / "lane" / ".cache" / "wheels"
 SETUP_HINT = "run `bash scripts/setup_lane.sh` first (npm ci, wheels into lane/.cache/)"
 
+RECORD_R2_CALLS = """
+import time
+import cfbindings
+if not hasattr(cfbindings.R2Bucket, "calls"):
+    # Every R2 call the core makes goes through this adapter: record each on its way.
+    cfbindings.R2Bucket.calls = []
+
+    def _recording(name):
+        original = getattr(cfbindings.R2Bucket, name)
+
+        async def method(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return await original(self, *args, **kwargs)
+            finally:
+                cfbindings.R2Bucket.calls.append((name, time.perf_counter() - started))
+
+        return method
+
+    for _name in ("get", "put", "delete", "list"):
+        setattr(cfbindings.R2Bucket, _name, _recording(_name))
+cfbindings.R2Bucket.calls.clear()
+"""
+"""Python for :meth:`Lane.run_python`: from then on ``cfbindings.R2Bucket.calls`` lists
+``(method, seconds)`` for every R2 call a Worker makes in that lane."""
+
 START_TIMEOUT = 120.0
 """Seconds for Miniflare + Pyodide + the entry module import; generous for a loaded CI box."""
 COMMAND_TIMEOUT = 300.0

@@ -8,7 +8,7 @@ import json
 
 import httpx
 import pytest
-from driver import LaneConfig
+from driver import RECORD_R2_CALLS, LaneConfig
 
 from flaresuite.purge.client import DeleteProxyClient, DeleteProxyRejected
 
@@ -20,26 +20,6 @@ CONFIG = LaneConfig(
     main="src/purge_worker.py", r2_buckets=(BUCKET,), vars={"DELETE_PROXY_TOKEN": TOKEN}
 )
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-
-COUNT_R2_CALLS = """
-import cfbindings
-if not hasattr(cfbindings.R2Bucket, "calls"):
-    # Every R2 call the core makes goes through this adapter: count them on their way.
-    cfbindings.R2Bucket.calls = []
-
-    def _counting(name):
-        original = getattr(cfbindings.R2Bucket, name)
-
-        async def method(self, *args, **kwargs):
-            cfbindings.R2Bucket.calls.append(name)
-            return await original(self, *args, **kwargs)
-
-        return method
-
-    for _name in ("get", "put", "delete", "list"):
-        setattr(cfbindings.R2Bucket, _name, _counting(_name))
-cfbindings.R2Bucket.calls.clear()
-"""
 
 
 def project_keys(project_id: str, per_pattern: int) -> list[str]:
@@ -72,7 +52,7 @@ DECOYS = [
 def lane(lane_factory):
     lane = lane_factory(CONFIG)
     lane.reset()
-    lane.run_python(COUNT_R2_CALLS)
+    lane.run_python(RECORD_R2_CALLS)
     return lane
 
 
@@ -83,7 +63,7 @@ def seed(lane, keys) -> None:
 
 
 def r2_calls(lane) -> list[str]:
-    return lane.run_python("list(cfbindings.R2Bucket.calls)")
+    return [name for name, _seconds in lane.run_python("list(cfbindings.R2Bucket.calls)")]
 
 
 def post(lane, path: str, document: object, headers=AUTH):
