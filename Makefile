@@ -2,15 +2,23 @@
 # fresh machine that reaches only the package registries.
 UV := python3 -m uv
 
-.PHONY: index test
+.PHONY: index test lint
 
 # Build the embedded demo index into ./flaresuite-index (the index builder's local run).
 index:
 	@scripts/bootstrap.sh
 	$(UV) run flaresuite index build
 
-# Every test: CPython, moto S3, the Pyodide lane, bundle checks and the browser test.
+# Every check: lint and types, then every test (CPython, moto S3, the Pyodide lane, bundle
+# checks and the browser tests).
 test:
 	@scripts/bootstrap.sh
 	@scripts/setup_test_env.sh
+	@$(MAKE) --no-print-directory lint
 	$(UV) run pytest
+
+# ruff (lint, import order, formatting) and mypy (strict on src/flaresuite and host/).
+lint:
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy

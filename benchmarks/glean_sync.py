@@ -96,9 +96,11 @@ async def full_sync(total: int, loopback: str | None = None) -> FakeWorld:
         client = httpx.AsyncClient()
 
         async def fetch(request: HttpRequest) -> HttpResponse:
-            answer = await client.request(request.method, request.url,
-                                          headers=dict(request.headers), content=request.body)
+            answer = await client.request(
+                request.method, request.url, headers=dict(request.headers), content=request.body
+            )
             return HttpResponse(answer.status_code, dict(answer.headers), answer.content)
+
     app = GleanApp(
         {
             "GLEAN_TRIGGER_TOKEN": "bench",
@@ -185,29 +187,40 @@ def measure(total: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--loopback", type=int, metavar="N",
-                        help="also sync N documents over loopback HTTP")
+    parser.add_argument(
+        "--loopback", type=int, metavar="N", help="also sync N documents over loopback HTTP"
+    )
     args = parser.parse_args()
     rows = [measure(total) for total in args.sizes]
 
-    print(f"{'documents':>10} {'pages':>6} {'seconds':>8} {'docs/s':>9} {'core docs/s':>12} "
-          f"{'peak MiB':>9} {'whole set MiB':>14}")
+    print(
+        f"{'documents':>10} {'pages':>6} {'seconds':>8} {'docs/s':>9} {'core docs/s':>12} "
+        f"{'peak MiB':>9} {'whole set MiB':>14}"
+    )
     for row in rows:
-        print(f"{row['documents']:>10,} {row['pages']:>6} {row['seconds']:>8.2f} "
-              f"{row['docs_per_s']:>9,.0f} {row['core_docs_per_s']:>12,.0f} "
-              f"{row['peak_mib']:>9.1f} {row['set_mib']:>14.1f}")
+        print(
+            f"{row['documents']:>10,} {row['pages']:>6} {row['seconds']:>8.2f} "
+            f"{row['docs_per_s']:>9,.0f} {row['core_docs_per_s']:>12,.0f} "
+            f"{row['peak_mib']:>9.1f} {row['set_mib']:>14.1f}"
+        )
     small, large = rows[0], rows[-1]
-    print(f"\n{large['documents'] // small['documents']}x the documents: peak memory "
-          f"x{large['peak_mib'] / small['peak_mib']:.2f}, throughput "
-          f"x{large['core_docs_per_s'] / small['core_docs_per_s']:.2f} (core)")
-    print(f"at {large['documents']:,} documents the peak is "
-          f"{large['peak_mib'] / large['set_mib']:.0%} of the serialised set: pages stream")
+    print(
+        f"\n{large['documents'] // small['documents']}x the documents: peak memory "
+        f"x{large['peak_mib'] / small['peak_mib']:.2f}, throughput "
+        f"x{large['core_docs_per_s'] / small['core_docs_per_s']:.2f} (core)"
+    )
+    print(
+        f"at {large['documents']:,} documents the peak is "
+        f"{large['peak_mib'] / large['set_mib']:.0%} of the serialised set: pages stream"
+    )
     if args.loopback:
         http = measure_loopback(args.loopback)
         same = next((r for r in rows if r["documents"] == args.loopback), rows[0])
-        print(f"\nover loopback HTTP: {http['documents']:,} documents in {http['seconds']:.2f} s, "
-              f"{http['docs_per_s']:,.0f} docs/s (in-process: {same['docs_per_s']:,.0f} docs/s, "
-              f"x{http['docs_per_s'] / same['docs_per_s']:.2f})")
+        print(
+            f"\nover loopback HTTP: {http['documents']:,} documents in {http['seconds']:.2f} s, "
+            f"{http['docs_per_s']:,.0f} docs/s (in-process: {same['docs_per_s']:,.0f} docs/s, "
+            f"x{http['docs_per_s'] / same['docs_per_s']:.2f})"
+        )
 
 
 if __name__ == "__main__":

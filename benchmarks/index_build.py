@@ -18,7 +18,7 @@ import hashlib
 import resource
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flaresuite.index.builder import BuildConfig, IndexBuilder
 from flaresuite.index.model import SourceObject
@@ -27,9 +27,19 @@ from flaresuite.stores.memory import MemoryBucket
 ACCELERATORS = ("cpu", "cu118", "cu121", "cu124", "cu126", "cu128", "rocm6.1", "rocm6.2", "xpu")
 PYTHONS = ("cp39-cp39", "cp310-cp310", "cp311-cp311", "cp312-cp312", "cp313-cp313", "cp313-cp313t")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_28_aarch64", "win_amd64")
-PROJECTS = ("torch", "torchvision", "torchaudio", "pytorch_triton", "torchao", "fbgemm_gpu",
-            "executorch", "torchrec", "torchtune", "torchdata")
-WHEN = datetime(2025, 1, 3, tzinfo=timezone.utc)
+PROJECTS = (
+    "torch",
+    "torchvision",
+    "torchaudio",
+    "pytorch_triton",
+    "torchao",
+    "fbgemm_gpu",
+    "executorch",
+    "torchrec",
+    "torchtune",
+    "torchdata",
+)
+WHEN = datetime(2025, 1, 3, tzinfo=UTC)
 METADATA = b"Metadata-Version: 2.1\nName: torch\nVersion: 2.6.0\nRequires-Python: >=3.9\n"
 
 
@@ -55,14 +65,19 @@ def synthetic_listing(total: int) -> dict[str, list[SourceObject]]:
                     for platform in PLATFORMS:
                         version = f"2.{release % 40}.{release // 40}"
                         wheel = f"{project}-{version}+{accelerator}-{python}-{platform}.whl"
-                        nightly = (f"{project}-2.8.0.dev2025{day // 28 % 12 + 1:02d}{day % 28 + 1:02d}"
-                                   f".{day // 336}+{accelerator}-{python}-{platform}.whl")
+                        nightly = (
+                            f"{project}-2.8.0.dev2025{day // 28 % 12 + 1:02d}{day % 28 + 1:02d}"
+                            f".{day // 336}+{accelerator}-{python}-{platform}.whl"
+                        )
                         for prefix, name in (("whl", wheel), ("whl/nightly", nightly)):
                             key = f"{prefix}/{accelerator}/{name}"
                             if not (add(prefix, key) and add(prefix, key + ".metadata", 300)):
                                 return listing
-                if not add("libtorch", f"libtorch/{accelerator}/libtorch-shared-with-deps-"
-                                       f"2.{release}.0+{accelerator}.zip"):
+                if not add(
+                    "libtorch",
+                    f"libtorch/{accelerator}/libtorch-shared-with-deps-"
+                    f"2.{release}.0+{accelerator}.zip",
+                ):
                     return listing
 
 
@@ -108,18 +123,24 @@ async def main(total: int) -> None:
     started = time.perf_counter()
     listing = synthetic_listing(total)
     keys = sum(len(objs) for objs in listing.values())
-    print(f"synthetic listing: {keys:,} keys in {time.perf_counter() - started:.1f} s "
-          f"({', '.join(f'{p}: {len(o):,}' for p, o in listing.items())})")
+    print(
+        f"synthetic listing: {keys:,} keys in {time.perf_counter() - started:.1f} s "
+        f"({', '.join(f'{p}: {len(o):,}' for p, o in listing.items())})"
+    )
     source = MemorySource(listing)
     config = BuildConfig(warn_after=(), stop_metadata_after=float("inf"), concurrency=64)
     builder = IndexBuilder(source, [MemoryBucket(), MemoryBucket()], config=config, log=quiet)
     cold = await timed_run(builder, source)
     steady = await timed_run(builder, source)
-    print(f"{'run':<14}{'CPU s':>9}{'wall s':>9}{'objects/s':>12}{'HEADs':>10}{'sidecar GETs':>14}"
-          f"{'pages written':>15}{'unchanged':>11}")
+    print(
+        f"{'run':<14}{'CPU s':>9}{'wall s':>9}{'objects/s':>12}{'HEADs':>10}{'sidecar GETs':>14}"
+        f"{'pages written':>15}{'unchanged':>11}"
+    )
     for name, run in (("cold build", cold), ("steady state", steady)):
-        print(f"{name:<14}{run['cpu']:>9.1f}{run['wall']:>9.1f}{keys / run['cpu']:>12,.0f}"
-              f"{run['heads']:>10,}{run['reads']:>14,}{run['written']:>15,}{run['unchanged']:>11,}")
+        print(
+            f"{name:<14}{run['cpu']:>9.1f}{run['wall']:>9.1f}{keys / run['cpu']:>12,.0f}"
+            f"{run['heads']:>10,}{run['reads']:>14,}{run['written']:>15,}{run['unchanged']:>11,}"
+        )
     print(f"cold / steady CPU ratio: {cold['cpu'] / steady['cpu']:.1f}x")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     verdict = "meets" if cold["cpu"] < 60 else "MISSES"

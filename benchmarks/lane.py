@@ -22,8 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "lane"))
 from driver import Lane, LaneConfig  # noqa: E402
-
-from flaresuite.cli import positive_int  # noqa: E402
+from flaresuite_host.arguments import positive_int  # noqa: E402
 
 CONFIG = LaneConfig(
     main="tests/lane/workers/bindings_probe.py",
@@ -45,7 +44,9 @@ def per_event_ms(action, events: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=positive_int, default=100)
-    parser.add_argument("--listed", type=positive_int, default=100, help="objects in the listed page")
+    parser.add_argument(
+        "--listed", type=positive_int, default=100, help="objects in the listed page"
+    )
     args = parser.parse_args(argv)
 
     wall = time.perf_counter()
@@ -68,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                 lane.rpc("r2_put", "BUCKET", "bench", "x" * 1024, "text/plain", None, None),
                 lane.rpc("r2_get", "BUCKET", "bench"),
             ),
-            f"R2 list of {args.listed}": lambda: lane.rpc("r2_list", "BUCKET", "listed/", None, 1000),
+            f"R2 list of {args.listed}": lambda: lane.rpc(
+                "r2_list", "BUCKET", "listed/", None, 1000
+            ),
         }
         results = {name: per_event_ms(action, args.events) for name, action in rows.items()}
         base = results["ping (protocol only)"]

@@ -37,13 +37,22 @@ NOW = 1_800_000_000.0
 def swarm_with(devices: int, *, observers: int = 0) -> tuple[Coordinator, list[str]]:
     counter = itertools.count(1)
     coordinator = Coordinator(
-        "bench", new_id=lambda: str(uuid.UUID(int=next(counter))), new_secret=lambda: f"s{next(counter)}"
+        "bench",
+        new_id=lambda: str(uuid.UUID(int=next(counter))),
+        new_secret=lambda: f"s{next(counter)}",
     )
     sockets = []
     for i in range(devices):
         socket_id = f"socket-{i}"
-        coordinator.connect(Admission(Attachment(socket_id, DEVICE, f"dev-{i}", NOW), f"key-{i}"), NOW)
-        register = {"name": f"dev {i}", "cpuCores": 1 + i % 16, "memoryGB": 8, "gpuAvailable": i % 4 == 0}
+        coordinator.connect(
+            Admission(Attachment(socket_id, DEVICE, f"dev-{i}", NOW), f"key-{i}"), NOW
+        )
+        register = {
+            "name": f"dev {i}",
+            "cpuCores": 1 + i % 16,
+            "memoryGB": 8,
+            "gpuAvailable": i % 4 == 0,
+        }
         coordinator.message(socket_id, protocol.encode("DEVICE_REGISTER", register), NOW)
         sockets.append(socket_id)
     for i in range(observers):
@@ -87,7 +96,9 @@ def messages_per_second(devices: int) -> None:
 
     print(f"\n1. Core messages per second, {devices:,} devices")
     print(f"   HEARTBEAT                        {rate(rounds * devices, heartbeats)}")
-    print(f"   JOB_REQUEST + JOB_COMPLETE pairs {rate(2 * cycles, cycle_seconds)}  ({cycles:,} chunks finished)")
+    print(
+        f"   JOB_REQUEST + JOB_COMPLETE pairs {rate(2 * cycles, cycle_seconds)}  ({cycles:,} chunks finished)"
+    )
     print(f"   invalid frame (error + log)      {rate(devices, invalid)}")
 
 
@@ -111,10 +122,16 @@ def broadcast_tick(devices: int, observers: int = 5) -> None:
     send_ms = statistics.median(send_times) * 1000
     print(f"\n2. One broadcast tick, {devices:,} devices + {observers} dashboards (median of 20)")
     print(f"   alarm(): sweep + serialise once   {alarm_ms:8.2f} ms")
-    print(f"   send to {devices + observers:,} sockets            {send_ms:8.2f} ms   ({sent / 1e6:.1f} MB on the wire)")
-    print(f"   total                             {alarm_ms + send_ms:8.2f} ms   of a 2,000 ms period")
-    print(f"   frame sizes: SNAPSHOT {frame_bytes.get('SNAPSHOT', 0):,} B (dashboards), "
-          f"STATUS {frame_bytes.get('STATUS', 0):,} B (devices)")
+    print(
+        f"   send to {devices + observers:,} sockets            {send_ms:8.2f} ms   ({sent / 1e6:.1f} MB on the wire)"
+    )
+    print(
+        f"   total                             {alarm_ms + send_ms:8.2f} ms   of a 2,000 ms period"
+    )
+    print(
+        f"   frame sizes: SNAPSHOT {frame_bytes.get('SNAPSHOT', 0):,} B (dashboards), "
+        f"STATUS {frame_bytes.get('STATUS', 0):,} B (devices)"
+    )
 
 
 def scheduling(sizes: list[int]) -> None:
@@ -122,7 +139,9 @@ def scheduling(sizes: list[int]) -> None:
     for n in sizes:
         coordinator, sockets = swarm_with(n)
         request = protocol.encode("JOB_REQUEST", {"slots": 1})
-        coordinator.submit_job(NOW, kind="MATH_STRESS", chunks=min(10_000, 50 * 200), ops_per_chunk=1)
+        coordinator.submit_job(
+            NOW, kind="MATH_STRESS", chunks=min(10_000, 50 * 200), ops_per_chunk=1
+        )
         one = []
         for socket_id in sockets[:200]:
             started = time.perf_counter()
@@ -146,11 +165,15 @@ def scheduling(sizes: list[int]) -> None:
         rows.append((n, statistics.median(one), decision, dispatch))
     base = rows[0]
     print("\n3. Scheduling decision as the swarm grows (ratios to the 10-device row)")
-    print(f"   {'devices':>8} | {'one JOB_REQUEST':>15} {'ratio':>6} | {'allocate(), all wait':>20} {'ratio':>6}"
-          f" | {'job of n chunks: create+assign+persist':>38}")
+    print(
+        f"   {'devices':>8} | {'one JOB_REQUEST':>15} {'ratio':>6} | {'allocate(), all wait':>20} {'ratio':>6}"
+        f" | {'job of n chunks: create+assign+persist':>38}"
+    )
     for n, one, decision, dispatch in rows:
-        print(f"   {n:>8,} | {one * 1e6:>12.1f} us {one / base[1]:>5.1f}x | {decision * 1e3:>17.3f} ms"
-              f" {decision / base[2]:>5.0f}x | {dispatch * 1e3:>15.1f} ms ({dispatch / n * 1e6:.1f} us per chunk)")
+        print(
+            f"   {n:>8,} | {one * 1e6:>12.1f} us {one / base[1]:>5.1f}x | {decision * 1e3:>17.3f} ms"
+            f" {decision / base[2]:>5.0f}x | {dispatch * 1e3:>15.1f} ms ({dispatch / n * 1e6:.1f} us per chunk)"
+        )
 
 
 def main() -> None:

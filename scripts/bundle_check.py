@@ -111,7 +111,9 @@ def check(worker: str, env_name: str | None) -> Bundle:
     )
     output = result.stdout + result.stderr
     if result.returncode != 0:
-        return Bundle(worker, 0, 0, None, None, (f"pywrangler exited {result.returncode}:\n{output}",))
+        return Bundle(
+            worker, 0, 0, None, None, (f"pywrangler exited {result.returncode}:\n{output}",)
+        )
     files = [p for p in outdir.rglob("*") if p.is_file()]
     return Bundle(
         worker=worker,
@@ -137,7 +139,10 @@ def main(argv: list[str]) -> int:
     declared = workers()
     unknown = [name for name in argv if name not in declared]
     if unknown:
-        print(f"bundle_check: unknown worker(s) {unknown}; declared: {sorted(declared)}", file=sys.stderr)
+        print(
+            f"bundle_check: unknown worker(s) {unknown}; declared: {sorted(declared)}",
+            file=sys.stderr,
+        )
         return 2
     bundles = [check(name, declared[name]) for name in (argv or declared)]
     record(bundles)

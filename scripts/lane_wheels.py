@@ -97,11 +97,27 @@ def fetch_wheel(cache: Path, entry: dict) -> Path:
         requirement = _requirement_file(work, entry)
         pure = any(w["url"].endswith("-none-any.whl") for w in entry.get("wheels", []))
         if pure:
-            _pip("download", "--no-deps", "--require-hashes", "--only-binary=:all:",
-                 "-r", str(requirement), "-d", str(cache))
+            _pip(
+                "download",
+                "--no-deps",
+                "--require-hashes",
+                "--only-binary=:all:",
+                "-r",
+                str(requirement),
+                "-d",
+                str(cache),
+            )
         else:
-            _pip("download", "--no-deps", "--require-hashes", "--no-binary=:all:",
-                 "-r", str(requirement), "-d", str(work / "sdist"))
+            _pip(
+                "download",
+                "--no-deps",
+                "--require-hashes",
+                "--no-binary=:all:",
+                "-r",
+                str(requirement),
+                "-d",
+                str(work / "sdist"),
+            )
             (sdist,) = (work / "sdist").iterdir()
             env = dict(os.environ, CC="/bin/false")
             _pip("wheel", "--no-deps", "-w", str(cache), str(sdist), env=env)

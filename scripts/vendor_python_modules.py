@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lane_wheels import DEFAULT_CACHE, ROOT, fetch_all, locked_packages  # noqa: E402
+from lane_wheels import DEFAULT_CACHE, ROOT, fetch_all, locked_packages
 
 VENDOR = ROOT / "python_modules"
 MARKERS = (VENDOR / ".synced", ROOT / ".venv-workers" / ".synced")

@@ -7,11 +7,10 @@ there. The mode of a cron run comes from ``controller.cron``. Runs are awaited, 
 cut off 30 s after a response.
 """
 
-from workers import WorkerEntrypoint
-
 from cfbindings import KVNamespace, fetch, to_core_request, to_worker_response
 from flaresuite.glean.app import KV_BINDING, GleanApp
 from flaresuite.glean.config import ENV_NAMES
+from workers import WorkerEntrypoint
 
 
 class Default(WorkerEntrypoint):
@@ -27,4 +26,6 @@ class Default(WorkerEntrypoint):
         await self._app().scheduled(str(controller.cron))
 
     async def fetch(self, request):
-        return to_worker_response(await self._app().handle(await to_core_request(request)))
+        return to_worker_response(
+            await self._app().handle(await to_core_request(request, max_body_bytes=64 * 1024))
+        )

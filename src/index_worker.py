@@ -4,11 +4,10 @@ Adapts the Workers runtime to :class:`flaresuite.index.service.IndexService`; al
 lives there.
 """
 
-from workers import WorkerEntrypoint
-
 from cfbindings import R2Bucket, fetch, to_core_request, to_worker_response
 from flaresuite.index.config import VARIABLES
 from flaresuite.index.service import IndexService
+from workers import WorkerEntrypoint
 
 
 class Default(WorkerEntrypoint):
@@ -23,4 +22,6 @@ class Default(WorkerEntrypoint):
         await self._service().scheduled_run()
 
     async def fetch(self, request):
-        return to_worker_response(await self._service().handle(await to_core_request(request)))
+        return to_worker_response(
+            await self._service().handle(await to_core_request(request, max_body_bytes=64 * 1024))
+        )

@@ -6,10 +6,10 @@ lives in :mod:`flaresuite.purge.service`. The bearer token is the Worker secret
 ``DELETE_PROXY_MAX_LIST_CALLS`` caps the list calls one request spends (docs/purge.md).
 """
 
-from workers import WorkerEntrypoint
-
 from cfbindings import R2Bucket, to_core_request, to_worker_response
+from flaresuite.purge.limits import MAX_BODY_BYTES
 from flaresuite.purge.service import VARIABLES, PurgeService
+from workers import WorkerEntrypoint
 
 
 class Default(WorkerEntrypoint):
@@ -18,4 +18,6 @@ class Default(WorkerEntrypoint):
             R2Bucket(self.env.PURGE_BUCKET),
             {name: getattr(self.env, name, None) for name in VARIABLES},
         )
-        return to_worker_response(await service.handle(await to_core_request(request)))
+        return to_worker_response(
+            await service.handle(await to_core_request(request, max_body_bytes=MAX_BODY_BYTES))
+        )

@@ -12,13 +12,14 @@ import time
 
 from js import WebSocketPair
 from pyodide.ffi import JsException
-from workers import DurableObject, Response, WorkerEntrypoint
 
 from cfbindings import to_core_request, to_worker_response
 from flaresuite.swarm.coordinator import Coordinator
 from flaresuite.swarm.host import apply
 from flaresuite.swarm.model import Attachment
+from flaresuite.swarm.protocol import MAX_MESSAGE_BYTES
 from flaresuite.swarm.web import Reply, SwarmConfig, handle, not_a_swarm, swarm_of
+from workers import DurableObject, Response, WorkerEntrypoint
 
 STORAGE_BATCH = 128
 """Durable Object storage takes at most 128 keys per put() or delete()."""
@@ -105,11 +106,16 @@ class SwarmCoordinator(DurableObject):
     async def _coordinator(self, swarm_id=None):
         if self.core is None:
             # A socket without an attachment (JS null) was never admitted: nothing to rebuild.
-            live = [ws for ws in self.ctx.getWebSockets() if isinstance(ws.deserializeAttachment(), str)]
+            live = [
+                ws for ws in self.ctx.getWebSockets() if isinstance(ws.deserializeAttachment(), str)
+            ]
             self.sockets.by_id = {socket_id_of(ws): ws for ws in live}
             self.core, effects = Coordinator.restore(
-                swarm_id, await self.storage.load(), [ws.deserializeAttachment() for ws in live],
-                time.time(), alarm_at=await self.storage.get_alarm(),
+                swarm_id,
+                await self.storage.load(),
+                [ws.deserializeAttachment() for ws in live],
+                time.time(),
+                alarm_at=await self.storage.get_alarm(),
             )
             await self._apply(effects)
         return self.core
@@ -120,7 +126,12 @@ class SwarmCoordinator(DurableObject):
     async def fetch(self, request):
         located = swarm_of(str(request.url))
         core = await self._coordinator(located[0] if located else None)
-        result = handle(core, await to_core_request(request), self.config, time.time())
+        result = handle(
+            core,
+            await to_core_request(request, max_body_bytes=MAX_MESSAGE_BYTES),
+            self.config,
+            time.time(),
+        )
         await self._apply(result.effects)
         if isinstance(result, Reply):
             return to_worker_response(result.response)

@@ -13,6 +13,7 @@ from types import FunctionType
 import js
 from pyodide.code import relaxed_call
 from pyodide.ffi import to_js
+
 from workers import (
     DurableObject,
     WorkerEntrypoint,

@@ -2,7 +2,7 @@
 
 The core never opens a socket. Whoever hosts it injects an :data:`HttpFetch`: the Worker entry
 modules adapt the runtime's ``fetch``, the CLI adapts an ``httpx`` client
-(:mod:`flaresuite.host.transport`), and tests point either at a loopback server.
+(:mod:`flaresuite_host.transport`), and tests point either at a loopback server.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+
+from flaresuite.errors import ConfigError, RuntimeFailure
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,9 @@ class HttpRequest:
     body: bytes = b""
     timeout: float | None = None
     """Seconds before the host gives up on the exchange; ``None`` leaves it to the host."""
+    oversized: bool = False
+    """Incoming requests only: the body was larger than the Worker accepts, so the host
+    stopped reading it and ``body`` is empty. Services answer :func:`body_too_large`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +43,9 @@ class HttpResponse:
         return 200 <= self.status < 300
 
 
-class TransportError(Exception):
-    """The exchange did not complete: connection refused or reset, DNS failure, timeout."""
+class TransportError(RuntimeFailure):
+    """The exchange did not complete: connection refused or reset, DNS failure, timeout.
+    Its message names the URL only as :func:`flaresuite.redact.redact_url` shows it."""
 
 
 HttpFetch = Callable[[HttpRequest], Awaitable[HttpResponse]]
@@ -47,7 +53,9 @@ HttpFetch = Callable[[HttpRequest], Awaitable[HttpResponse]]
 response arrived."""
 
 
-def json_response(status: int, document: object, headers: Mapping[str, str] | None = None) -> HttpResponse:
+def json_response(
+    status: int, document: object, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
     return HttpResponse(
         status=status,
         headers={"content-type": "application/json", **(headers or {})},
@@ -55,6 +63,27 @@ def json_response(status: int, document: object, headers: Mapping[str, str] | No
     )
 
 
-def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
+def error_response(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
     """The one error shape every Worker answers with: ``{"error": message}``."""
     return json_response(status, {"error": message}, headers)
+
+
+def misconfigured(error: ConfigError) -> HttpResponse:
+    """What every Worker answers while its configuration is unusable: 503 (nothing the caller
+    can fix; retry after the deploy is fixed), naming the variables and never their values."""
+    names = ", ".join(error.variables)
+    return json_response(
+        503,
+        {
+            "error": f"the Worker is misconfigured; check {names}",
+            "variables": list(error.variables),
+        },
+        {"cache-control": "no-store"},
+    )
+
+
+def body_too_large(limit: int) -> HttpResponse:
+    """413 for a request whose body the host refused to read past ``limit`` bytes."""
+    return error_response(413, f"request body is larger than {limit} bytes")

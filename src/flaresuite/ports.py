@@ -7,10 +7,24 @@ KV binding APIs closely so that adapters stay a screen long.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-import time
 from typing import Protocol
+
+MAX_DELETE_KEYS = 1000
+"""R2's per-call limit on ``delete``: 0 or more than 1000 keys is error 10027
+(https://developers.cloudflare.com/r2/api/workers/workers-api-reference/). Every
+:class:`Bucket` enforces it, so code tested on a local bucket behaves the same on R2."""
+
+
+def check_delete_batch(keys: Sequence[str]) -> None:
+    """Raises ``ValueError`` with R2's own message unless ``keys`` holds 1 to 1000 keys."""
+    if not 1 <= len(keys) <= MAX_DELETE_KEYS:
+        raise ValueError(
+            "delete: The number of keys in the request must be between 1 and 1000 "
+            "inclusive. (10027)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ import hashlib
 
 import pytest
 
-from flaresuite.host.filesystem import DirectoryBucket
 from flaresuite.stores.memory import MemoryBucket
+from flaresuite_host.index.filesystem import DirectoryBucket
 
 
 @pytest.fixture(params=["memory", "directory"])
@@ -14,8 +14,13 @@ def bucket(request, tmp_path):
 
 
 async def test_a_listing_pages_through_a_prefix_in_key_order(bucket):
-    for key in ("whl/b/index.html", "whl/a/index.html", "whl/c/index.html", "whlx/index.html",
-                "libtorch/index.html"):
+    for key in (
+        "whl/b/index.html",
+        "whl/a/index.html",
+        "whl/c/index.html",
+        "whlx/index.html",
+        "libtorch/index.html",
+    ):
         await bucket.put(key, key.encode())
     seen, cursor, pages = [], None, 0
     while True:

@@ -32,14 +32,19 @@ async def fetch() -> HttpFetch:
         async def send(request: HttpRequest) -> HttpResponse:
             try:
                 response = await client.request(
-                    request.method, request.url, headers=dict(request.headers),
-                    content=request.body, timeout=request.timeout,
+                    request.method,
+                    request.url,
+                    headers=dict(request.headers),
+                    content=request.body,
+                    timeout=request.timeout,
                 )
             except httpx.HTTPError as error:
                 raise TransportError(f"{type(error).__name__}: {error}") from None
-            return HttpResponse(response.status_code,
-                                {k.lower(): v for k, v in response.headers.items()},
-                                response.content)
+            return HttpResponse(
+                response.status_code,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.content,
+            )
 
         yield send
 
@@ -49,8 +54,9 @@ def make_app(clock: FakeClock, fetch: HttpFetch):
     """``make_app(env, kv=None)``: a GleanApp on the fake clock with ids ``id-1, id-2, ...``."""
     counter = itertools.count(1)
 
-    def build(env: dict[str, str], kv: MemoryKeyValue | None = None,
-              *, logs: Logs | None = None) -> GleanApp:
+    def build(
+        env: dict[str, str], kv: MemoryKeyValue | None = None, *, logs: Logs | None = None
+    ) -> GleanApp:
         return GleanApp(
             env,
             MemoryKeyValue(clock) if kv is None else kv,

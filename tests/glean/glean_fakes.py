@@ -98,16 +98,23 @@ class World:
     def script(self, endpoint: str, *answers: Response | Callable[[], Response]) -> None:
         queue = self.scripted.setdefault(endpoint, deque())
         for answer in answers:
-            queue.append(answer if callable(answer) and not isinstance(answer, Response)
-                         else (lambda a=answer: a))
+            queue.append(
+                answer
+                if callable(answer) and not isinstance(answer, Response)
+                else (lambda a=answer: a)
+            )
 
-    def serve_documents(self, documents: list[dict], page_size: int,
-                        deleted: list[dict] | None = None) -> None:
+    def serve_documents(
+        self, documents: list[dict], page_size: int, deleted: list[dict] | None = None
+    ) -> None:
         """Source pages of ``page_size``; cursors are the next page's number."""
-        chunks = [documents[i:i + page_size] for i in range(0, len(documents), page_size)] or [[]]
+        chunks = [documents[i : i + page_size] for i in range(0, len(documents), page_size)] or [[]]
         self.pages = [
-            {"documents": chunk, "deleted": deleted if n == len(chunks) - 1 and deleted else [],
-             "nextCursor": str(n + 1) if n + 1 < len(chunks) else None}
+            {
+                "documents": chunk,
+                "deleted": deleted if n == len(chunks) - 1 and deleted else [],
+                "nextCursor": str(n + 1) if n + 1 < len(chunks) else None,
+            }
             for n, chunk in enumerate(chunks)
         ]
 
@@ -124,9 +131,16 @@ class World:
     def _dispatch(self, request: Request) -> Response:
         raw = request.get_data()
         body = json.loads(raw) if raw else None
-        self.seen.append(Seen(request.method, request.path, dict(request.args),
-                              {k.lower(): v for k, v in request.headers.items()}, body,
-                              self.clock.monotonic()))
+        self.seen.append(
+            Seen(
+                request.method,
+                request.path,
+                dict(request.args),
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
+                self.clock.monotonic(),
+            )
+        )
         endpoint = request.path.rsplit("/", 1)[-1]
         key = "source" if request.path == "/source" else endpoint
         if self.scripted.get(key):
@@ -141,13 +155,15 @@ class World:
 
 
 def _json(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers,
-                    content_type="application/json")
+    return Response(
+        json.dumps(body), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def answer(status: int, body: object = None, **headers: str) -> Response:
-    return _json(status, {} if body is None else body,
-                 {k.replace("_", "-"): v for k, v in headers.items()})
+    return _json(
+        status, {} if body is None else body, {k.replace("_", "-"): v for k, v in headers.items()}
+    )
 
 
 TRIGGER_TOKEN = "trigger-secret-3f9a"
@@ -207,5 +223,3 @@ class Logs(list):
 
     def events(self) -> list[str]:
         return [entry["event"] for entry in self]
-
-

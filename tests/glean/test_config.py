@@ -56,12 +56,16 @@ def test_orchestrator_mode():
 
     assert config.direct is None
     assert (config.backend.url, config.backend.glean_instance, config.backend.timeout) == (
-        "https://connector.example.com", "acme", 120.0)
+        "https://connector.example.com",
+        "acme",
+        120.0,
+    )
 
 
 def test_every_problem_is_reported_together():
-    assert errors_of({"CONNECTOR_API_URL": "ftp://x", "GLEAN_LOCK_TTL": "30",
-                      "GLEAN_FULL_CRON": "0 * * * *"}) == (
+    assert errors_of(
+        {"CONNECTOR_API_URL": "ftp://x", "GLEAN_LOCK_TTL": "30", "GLEAN_FULL_CRON": "0 * * * *"}
+    ) == (
         "GLEAN_TRIGGER_TOKEN (secret) is not set: POST /trigger needs it",
         "GLEAN_FULL_CRON and GLEAN_INCREMENTAL_CRON must differ",
         "GLEAN_LOCK_TTL must be a whole number of seconds >= 60, got '30'",
@@ -79,12 +83,15 @@ def test_direct_mode_needs_glean_credentials_and_a_datasource():
     )
 
 
-@pytest.mark.parametrize(("name", "value", "error"), [
-    ("GLEAN_INSTANCE", "acme.glean.com/x", "GLEAN_INSTANCE must be an instance name"),
-    ("DOCUMENT_SOURCE_PAGE_SIZE", "0", "whole number of documents >= 1, got '0'"),
-    ("GLEAN_FULL_LOCK_WAIT", "ten", "whole number of seconds >= 0, got 'ten'"),
-    ("GLEAN_SERVER_URL", "acme-be.glean.com", "GLEAN_SERVER_URL must be an http(s) URL"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("GLEAN_INSTANCE", "acme.glean.com/x", "GLEAN_INSTANCE must be an instance name"),
+        ("DOCUMENT_SOURCE_PAGE_SIZE", "0", "whole number of documents >= 1, got '0'"),
+        ("GLEAN_FULL_LOCK_WAIT", "ten", "whole number of seconds >= 0, got 'ten'"),
+        ("GLEAN_SERVER_URL", "acme-be.glean.com", "GLEAN_SERVER_URL must be an http(s) URL"),
+    ],
+)
 def test_malformed_values_are_named(name, value, error):
     assert any(error in e for e in errors_of({**DIRECT, name: value}))
 
@@ -96,12 +103,18 @@ def test_both_modes_at_once_is_ambiguous():
 
 
 def test_no_secret_ever_appears_in_an_error():
-    env = {"GLEAN_TRIGGER_TOKEN": "trig-secret", "GLEAN_INDEXING_API_TOKEN": "glean-secret",
-           "CONNECTOR_API_TOKEN": "backend-secret", "DOCUMENT_SOURCE_TOKEN": "source-secret",
-           "GLEAN_LOCK_TTL": "x"}
+    env = {
+        "GLEAN_TRIGGER_TOKEN": "trig-secret",
+        "GLEAN_INDEXING_API_TOKEN": "glean-secret",
+        "CONNECTOR_API_TOKEN": "backend-secret",
+        "DOCUMENT_SOURCE_TOKEN": "source-secret",
+        "GLEAN_LOCK_TTL": "x",
+    }
     text = " ".join(errors_of(env))
-    assert not any(secret in text for secret in ("trig-secret", "glean-secret",
-                                                 "backend-secret", "source-secret"))
+    assert not any(
+        secret in text
+        for secret in ("trig-secret", "glean-secret", "backend-secret", "source-secret")
+    )
 
 
 def test_the_error_is_the_suites_config_error():

@@ -29,8 +29,13 @@ async def test_2500_documents_go_up_as_three_pages_of_one_upload(world, make_app
 
     # The page being filled leaves only when the next document proves it is not the last.
     assert world.sequence() == [
-        "source", "source", "source", "bulkindexdocuments",
-        "source", "source", "bulkindexdocuments",
+        "source",
+        "source",
+        "source",
+        "bulkindexdocuments",
+        "source",
+        "source",
+        "bulkindexdocuments",
         "bulkindexdocuments",
     ]
     sources = world.requests("/source")
@@ -44,12 +49,27 @@ async def test_2500_documents_go_up_as_three_pages_of_one_upload(world, make_app
     assert all(s.headers["authorization"] == "Bearer source-token" for s in sources)
     pages = world.glean_requests()
     assert [p.body for p in pages] == [
-        {"uploadId": "id-2", "datasource": "wiki", "isFirstPage": True, "isLastPage": False,
-         "documents": with_datasource(documents[:1000])},
-        {"uploadId": "id-2", "datasource": "wiki", "isFirstPage": False, "isLastPage": False,
-         "documents": with_datasource(documents[1000:2000])},
-        {"uploadId": "id-2", "datasource": "wiki", "isFirstPage": False, "isLastPage": True,
-         "documents": with_datasource(documents[2000:])},
+        {
+            "uploadId": "id-2",
+            "datasource": "wiki",
+            "isFirstPage": True,
+            "isLastPage": False,
+            "documents": with_datasource(documents[:1000]),
+        },
+        {
+            "uploadId": "id-2",
+            "datasource": "wiki",
+            "isFirstPage": False,
+            "isLastPage": False,
+            "documents": with_datasource(documents[1000:2000]),
+        },
+        {
+            "uploadId": "id-2",
+            "datasource": "wiki",
+            "isFirstPage": False,
+            "isLastPage": True,
+            "documents": with_datasource(documents[2000:]),
+        },
     ]
     assert all(p.headers["authorization"] == "Bearer glean-token" for p in pages)
     assert all(p.headers["content-type"] == "application/json" for p in pages)
@@ -68,7 +88,10 @@ async def test_a_page_closes_before_it_would_pass_5_mib(world, make_app):
     pages = world.glean_requests()
     assert [len(p.body["documents"]) for p in pages] == [2, 2, 1]
     assert [(p.body["isFirstPage"], p.body["isLastPage"]) for p in pages] == [
-        (True, False), (False, False), (False, True)]
+        (True, False),
+        (False, False),
+        (False, True),
+    ]
     assert {p.body["uploadId"] for p in pages} == {"id-2"}
 
 
@@ -93,8 +116,15 @@ async def test_a_failure_mid_upload_makes_the_next_run_restart_it(world, make_ap
     record = await app.scheduled(FULL_CRON)
 
     pages = world.glean_requests()
-    assert [(p.body["uploadId"], p.body["isFirstPage"], p.body["isLastPage"],
-             p.body.get("forceRestartUpload")) for p in pages] == [
+    assert [
+        (
+            p.body["uploadId"],
+            p.body["isFirstPage"],
+            p.body["isLastPage"],
+            p.body.get("forceRestartUpload"),
+        )
+        for p in pages
+    ] == [
         ("id-4", True, False, True),
         ("id-4", False, False, None),
         ("id-4", False, True, None),
@@ -115,8 +145,9 @@ async def test_a_429_storm_is_ridden_out_with_jittered_backoff(world, make_app, 
     record = await make_app(direct_env(world)).scheduled(FULL_CRON)
 
     pages = world.glean_requests()
-    assert len(pages) == 5 and all(p.body == pages[0].body for p in pages), \
+    assert len(pages) == 5 and all(p.body == pages[0].body for p in pages), (
         "the same page, resent until accepted"
+    )
     assert pages[0].body["isFirstPage"] and pages[0].body["isLastPage"]
     # Full jitter: each delay is random but under a doubling ceiling (1, 2, 4, 8 s).
     assert len(clock.sleeps) == 4

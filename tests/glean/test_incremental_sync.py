@@ -26,15 +26,23 @@ async def kv(clock):
 
 async def test_changes_and_deletions_since_the_checkpoint(world, make_app, kv, clock):
     changed = [doc(n) for n in range(250)]
-    deleted = [{"id": "doc-old-1", "objectType": "Article"},
-               {"id": "doc-old-2", "objectType": "Comment"}]
+    deleted = [
+        {"id": "doc-old-1", "objectType": "Article"},
+        {"id": "doc-old-2", "objectType": "Comment"},
+    ]
     world.serve_documents(changed, page_size=500, deleted=deleted)
     started = int(clock.now())
 
     record = await make_app(direct_env(world), kv).scheduled(HOURLY_CRON)
 
-    assert world.sequence() == ["source", "indexdocuments", "indexdocuments", "indexdocuments",
-                                "deletedocument", "deletedocument"]
+    assert world.sequence() == [
+        "source",
+        "indexdocuments",
+        "indexdocuments",
+        "indexdocuments",
+        "deletedocument",
+        "deletedocument",
+    ]
     # One minute of overlap before the checkpoint catches late-committed changes.
     assert world.requests("/source")[0].query == {"limit": "500", "since": str(CHECKPOINT - 60)}
     batches = [s.body for s in world.requests("/api/index/v1/indexdocuments")]
@@ -48,22 +56,37 @@ async def test_changes_and_deletions_since_the_checkpoint(world, make_app, kv, c
     ]
     assert "bulkindexdocuments" not in world.sequence(), "an INCREMENTAL run never replaces"
     assert (record.status, record.documents_indexed, record.documents_deleted) == (
-        "completed", 250, 2)
+        "completed",
+        250,
+        2,
+    )
     assert await kv.get(CHECKPOINT_KEY) == str(started)
 
 
 async def test_deletions_on_every_source_page_follow_that_pages_changes(world, make_app, kv):
     world.pages = [
-        {"documents": [doc(1)], "deleted": [{"id": "gone-1", "objectType": "Article"}],
-         "nextCursor": "1"},
-        {"documents": [doc(2)], "deleted": [{"id": "gone-2", "objectType": "Article"}],
-         "nextCursor": None},
+        {
+            "documents": [doc(1)],
+            "deleted": [{"id": "gone-1", "objectType": "Article"}],
+            "nextCursor": "1",
+        },
+        {
+            "documents": [doc(2)],
+            "deleted": [{"id": "gone-2", "objectType": "Article"}],
+            "nextCursor": None,
+        },
     ]
 
     await make_app(direct_env(world), kv).scheduled(HOURLY_CRON)
 
-    assert world.sequence() == ["source", "indexdocuments", "deletedocument",
-                                "source", "indexdocuments", "deletedocument"]
+    assert world.sequence() == [
+        "source",
+        "indexdocuments",
+        "deletedocument",
+        "source",
+        "indexdocuments",
+        "deletedocument",
+    ]
 
 
 async def test_no_more_than_600_documents_go_up_in_any_minute(world, make_app, kv, clock):
@@ -74,8 +97,9 @@ async def test_no_more_than_600_documents_go_up_in_any_minute(world, make_app, k
     sent = world.requests("/api/index/v1/indexdocuments")
     assert len(sent) == 15 and record.documents_indexed == 1500
     for request in sent:
-        in_window = sum(len(s.body["documents"]) for s in sent
-                        if request.at - 60 < s.at <= request.at)
+        in_window = sum(
+            len(s.body["documents"]) for s in sent if request.at - 60 < s.at <= request.at
+        )
         assert in_window <= 600
     # 1500 documents at 600 a minute: the last batch leaves two minutes after the first.
     assert sent[-1].at - sent[0].at == 120
@@ -83,9 +107,11 @@ async def test_no_more_than_600_documents_go_up_in_any_minute(world, make_app, k
 
 
 async def test_a_failed_run_leaves_the_checkpoint_so_the_next_run_asks_again(
-        world, make_app, kv, clock):
-    world.serve_documents([doc(1)], page_size=500,
-                          deleted=[{"id": "gone", "objectType": "Article"}])
+    world, make_app, kv, clock
+):
+    world.serve_documents(
+        [doc(1)], page_size=500, deleted=[{"id": "gone", "objectType": "Article"}]
+    )
     world.script("deletedocument", answer(403, {"detail": "token lacks scope"}))
     app = make_app(direct_env(world), kv)
 
@@ -102,8 +128,7 @@ async def test_a_failed_run_leaves_the_checkpoint_so_the_next_run_asks_again(
     assert await kv.get(CHECKPOINT_KEY) == str(started)
 
 
-async def test_without_a_checkpoint_an_incremental_run_waits_for_a_full_one(
-        world, make_app, clock):
+async def test_without_a_checkpoint_an_incremental_run_waits_for_a_full_one(world, make_app, clock):
     kv = MemoryKeyValue(clock)
 
     record = await make_app(direct_env(world), kv).scheduled(HOURLY_CRON)
@@ -114,7 +139,8 @@ async def test_without_a_checkpoint_an_incremental_run_waits_for_a_full_one(
 
 
 async def test_a_full_run_sets_the_checkpoint_the_next_incremental_run_starts_from(
-        world, make_app, clock):
+    world, make_app, clock
+):
     kv = MemoryKeyValue(clock)
     world.serve_documents([doc(n) for n in range(3)], page_size=500)
     app = make_app(direct_env(world), kv)

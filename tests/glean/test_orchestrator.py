@@ -13,8 +13,12 @@ from flaresuite.glean.app import RunFailed
 from flaresuite.stores.memory import MemoryKeyValue
 from tests.glean.glean_fakes import answer, backend_env
 
-COMPLETED = {"status": "completed", "mode": "FULL", "documentsIndexed": 42,
-             "timestamp": "2026-11-23T02:03:00Z"}
+COMPLETED = {
+    "status": "completed",
+    "mode": "FULL",
+    "documentsIndexed": 42,
+    "timestamp": "2026-11-23T02:03:00Z",
+}
 
 
 async def test_the_backend_is_asked_to_index_and_its_result_is_recorded(world, make_app, clock):
@@ -81,8 +85,9 @@ async def test_a_4xx_answer_is_not_retried(world, make_app):
 
 
 async def test_the_backends_own_error_is_recorded(world, make_app, clock):
-    world.backend_answer = lambda request: answer(200, {
-        "status": "error", "mode": "FULL", "error": "source API refused", "timestamp": "t"})
+    world.backend_answer = lambda request: answer(
+        200, {"status": "error", "mode": "FULL", "error": "source API refused", "timestamp": "t"}
+    )
     kv = MemoryKeyValue(clock)
 
     with pytest.raises(RunFailed, match="source API refused"):
@@ -90,15 +95,18 @@ async def test_the_backends_own_error_is_recorded(world, make_app, clock):
     assert json.loads(await kv.get("glean:last-run:FULL"))["error"] == "source API refused"
 
 
-@pytest.mark.parametrize(("body", "why"), [
-    ([COMPLETED], "not a JSON object"),
-    ({**COMPLETED, "status": "done"}, "status must be 'completed' or 'error'"),
-    ({**COMPLETED, "mode": "INCREMENTAL"}, "mode is 'INCREMENTAL', the request was FULL"),
-    ({**COMPLETED, "documentsIndexed": -1}, "documentsIndexed must be a whole number"),
-    ({**COMPLETED, "documentsIndexed": "42"}, "documentsIndexed must be a whole number"),
-    ({**COMPLETED, "status": "error"}, "status is 'error' without an error message"),
-    ({k: v for k, v in COMPLETED.items() if k != "timestamp"}, "timestamp is missing"),
-])
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ([COMPLETED], "not a JSON object"),
+        ({**COMPLETED, "status": "done"}, "status must be 'completed' or 'error'"),
+        ({**COMPLETED, "mode": "INCREMENTAL"}, "mode is 'INCREMENTAL', the request was FULL"),
+        ({**COMPLETED, "documentsIndexed": -1}, "documentsIndexed must be a whole number"),
+        ({**COMPLETED, "documentsIndexed": "42"}, "documentsIndexed must be a whole number"),
+        ({**COMPLETED, "status": "error"}, "status is 'error' without an error message"),
+        ({k: v for k, v in COMPLETED.items() if k != "timestamp"}, "timestamp is missing"),
+    ],
+)
 async def test_an_answer_outside_the_contract_is_an_error(world, make_app, body, why):
     world.backend_answer = lambda request: answer(200, body)
 
@@ -114,7 +122,8 @@ async def test_an_answer_that_is_not_json_is_an_error(world, make_app):
 
 
 async def test_the_lock_outlives_every_attempt_however_long_the_retries_take(
-        world, make_app, clock):
+    world, make_app, clock
+):
     kv = MemoryKeyValue(clock)
     timeout = 1700
     room: list[float] = []  # seconds of lock left as each attempt reaches the backend
@@ -130,8 +139,9 @@ async def test_the_lock_outlives_every_attempt_however_long_the_retries_take(
 
     world.script("index", *[slow_failure] * 4)
     world.backend_answer = success
-    app = make_app(backend_env(world, CONNECTOR_API_TIMEOUT=str(timeout),
-                               GLEAN_LOCK_TTL="3600"), kv)
+    app = make_app(
+        backend_env(world, CONNECTOR_API_TIMEOUT=str(timeout), GLEAN_LOCK_TTL="3600"), kv
+    )
 
     record = await app.scheduled("0 2 * * *")
 

@@ -23,8 +23,10 @@ MIB = 1024 * 1024
 
 def run_full_sync(sizes: list[int], source_page: int) -> list[dict]:
     """FULL-syncs documents whose text bodies have ``sizes`` bytes; returns the bulk pages."""
-    documents = [doc(n, body={"mimeType": "text/plain", "textContent": "x" * size})
-                 for n, size in enumerate(sizes)]
+    documents = [
+        doc(n, body={"mimeType": "text/plain", "textContent": "x" * size})
+        for n, size in enumerate(sizes)
+    ]
     pages: list[dict] = []
 
     async def fetch(request: HttpRequest) -> HttpResponse:
@@ -32,8 +34,10 @@ def run_full_sync(sizes: list[int], source_page: int) -> list[dict]:
             query = parse_qs(urlsplit(request.url).query)
             start = int(query.get("cursor", ["0"])[0])
             end = min(start + source_page, len(documents))
-            body = {"documents": documents[start:end],
-                    "nextCursor": str(end) if end < len(documents) else None}
+            body = {
+                "documents": documents[start:end],
+                "nextCursor": str(end) if end < len(documents) else None,
+            }
             return HttpResponse(200, {}, json.dumps(body).encode())
         assert len(request.body) <= 5 * MIB
         pages.append(json.loads(request.body))
@@ -41,12 +45,20 @@ def run_full_sync(sizes: list[int], source_page: int) -> list[dict]:
 
     clock = FakeClock()
     app = GleanApp(
-        {"GLEAN_TRIGGER_TOKEN": "t", "GLEAN_SERVER_URL": "https://glean.test",
-         "GLEAN_INDEXING_API_TOKEN": "g", "GLEAN_DATASOURCE": "wiki",
-         "DOCUMENT_SOURCE_URL": "https://source.test/docs",
-         "DOCUMENT_SOURCE_PAGE_SIZE": str(source_page)},
-        MemoryKeyValue(clock), fetch, clock=clock, sleep=clock.sleep,
-        rng=random.Random(0), log=lambda event, /, **fields: None,
+        {
+            "GLEAN_TRIGGER_TOKEN": "t",
+            "GLEAN_SERVER_URL": "https://glean.test",
+            "GLEAN_INDEXING_API_TOKEN": "g",
+            "GLEAN_DATASOURCE": "wiki",
+            "DOCUMENT_SOURCE_URL": "https://source.test/docs",
+            "DOCUMENT_SOURCE_PAGE_SIZE": str(source_page),
+        },
+        MemoryKeyValue(clock),
+        fetch,
+        clock=clock,
+        sleep=clock.sleep,
+        rng=random.Random(0),
+        log=lambda event, /, **fields: None,
     )
     record = asyncio.run(app.scheduled("0 2 * * *"))
     assert record.status == "completed" and record.documents_indexed == len(sizes)
@@ -72,8 +84,10 @@ def test_full_pages_hold_every_document_once_within_the_limits(sizes, source_pag
     # Pages are as full as the limits allow: each one would overflow with the next document.
     for page, following in pairwise(pages):
         with_next = page["documents"] + following["documents"][:1]
-        assert len(page["documents"]) == 1000 or sum(
-            len(compact(d)) + 1 for d in with_next) > 5 * MIB - 1024
+        assert (
+            len(page["documents"]) == 1000
+            or sum(len(compact(d)) + 1 for d in with_next) > 5 * MIB - 1024
+        )
 
 
 def compact(document: dict) -> bytes:

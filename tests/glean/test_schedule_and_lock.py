@@ -30,12 +30,15 @@ async def test_both_crons_at_0200_make_exactly_one_full_run(world, make_app, kv,
     app = make_app(direct_env(world, GLEAN_FULL_LOCK_WAIT="86400"), kv)
     second = HOURLY_CRON if first == FULL_CRON else FULL_CRON
 
-    results = dict(zip([first, second],
-                       await asyncio.gather(app.scheduled(first), app.scheduled(second))))
+    results = dict(
+        zip([first, second], await asyncio.gather(app.scheduled(first), app.scheduled(second)))
+    )
 
     bulk = world.requests("/api/index/v1/bulkindexdocuments")
     assert [(p.body["isFirstPage"], p.body["isLastPage"]) for p in bulk] == [
-        (True, False), (False, True)]
+        (True, False),
+        (False, True),
+    ]
     assert len({p.body["uploadId"] for p in bulk}) == 1
     assert results[FULL_CRON].status == "completed"
     assert results[FULL_CRON].documents_indexed == 1200
@@ -46,11 +49,13 @@ async def test_both_crons_at_0200_make_exactly_one_full_run(world, make_app, kv,
         # The FULL waited for the hourly run to finish instead of being lost to it.
         assert results[HOURLY_CRON].status == "completed"
         assert world.sequence().index("bulkindexdocuments") > world.sequence().index(
-            "indexdocuments")
+            "indexdocuments"
+        )
 
 
 async def test_the_mode_comes_from_the_cron_expression_never_from_the_hour(
-        world, make_app, kv, clock):
+    world, make_app, kv, clock
+):
     world.serve_documents([doc(1)], page_size=500)
     app = make_app(direct_env(world, GLEAN_FULL_CRON="30 3 * * 0"), kv)
 
@@ -76,7 +81,8 @@ async def test_a_full_run_in_progress_makes_the_scheduled_runs_skip(world, make_
 
 
 async def test_a_full_run_gives_up_waiting_for_a_stuck_incremental_run_loudly(
-        world, make_app, kv, clock):
+    world, make_app, kv, clock
+):
     await KvLock(kv, clock, 7200).acquire("stuck-run", Mode.INCREMENTAL)
     app = make_app(direct_env(world, GLEAN_FULL_LOCK_WAIT="600"), kv)
 
@@ -103,8 +109,10 @@ async def test_the_lock_of_a_crashed_run_expires(world, make_app, kv, clock):
 
 async def test_a_lock_past_its_own_expiry_is_free_even_if_kv_still_holds_it(kv, clock):
     lock = KvLock(kv, clock, 60)
-    await kv.put(LOCK_KEY, json.dumps({"owner": "old", "mode": "FULL", "acquiredAt": 0,
-                                       "expiresAt": clock.now() - 1}))
+    await kv.put(
+        LOCK_KEY,
+        json.dumps({"owner": "old", "mode": "FULL", "acquiredAt": 0, "expiresAt": clock.now() - 1}),
+    )
 
     assert await lock.holder() is None
     holder = await lock.acquire("new", Mode.INCREMENTAL)
@@ -130,6 +138,7 @@ async def test_a_garbled_lock_counts_as_free(kv, clock):
 
 def slow_pages(world, clock, kv, seen_expiry, *, on_page=None):
     """Each bulk page takes 1000 s of (fake) time; records the lock's expiry as Glean sees it."""
+
     def page(number):
         def answer_page():
             clock.advance(1000)
@@ -137,7 +146,9 @@ def slow_pages(world, clock, kv, seen_expiry, *, on_page=None):
                 on_page(number)
             seen_expiry.append(json.loads(kv.values[LOCK_KEY][0])["expiresAt"])
             return answer(200)
+
         return answer_page
+
     world.script("bulkindexdocuments", *(page(n) for n in range(1, 4)))
 
 
@@ -161,9 +172,17 @@ async def test_a_run_whose_lock_was_taken_stops(world, make_app, kv, clock):
 
     def steal(number):
         if number == 2:
-            kv.values[LOCK_KEY] = (json.dumps({"owner": "thief", "mode": "FULL",
-                                               "acquiredAt": clock.now(),
-                                               "expiresAt": clock.now() + 3600}), None)
+            kv.values[LOCK_KEY] = (
+                json.dumps(
+                    {
+                        "owner": "thief",
+                        "mode": "FULL",
+                        "acquiredAt": clock.now(),
+                        "expiresAt": clock.now() + 3600,
+                    }
+                ),
+                None,
+            )
 
     slow_pages(world, clock, kv, [], on_page=steal)
 
@@ -223,6 +242,7 @@ async def test_a_run_keeps_its_lock_while_slow_source_pages_arrive(world, make_a
             room.append(json.loads(kv.values[LOCK_KEY][0])["expiresAt"] - clock.now())
             clock.advance(1000)
             return answer(200, world.pages[number])
+
         return answer_page
 
     world.script("source", *(slow_page(n) for n in range(5)))

@@ -17,8 +17,9 @@ def source(world, fetch, clock, url="/source?tenant=a", token=None):
 
 
 async def test_pages_follow_next_cursor_and_keep_the_urls_own_query(world, fetch, clock):
-    world.serve_documents([doc(n) for n in range(5)], page_size=2,
-                          deleted=[{"id": "gone", "objectType": "Article"}])
+    world.serve_documents(
+        [doc(n) for n in range(5)], page_size=2, deleted=[{"id": "gone", "objectType": "Article"}]
+    )
 
     pages = [page async for page in source(world, fetch, clock).pages(since=1700000000)]
 
@@ -41,15 +42,18 @@ async def test_a_5xx_page_is_retried(world, fetch, clock):
     assert len(pages) == 1 and len(world.seen) == 2 and len(clock.sleeps) == 1
 
 
-@pytest.mark.parametrize(("page", "error"), [
-    ([], "a source page must be a JSON object"),
-    ({"docs": []}, "must have a 'documents' array"),
-    ({"documents": [], "deleted": "x"}, "'deleted' must be an array"),
-    ({"documents": [], "deleted": ["doc-1"]}, "'deleted' entries must be {id, objectType}"),
-    ({"documents": [], "deleted": [{"id": "doc-1"}]}, "'deleted' entries must be"),
-    ({"documents": [], "nextCursor": 2}, "'nextCursor' must be a non-empty string or null"),
-    ({"documents": [], "nextCursor": ""}, "'nextCursor' must be a non-empty string or null"),
-])
+@pytest.mark.parametrize(
+    ("page", "error"),
+    [
+        ([], "a source page must be a JSON object"),
+        ({"docs": []}, "must have a 'documents' array"),
+        ({"documents": [], "deleted": "x"}, "'deleted' must be an array"),
+        ({"documents": [], "deleted": ["doc-1"]}, "'deleted' entries must be {id, objectType}"),
+        ({"documents": [], "deleted": [{"id": "doc-1"}]}, "'deleted' entries must be"),
+        ({"documents": [], "nextCursor": 2}, "'nextCursor' must be a non-empty string or null"),
+        ({"documents": [], "nextCursor": ""}, "'nextCursor' must be a non-empty string or null"),
+    ],
+)
 async def test_a_page_outside_the_contract_is_an_error(world, fetch, clock, page, error):
     world.script("source", answer(200, page))
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from flaresuite.index.model import SourceObject
 
-WHEN = datetime(2025, 1, 3, 12, 30, tzinfo=timezone.utc)
+WHEN = datetime(2025, 1, 3, 12, 30, tzinfo=UTC)
 
 
 class FakeSource:

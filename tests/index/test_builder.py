@@ -48,7 +48,9 @@ async def test_a_run_publishes_identical_pages_to_both_buckets(seeded, buckets):
     report = await IndexBuilder(seeded, buckets, config=config(), log=lambda *a, **k: None).run()
     main, mirror = buckets
     assert report.status == "ok"
-    assert {k: o.body for k, o in pages(main).items()} == {k: o.body for k, o in pages(mirror).items()}
+    assert {k: o.body for k, o in pages(main).items()} == {
+        k: o.body for k, o in pages(mirror).items()
+    }
     page = main.objects["whl/cu121/torch/index.html"]
     assert page.content_type == "text/html; charset=utf-8"
     assert page.cache_control == "max-age=600, public, must-revalidate"
@@ -139,9 +141,16 @@ async def test_past_the_budget_metadata_stops_and_the_next_run_resumes(source, b
     for day in range(1, 31):
         source.add(f"whl/cpu/torch-2.{day}.0+cpu-cp311-cp311-linux_x86_64.whl")
     events = []
-    slow = config(prefixes=("whl",), concurrency=1, warn_after=(5.0, 10.0), stop_metadata_after=10.0)
-    builder = IndexBuilder(source, buckets, config=slow, clock=StepClock(0.5),
-                           log=lambda event, **fields: events.append((event, fields)))
+    slow = config(
+        prefixes=("whl",), concurrency=1, warn_after=(5.0, 10.0), stop_metadata_after=10.0
+    )
+    builder = IndexBuilder(
+        source,
+        buckets,
+        config=slow,
+        clock=StepClock(0.5),
+        log=lambda event, **fields: events.append((event, fields)),
+    )
     first = (await builder.run()).prefixes[0]
     assert first.status == "deferred"
     assert 0 < first.heads < 30 and first.heads + first.metadata_pending == 30
@@ -160,8 +169,13 @@ async def test_past_the_budget_metadata_stops_and_the_next_run_resumes(source, b
 async def test_budget_warnings_are_logged_even_when_no_metadata_is_fetched(seeded, buckets):
     events = []
     slow = config(prefixes=("libtorch", "whl/nightly"), warn_after=(1.0, 2.0))
-    builder = IndexBuilder(seeded, buckets, config=slow, clock=StepClock(0.0),
-                           log=lambda event, **fields: events.append((event, fields)))
+    builder = IndexBuilder(
+        seeded,
+        buckets,
+        config=slow,
+        clock=StepClock(0.0),
+        log=lambda event, **fields: events.append((event, fields)),
+    )
     await builder.run()  # learns the nightly sidecar: the second run fetches nothing
     events.clear()
     builder.clock = StepClock(1.5)
@@ -172,8 +186,9 @@ async def test_budget_warnings_are_logged_even_when_no_metadata_is_fetched(seede
 
 async def test_a_failing_head_fails_the_prefix_but_keeps_what_was_learnt(seeded, buckets):
     seeded.fail_head = {FILELOCK}  # fetched last: the two torch wheels are learnt first
-    builder = IndexBuilder(seeded, buckets, config=config(prefixes=("whl",), concurrency=1),
-                           log=lambda *a, **k: None)
+    builder = IndexBuilder(
+        seeded, buckets, config=config(prefixes=("whl",), concurrency=1), log=lambda *a, **k: None
+    )
     report = (await builder.run()).prefixes[0]
     assert report.status == "failed" and "HEAD" in report.error
     assert pages(buckets[0]) == {}
@@ -186,16 +201,21 @@ async def test_a_failing_head_fails_the_prefix_but_keeps_what_was_learnt(seeded,
 async def test_a_corrupt_cache_is_discarded_and_rebuilt(seeded, buckets):
     await buckets[0].put(cache_key("whl"), b"not gzip")
     events = []
-    builder = IndexBuilder(seeded, buckets, config=config(prefixes=("whl",)),
-                           log=lambda event, **fields: events.append(event))
+    builder = IndexBuilder(
+        seeded,
+        buckets,
+        config=config(prefixes=("whl",)),
+        log=lambda event, **fields: events.append(event),
+    )
     report = (await builder.run()).prefixes[0]
     assert report.status == "ok" and "index.cache_discarded" in events
 
 
 async def test_the_run_report_is_stored_for_the_status_endpoint(seeded, buckets):
     logged = []
-    await IndexBuilder(seeded, buckets, config=config(),
-                       log=lambda event, **fields: logged.append((event, fields))).run()
+    await IndexBuilder(
+        seeded, buckets, config=config(), log=lambda event, **fields: logged.append((event, fields))
+    ).run()
     status = json.loads(buckets[0].objects[STATUS_KEY].body)
     assert status["status"] == "ok"
     assert [p["prefix"] for p in status["prefixes"]] == ["whl", "whl/nightly", "libtorch"]
@@ -206,8 +226,14 @@ async def test_the_run_report_is_stored_for_the_status_endpoint(seeded, buckets)
 async def test_unparseable_files_are_logged_and_the_rest_is_published(seeded, buckets):
     seeded.add("whl/cpu/torch-latest-cp311-cp311-linux_x86_64.whl")
     logged = []
-    report = (await IndexBuilder(seeded, buckets, config=config(prefixes=("whl",)),
-                                 log=lambda e, **f: logged.append((e, f))).run()).prefixes[0]
+    report = (
+        await IndexBuilder(
+            seeded,
+            buckets,
+            config=config(prefixes=("whl",)),
+            log=lambda e, **f: logged.append((e, f)),
+        ).run()
+    ).prefixes[0]
     assert report.status == "ok"
     assert report.rejected == ["whl/cpu/torch-latest-cp311-cp311-linux_x86_64.whl"]
     assert any(e == "index.rejected" for e, _ in logged)

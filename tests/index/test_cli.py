@@ -9,9 +9,9 @@ import zipfile
 
 import pytest
 
-from flaresuite.cli import main
-from flaresuite.host.demo import build_wheel
-from flaresuite.host.progress import ProgressBar
+from flaresuite_host.cli import main
+from flaresuite_host.index.demo import build_wheel
+from flaresuite_host.progress import ProgressBar
 
 
 def test_the_default_build_indexes_the_embedded_demo_in_place(tmp_path, capsys):
@@ -21,12 +21,17 @@ def test_the_default_build_indexes_the_embedded_demo_in_place(tmp_path, capsys):
     assert f"ok: index in {out}/" in printed
     torch_page = (out / "whl/cpu/torch/index.html").read_text()
     assert "torch-2.6.0+cpu-py3-none-any.whl" in torch_page and "#sha256=" in torch_page
-    assert (out / "whl/cpu/torch-2.6.0+cpu-py3-none-any.whl.metadata").read_bytes().startswith(
-        b"Metadata-Version"
+    assert (
+        (out / "whl/cpu/torch-2.6.0+cpu-py3-none-any.whl.metadata")
+        .read_bytes()
+        .startswith(b"Metadata-Version")
     )
     nightly = (out / "whl/nightly/index.html").read_text()
     assert "torch" in nightly and "not-on-the-allow-list" not in nightly
-    assert "libtorch-shared-with-deps-latest.zip" in (out / "libtorch/nightly/cpu/index.html").read_text()
+    assert (
+        "libtorch-shared-with-deps-latest.zip"
+        in (out / "libtorch/nightly/cpu/index.html").read_text()
+    )
 
 
 def test_a_second_build_rewrites_nothing(tmp_path, capsys):
@@ -52,8 +57,10 @@ def test_a_directory_of_wheels_is_indexed_with_metadata_from_the_wheels(tmp_path
     wheel.parent.mkdir(parents=True)
     wheel.write_bytes(build_wheel("demo_pkg", "1.0+cu126", requires_python=">=3.10"))
     out = tmp_path / "pages"
-    assert main(["index", "build", "--source", str(tmp_path), "--out", str(out),
-                 "--prefix", "whl"]) == 0
+    assert (
+        main(["index", "build", "--source", str(tmp_path), "--out", str(out), "--prefix", "whl"])
+        == 0
+    )
     page = (out / "whl/cu126/demo-pkg/index.html").read_text()
     assert 'data-requires-python="&gt;=3.10"' in page and "data-core-metadata" in page
     assert (out / "whl/cu126/demo_pkg-1.0+cu126-py3-none-any.whl.metadata").exists()
@@ -146,15 +153,16 @@ def test_half_set_s3_credentials_exit_2(monkeypatch, capsys):
     monkeypatch.delenv("S3_SECRET_ACCESS_KEY", raising=False)
     assert main(["index", "build", "--s3-bucket", "pytorch"]) == 2
     assert (
-        "Either provide both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"
-        in capsys.readouterr().err
+        "set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither" in capsys.readouterr().err
     )
 
 
-def test_the_console_script_runs_as_a_module(tmp_path):
+def test_the_command_line_runs_as_a_module(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "flaresuite", "index", "build", "--out", str(tmp_path / "s")],
-        capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "flaresuite_host", "index", "build", "--out", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "ok: index in" in done.stdout
@@ -164,24 +172,60 @@ def test_the_console_script_runs_as_a_module(tmp_path):
 def test_an_s3_bucket_is_indexed_into_a_local_directory(moto_s3, monkeypatch, tmp_path, capsys):
     bucket = moto_s3.new_bucket("cli")
     wheel = build_wheel("demo_pkg", "1.0", requires_python=">=3.9")
-    moto_s3.boto.put_object(Bucket=bucket, Key="whl/cpu/demo_pkg-1.0-py3-none-any.whl",
-                            Body=wheel, ChecksumAlgorithm="SHA256")
+    moto_s3.boto.put_object(
+        Bucket=bucket,
+        Key="whl/cpu/demo_pkg-1.0-py3-none-any.whl",
+        Body=wheel,
+        ChecksumAlgorithm="SHA256",
+    )
     monkeypatch.setenv("S3_ACCESS_KEY_ID", moto_s3.credentials.access_key_id)
     monkeypatch.setenv("S3_SECRET_ACCESS_KEY", moto_s3.credentials.secret_access_key)
     out = tmp_path / "pages"
-    assert main(["index", "build", "--s3-bucket", bucket, "--s3-endpoint", moto_s3.endpoint,
-                 "--out", str(out), "--prefix", "whl"]) == 0
+    assert (
+        main(
+            [
+                "index",
+                "build",
+                "--s3-bucket",
+                bucket,
+                "--s3-endpoint",
+                moto_s3.endpoint,
+                "--out",
+                str(out),
+                "--prefix",
+                "whl",
+            ]
+        )
+        == 0
+    )
     page = (out / "whl/cpu/demo-pkg/index.html").read_text()
     assert f"#sha256={hashlib.sha256(wheel).hexdigest()}" in page
     assert f"ok: index in {out}/" in capsys.readouterr().out
 
 
 @pytest.mark.moto
-def test_an_unreachable_bucket_fails_with_exit_1_and_the_reason(moto_s3, monkeypatch, tmp_path, capsys):
+def test_an_unreachable_bucket_fails_with_exit_1_and_the_reason(
+    moto_s3, monkeypatch, tmp_path, capsys
+):
     monkeypatch.setenv("S3_ACCESS_KEY_ID", moto_s3.credentials.access_key_id)
     monkeypatch.setenv("S3_SECRET_ACCESS_KEY", "wrong-secret")
-    assert main(["index", "build", "--s3-bucket", "anything", "--s3-endpoint", moto_s3.endpoint,
-                 "--out", str(tmp_path / "o"), "--prefix", "whl"]) == 1
+    assert (
+        main(
+            [
+                "index",
+                "build",
+                "--s3-bucket",
+                "anything",
+                "--s3-endpoint",
+                moto_s3.endpoint,
+                "--out",
+                str(tmp_path / "o"),
+                "--prefix",
+                "whl",
+            ]
+        )
+        == 1
+    )
     assert "SignatureDoesNotMatch" in capsys.readouterr().out
 
 

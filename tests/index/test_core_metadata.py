@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from flaresuite.host.demo import build_wheel
 from flaresuite.index.core_metadata import InvalidWheel, extract_core_metadata, requires_python
+from flaresuite_host.index.demo import build_wheel
 
 
 class CountingFile(io.BytesIO):
@@ -25,8 +25,10 @@ def test_metadata_is_read_without_reading_the_whole_wheel():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("big/_C.so", os.urandom(4 << 20))  # stored: a GB-sized wheel in small
-        archive.writestr("big-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: big\n"
-                                                       "Version: 1.0\nRequires-Python: >=3.10\n")
+        archive.writestr(
+            "big-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: big\nVersion: 1.0\nRequires-Python: >=3.10\n",
+        )
     wheel = CountingFile(buffer.getvalue())
     metadata = extract_core_metadata(wheel, "big-1.0-py3-none-any.whl")
     assert requires_python(metadata) == ">=3.10"

@@ -21,7 +21,9 @@ versions = st.builds(
 @given(name=name_parts, version=versions)
 def test_wheel_names_round_trip(name, version):
     wheel_name = name.replace("-", "_").replace(".", "_")
-    parsed = parse_distribution_name(f"whl/cu126/{wheel_name}-{version}-cp311-cp311-linux_x86_64.whl")
+    parsed = parse_distribution_name(
+        f"whl/cu126/{wheel_name}-{version}-cp311-cp311-linux_x86_64.whl"
+    )
     assert parsed.project == canonicalize_name(wheel_name)
     assert parsed.version == Version(version)
     assert parsed.public_version == Version(Version(version).public)

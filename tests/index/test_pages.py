@@ -1,14 +1,14 @@
 """The pages a prefix publishes: PEP 503 HTML, PEP 691 JSON and libtorch listings."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 from flaresuite.index.model import FileMetadata, SourceObject
 from flaresuite.index.pages import HTML, SIMPLE_JSON, render_libtorch, render_prefix
 from flaresuite.index.selection import select, select_archives
 
-UPLOADED = datetime(2025, 1, 3, 12, 30, 5, tzinfo=timezone.utc)
+UPLOADED = datetime(2025, 1, 3, 12, 30, 5, tzinfo=UTC)
 
 
 class Anchors(HTMLParser):
@@ -39,8 +39,11 @@ FILELOCK = "whl/filelock-3.16.1-py3-none-any.whl"
 
 
 def test_project_pages_link_root_relative_with_hash_and_core_metadata():
-    meta = {TORCH: FileMetadata(sha256="ab" * 32, core_metadata_sha256="cd" * 32,
-                                requires_python=">=3.9,<4")}
+    meta = {
+        TORCH: FileMetadata(
+            sha256="ab" * 32, core_metadata_sha256="cd" * 32, requires_python=">=3.9,<4"
+        )
+    }
     pages = pages_of("whl", [TORCH, TORCH + ".metadata", FILELOCK], meta)
     page = pages["whl/cu121/torch/index.html"]
     assert page.content_type == HTML
@@ -59,8 +62,10 @@ def test_project_pages_link_root_relative_with_hash_and_core_metadata():
 def test_files_without_metadata_get_plain_links():
     pages = pages_of("whl", [FILELOCK])
     [(attrs, _)] = Anchors(pages["whl/filelock/index.html"].body.decode()).anchors
-    assert attrs == {"href": "/whl/filelock-3.16.1-py3-none-any.whl",
-                     "data-upload-time": "2025-01-03T12:30:05Z"}
+    assert attrs == {
+        "href": "/whl/filelock-3.16.1-py3-none-any.whl",
+        "data-upload-time": "2025-01-03T12:30:05Z",
+    }
 
 
 def test_nightly_pages_never_promise_a_hash():
@@ -90,8 +95,13 @@ def test_project_lists_never_show_directories_or_vanished_projects():
 
 
 def test_case_variants_share_one_normalised_page():
-    pages = pages_of("whl", ["whl/Pillow-10.0.0-cp311-cp311-linux_x86_64.whl",
-                             "whl/pillow-11.0.0-cp311-cp311-linux_x86_64.whl"])
+    pages = pages_of(
+        "whl",
+        [
+            "whl/Pillow-10.0.0-cp311-cp311-linux_x86_64.whl",
+            "whl/pillow-11.0.0-cp311-cp311-linux_x86_64.whl",
+        ],
+    )
     anchors = Anchors(pages["whl/pillow/index.html"].body.decode()).anchors
     assert [text for _, text in anchors] == [
         "Pillow-10.0.0-cp311-cp311-linux_x86_64.whl",
@@ -115,8 +125,11 @@ def test_every_value_is_html_escaped():
 
 
 def test_json_pages_follow_pep_691_and_700():
-    meta = {TORCH: FileMetadata(sha256="ab" * 32, core_metadata_sha256="cd" * 32,
-                                requires_python=">=3.9")}
+    meta = {
+        TORCH: FileMetadata(
+            sha256="ab" * 32, core_metadata_sha256="cd" * 32, requires_python=">=3.9"
+        )
+    }
     pages = pages_of("whl", [TORCH, FILELOCK], meta)
     project_list = pages["whl/cu121/index.json"]
     assert project_list.content_type == SIMPLE_JSON
@@ -154,17 +167,23 @@ def test_the_same_input_renders_the_same_bytes():
 def test_listings_are_marked_so_they_are_written_after_the_pages_they_link():
     pages = pages_of("whl", [TORCH])
     assert {k for k, p in pages.items() if p.is_listing} == {
-        "whl/index.html", "whl/index.json", "whl/cu121/index.html", "whl/cu121/index.json"
+        "whl/index.html",
+        "whl/index.json",
+        "whl/cu121/index.html",
+        "whl/cu121/index.json",
     }
 
 
 def test_libtorch_listings_link_each_archive_of_their_directory():
-    objs = [SourceObject(k, 1, "e") for k in (
-        "libtorch/cu121/libtorch-cxx11-abi-shared-with-deps-2.5.1+cu121.zip",
-        "libtorch/cu121/libtorch-shared-with-deps-2.5.1+cu121.zip",
-        "libtorch/libtorch-macos-arm64-2.5.1.zip",
-        "libtorch/rocm6.2/placeholder",
-    )]
+    objs = [
+        SourceObject(k, 1, "e")
+        for k in (
+            "libtorch/cu121/libtorch-cxx11-abi-shared-with-deps-2.5.1+cu121.zip",
+            "libtorch/cu121/libtorch-shared-with-deps-2.5.1+cu121.zip",
+            "libtorch/libtorch-macos-arm64-2.5.1.zip",
+            "libtorch/rocm6.2/placeholder",
+        )
+    ]
     pages = {p.key: p.body.decode() for p in render_libtorch(select_archives("libtorch", objs))}
     assert pages["libtorch/cu121/index.html"] == (
         '<a href="/libtorch/cu121/libtorch-cxx11-abi-shared-with-deps-2.5.1%2Bcu121.zip">'

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flaresuite.cli import main
-from flaresuite.host.demo import build_wheel
+from flaresuite_host.cli import main
+from flaresuite_host.index.demo import build_wheel
 
 
 class StaticServer:
@@ -27,9 +27,18 @@ class StaticServer:
         self.log = log
         self._log_file = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(self.port), "--bind", "127.0.0.1",
-             "--directory", str(root)],
-            stdout=self._log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(root),
+            ],
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
         for _ in range(100):
             try:
@@ -68,10 +77,25 @@ def pip_download(index_url: str, dest: Path, *requirements: str) -> subprocess.C
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env["PIP_CONFIG_FILE"] = os.devnull
     return subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--isolated", "--no-cache-dir",
-         "--disable-pip-version-check", "--index-url", index_url, "--dest", str(dest),
-         *requirements],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--isolated",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+            index_url,
+            "--dest",
+            str(dest),
+            *requirements,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
 
 

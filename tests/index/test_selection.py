@@ -76,7 +76,9 @@ def test_nightly_shows_only_allow_listed_projects_matched_after_normalisation():
         keep=60,
     )
     assert {d.name.project for d in selection.distributions} == {
-        "torch", "typing-extensions", "pillow"
+        "torch",
+        "typing-extensions",
+        "pillow",
     }
     assert selection.hidden == 1
 
@@ -113,7 +115,9 @@ def test_nightly_retention_orders_by_pep440_not_by_text():
         "whl/nightly/cpu/torch-2.9.0.dev20250101+cpu-cp311-cp311-linux_x86_64.whl",
         "whl/nightly/cpu/torch-2.10.0.dev20250101+cpu-cp311-cp311-linux_x86_64.whl",
     ]
-    selection = select("whl/nightly", objects(*keys), allow_list=parse_allow_list(["torch"]), keep=1)
+    selection = select(
+        "whl/nightly", objects(*keys), allow_list=parse_allow_list(["torch"]), keep=1
+    )
     assert keys_of(selection) == [keys[1]]
 
 
@@ -131,14 +135,17 @@ def test_nightly_retention_keeps_exactly_the_newest_versions_per_project(release
         if day > 0
     ]
     selection = select(
-        "whl/nightly", objects(*keys), allow_list=parse_allow_list(["torch", "torchvision"]), keep=keep
+        "whl/nightly",
+        objects(*keys),
+        allow_list=parse_allow_list(["torch", "torchvision"]),
+        keep=keep,
     )
     for project in ("torch", "torchvision"):
-        every = {
-            Version(f"2.{m}.0.dev202501{d:02d}") for m, d in releases if d > 0
-        }
+        every = {Version(f"2.{m}.0.dev202501{d:02d}") for m, d in releases if d > 0}
         expected = set(sorted(every, reverse=True)[:keep])
-        shown = {d.name.public_version for d in selection.distributions if d.name.project == project}
+        shown = {
+            d.name.public_version for d in selection.distributions if d.name.project == project
+        }
         assert shown == expected
     assert len(selection.distributions) + selection.hidden == len(keys)
 

@@ -20,8 +20,12 @@ async def no_network(request: HttpRequest) -> HttpResponse:
 
 
 def service(env=ENV, main=None):
-    return IndexService(env, fetch=no_network, destinations=[main or MemoryBucket(), MemoryBucket()],
-                        log=lambda *a, **k: None)
+    return IndexService(
+        env,
+        fetch=no_network,
+        destinations=[main or MemoryBucket(), MemoryBucket()],
+        log=lambda *a, **k: None,
+    )
 
 
 def body(response):
@@ -43,8 +47,13 @@ async def test_status_returns_the_stored_report():
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"authorization": "Bearer wrong"}, {"authorization": "Basic czNjcmV0LXRva2Vu"},
-     {"authorization": "Bearer "}, {"authorization": "Bearer s3cret-token-and-more"}],
+    [
+        {},
+        {"authorization": "Bearer wrong"},
+        {"authorization": "Basic czNjcmV0LXRva2Vu"},
+        {"authorization": "Bearer "},
+        {"authorization": "Bearer s3cret-token-and-more"},
+    ],
 )
 async def test_a_run_without_the_right_token_is_refused_and_touches_nothing(headers):
     main = MemoryBucket()
@@ -75,50 +84,73 @@ async def test_unknown_routes_and_methods_get_json_errors(method, path, status):
     assert response.status == status and "error" in body(response)
 
 
-async def test_a_misconfigured_worker_says_why_on_every_endpoint_and_run():
-    broken = service({"SOURCE_S3_BUCKET": "pytorch", "S3_ACCESS_KEY_ID": "AKID"})
-    response = await broken.handle(HttpRequest("GET", "https://index.example/status"))
-    assert response.status == 500
-    message = "Either provide both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"
-    assert message in body(response)["error"]
-    with pytest.raises(ConfigError, match=message):
+async def test_a_misconfigured_worker_answers_503_naming_the_variable_not_its_value():
+    broken = service(
+        {
+            "SOURCE_S3_BUCKET": "pytorch",
+            "S3_ENDPOINT_URL": "ftp://AKIDVALUE:hunter2@x",
+            "S3_ACCESS_KEY_ID": "AKID",
+        }
+    )
+    for request in (
+        HttpRequest("GET", "https://index.example/status"),
+        HttpRequest("POST", "https://index.example/run", {"authorization": "Bearer x"}),
+    ):
+        response = await broken.handle(request)
+        assert response.status == 503
+        assert body(response)["variables"] == ["S3_ENDPOINT_URL", "S3_SECRET_ACCESS_KEY"]
+        assert "hunter2" not in response.body.decode() and "AKIDVALUE" not in response.body.decode()
+    with pytest.raises(ConfigError) as refused:
         await broken.run()
+    assert refused.value.variables == ("S3_ENDPOINT_URL", "S3_SECRET_ACCESS_KEY")
 
 
 @pytest.mark.parametrize(
-    ("env", "message"),
+    ("env", "variable"),
     [
-        ({}, "SOURCE_S3_BUCKET is not set"),
-        ({"SOURCE_S3_BUCKET": "b", "S3_SECRET_ACCESS_KEY": "x"},
-         "Either provide both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"),
-        ({"SOURCE_S3_BUCKET": "b", "S3_ENDPOINT_URL": "ftp://x"},
-         "S3_ENDPOINT_URL: S3 endpoint must be an http:// or https:// URL, got 'ftp://x'"),
-        ({"SOURCE_S3_BUCKET": "b", "S3_ENDPOINT_URL": "https://"},
-         "S3_ENDPOINT_URL: S3 endpoint must be an http:// or https:// URL"),
-        ({"SOURCE_S3_BUCKET": "b", "NIGHTLY_KEEP": "0"}, "NIGHTLY_KEEP must be a positive"),
-        ({"SOURCE_S3_BUCKET": "b", "NIGHTLY_KEEP": "sixty"}, "NIGHTLY_KEEP must be a positive"),
-        ({"SOURCE_S3_BUCKET": "b", "INDEX_PREFIXES": "whl,,libtorch"},
-         "INDEX_PREFIXES: not a prefix: ''"),
-        ({"SOURCE_S3_BUCKET": "b", "INDEX_PREFIXES": "whl/../etc"},
-         "INDEX_PREFIXES: not a prefix: 'whl/../etc'"),
-        ({"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "-1"}, "positive"),
-        ({"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "nan"}, "positive"),
-        ({"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "inf"}, "positive"),
+        ({}, "SOURCE_S3_BUCKET"),
+        ({"SOURCE_S3_BUCKET": "b", "S3_SECRET_ACCESS_KEY": "x"}, "S3_ACCESS_KEY_ID"),
+        ({"SOURCE_S3_BUCKET": "b", "S3_ENDPOINT_URL": "ftp://x"}, "S3_ENDPOINT_URL"),
+        ({"SOURCE_S3_BUCKET": "b", "S3_ENDPOINT_URL": "https://"}, "S3_ENDPOINT_URL"),
+        ({"SOURCE_S3_BUCKET": "b", "NIGHTLY_KEEP": "0"}, "NIGHTLY_KEEP"),
+        ({"SOURCE_S3_BUCKET": "b", "NIGHTLY_KEEP": "sixty"}, "NIGHTLY_KEEP"),
+        ({"SOURCE_S3_BUCKET": "b", "INDEX_PREFIXES": "whl,,libtorch"}, "INDEX_PREFIXES"),
+        ({"SOURCE_S3_BUCKET": "b", "INDEX_PREFIXES": "whl/../etc"}, "INDEX_PREFIXES"),
+        (
+            {"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "-1"},
+            "INDEX_STOP_METADATA_AFTER_SECONDS",
+        ),
+        (
+            {"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "nan"},
+            "INDEX_STOP_METADATA_AFTER_SECONDS",
+        ),
+        (
+            {"SOURCE_S3_BUCKET": "b", "INDEX_STOP_METADATA_AFTER_SECONDS": "inf"},
+            "INDEX_STOP_METADATA_AFTER_SECONDS",
+        ),
+        ({"SOURCE_S3_BUCKET": " \t "}, "SOURCE_S3_BUCKET"),
     ],
 )
-def test_configuration_errors_are_clear(env, message):
-    with pytest.raises(ConfigError, match=re.escape(message)):
+def test_configuration_errors_name_the_variable(env, variable):
+    with pytest.raises(ConfigError) as refused:
         IndexConfig.from_env(env)
+    assert variable in refused.value.variables
 
 
 def test_configuration_defaults_and_overrides():
-    config = IndexConfig.from_env({
-        "SOURCE_S3_BUCKET": "pytorch", "S3_ACCESS_KEY_ID": "AKID", "S3_SECRET_ACCESS_KEY": "SECRET",
-        "INDEX_PREFIXES": "whl, whl/nightly/,whl", "NIGHTLY_KEEP": "30",
-        "INDEX_STOP_METADATA_AFTER_SECONDS": "25",
-    })
+    config = IndexConfig.from_env(
+        {
+            "SOURCE_S3_BUCKET": "pytorch",
+            "S3_ACCESS_KEY_ID": "AKID",
+            "S3_SECRET_ACCESS_KEY": "SECRET",
+            "INDEX_PREFIXES": "whl, whl/nightly/,whl",
+            "NIGHTLY_KEEP": "30",
+            "INDEX_STOP_METADATA_AFTER_SECONDS": "25",
+        }
+    )
     assert config.region == "us-east-1" and config.endpoint is None
-    assert config.credentials.access_key_id == "AKID"
+    assert config.credentials.keys is not None
+    assert config.credentials.keys.access_key_id == "AKID"
     assert config.build.prefixes == ("whl", "whl/nightly")
     assert config.build.nightly_keep == 30
     assert config.build.stop_metadata_after == 25.0

@@ -226,9 +226,7 @@ class WebSocket:
     def receive(self, timeout: float = 5.0) -> str | bytes:
         """The next message from the Worker; raises :class:`WebSocketClosed` if it closed the
         socket, :class:`TimeoutError` if nothing came within ``timeout`` seconds."""
-        event = self._lane.call(
-            "ws_receive", handle=self._handle, timeout_ms=int(timeout * 1000)
-        )
+        event = self._lane.call("ws_receive", handle=self._handle, timeout_ms=int(timeout * 1000))
         if event["type"] == "text":
             return event["data"]
         if event["type"] == "binary":
@@ -267,7 +265,9 @@ class DurableObject:
         headers: Mapping[str, str] | None = None,
         body: bytes | str | None = None,
     ) -> LaneResponse:
-        reply = self._lane.call("do_fetch", **self._address, **_request(method, path, headers, body))
+        reply = self._lane.call(
+            "do_fetch", **self._address, **_request(method, path, headers, body)
+        )
         return self._lane._response(reply)
 
     def websocket(self, path: str = "/", headers: Mapping[str, str] | None = None) -> WebSocket:
@@ -453,7 +453,9 @@ class Lane:
     def kv_put(
         self, namespace: str, key: str, value: str, *, expiration_ttl: int | None = None
     ) -> None:
-        self.call("kv_put", namespace=namespace, key=key, value=value, expiration_ttl=expiration_ttl)
+        self.call(
+            "kv_put", namespace=namespace, key=key, value=value, expiration_ttl=expiration_ttl
+        )
 
     def kv_list(self, namespace: str, prefix: str = "") -> list[dict[str, Any]]:
         """``[{"name": key, "expiration": epoch seconds or None}, ...]``."""

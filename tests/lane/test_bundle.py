@@ -6,10 +6,11 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 from driver import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import bundle_check  # noqa: E402
+import bundle_check
 
 pytestmark = pytest.mark.bundle
 
@@ -27,4 +28,4 @@ def test_worker_bundles_with_our_modules_and_no_tests(worker):
 
     assert bundle.problems == ()
     assert bundle.upload_kib is not None and bundle.files > 0
-    assert (ROOT / "dist" / worker / "cfbindings.py").exists()
+    assert (ROOT / "dist" / worker / "cfbindings" / "__init__.py").exists()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from driver import WorkerError
 from werkzeug import Response as WerkzeugResponse
+
+from driver import WorkerError
 
 pytestmark = pytest.mark.lane
 
@@ -83,7 +84,11 @@ class TestR2Bucket:
         full = lane.rpc("r2_list_first_raw", "BUCKET", ["httpMetadata", "customMetadata"])
 
         assert bare["class"] == "HeadResult"
-        assert (bare["etag"], bare["http_etag"], bare["checksums"]) == (md5, f'"{md5}"', {"md5": md5})
+        assert (bare["etag"], bare["http_etag"], bare["checksums"]) == (
+            md5,
+            f'"{md5}"',
+            {"md5": md5},
+        )
         assert abs(bare["uploaded_ms"] / 1000 - time.time()) < 3600
         assert bare["http_metadata"] == {}
         assert full["http_metadata"] == {"contentType": "text/plain"}
@@ -196,6 +201,17 @@ class TestFetch:
 
         assert "transport_error" in reply
 
+    def test_a_transport_error_never_shows_the_query_or_userinfo(self, lane, httpserver):
+        url = httpserver.url_for("/export").replace("http://", "http://user:pw@") + "?apikey=k3y"
+        httpserver.stop()
+        try:
+            reply = lane.rpc("http", "GET", url, {}, "", None)
+        finally:
+            httpserver.start()
+
+        assert "transport_error" in reply
+        assert "k3y" not in reply["transport_error"] and "pw@" not in reply["transport_error"]
+
     def test_timeout_is_a_transport_error(self, lane, httpserver):
         def slow(request):
             time.sleep(1.0)
@@ -219,6 +235,13 @@ class TestRequestAndResponse:
             "x-token: t",
             "data",
         ]
+
+    def test_a_body_past_the_limit_is_not_read_and_marks_the_request_oversized(self, lane):
+        declared = lane.fetch("POST", "/run", body=b"x" * 1025)
+        exactly = lane.fetch("POST", "/run", body=b"x" * 1024)
+
+        assert declared.status == 413 and declared.headers["x-oversized"] == "yes"
+        assert exactly.status == 201
 
     def test_an_empty_body_becomes_a_null_body_so_204_is_allowed(self, lane):
         response = lane.fetch("GET", "/empty")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from driver import WorkerError
 
 pytestmark = pytest.mark.lane

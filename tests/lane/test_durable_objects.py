@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from driver import LaneConfig, WebSocketClosed
 
 pytestmark = pytest.mark.lane

@@ -9,8 +9,9 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from driver import LaneConfig, WorkerError
 from werkzeug import Request, Response
+
+from driver import LaneConfig, WorkerError
 
 pytestmark = pytest.mark.lane
 
@@ -44,18 +45,23 @@ class Upstream:
 
     def answer(self, request: Request) -> Response:
         raw = request.get_data()
-        self.seen.append((request.path.rsplit("/", 1)[-1], dict(request.args),
-                          json.loads(raw) if raw else None))
+        self.seen.append(
+            (request.path.rsplit("/", 1)[-1], dict(request.args), json.loads(raw) if raw else None)
+        )
         if request.path == "/source" and "since" in request.args:
-            page = {"documents": [document(n) for n in range(CHANGED)],
-                    "deleted": [{"id": "doc-retired", "objectType": "Article"}],
-                    "nextCursor": None}
+            page = {
+                "documents": [document(n) for n in range(CHANGED)],
+                "deleted": [{"id": "doc-retired", "objectType": "Article"}],
+                "nextCursor": None,
+            }
             return Response(json.dumps(page), content_type="application/json")
         if request.path == "/source":
             start = int(request.args.get("cursor", "0"))
             end = min(start + 500, DOCUMENTS)
-            page = {"documents": [document(n) for n in range(start, end)],
-                    "nextCursor": str(end) if end < DOCUMENTS else None}
+            page = {
+                "documents": [document(n) for n in range(start, end)],
+                "nextCursor": str(end) if end < DOCUMENTS else None,
+            }
             return Response(json.dumps(page), content_type="application/json")
         return Response("{}", content_type="application/json")
 
@@ -102,8 +108,9 @@ def last_run(lane, mode: str) -> dict | None:
 
 def lock_json(mode: str, *, expires_in: float) -> str:
     now = datetime.now(UTC).timestamp()
-    return json.dumps({"owner": "crashed-run", "mode": mode, "acquiredAt": now,
-                       "expiresAt": now + expires_in})
+    return json.dumps(
+        {"owner": "crashed-run", "mode": mode, "acquiredAt": now, "expiresAt": now + expires_in}
+    )
 
 
 def test_both_crons_at_0200_make_exactly_one_full_run(lane, upstream):
@@ -112,14 +119,21 @@ def test_both_crons_at_0200_make_exactly_one_full_run(lane, upstream):
 
     pages = upstream.bodies("bulkindexdocuments")
     assert [(p["isFirstPage"], p["isLastPage"], len(p["documents"])) for p in pages] == [
-        (True, False, 1000), (False, True, 200)]
+        (True, False, 1000),
+        (False, True, 200),
+    ]
     assert len({p["uploadId"] for p in pages}) == 1
     # The hourly cron of the same minute ran INCREMENTAL from the FULL run's checkpoint.
-    assert upstream.endpoints()[-4:] == ["source", "indexdocuments", "indexdocuments",
-                                         "deletedocument"]
+    assert upstream.endpoints()[-4:] == [
+        "source",
+        "indexdocuments",
+        "indexdocuments",
+        "deletedocument",
+    ]
     assert "since" in upstream.seen[-4][1]
     assert upstream.bodies("deletedocument") == [
-        {"datasource": "wiki", "objectType": "Article", "id": "doc-retired"}]
+        {"datasource": "wiki", "objectType": "Article", "id": "doc-retired"}
+    ]
     assert last_run(lane, "FULL")["status"] == "completed"
     assert last_run(lane, "FULL")["documentsIndexed"] == DOCUMENTS
     assert last_run(lane, "INCREMENTAL")["documentsDeleted"] == 1
@@ -166,18 +180,25 @@ def test_a_triggered_run_answers_with_its_record(lane, upstream):
     assert response.headers["content-type"] == "application/json"
     run = response.json()["run"]
     assert (run["mode"], run["trigger"], run["status"], run["documentsIndexed"]) == (
-        "FULL", "http", "completed", DOCUMENTS)
+        "FULL",
+        "http",
+        "completed",
+        DOCUMENTS,
+    )
     assert last_run(lane, "FULL") == run
 
 
-@pytest.mark.parametrize(("headers", "body", "status"), [
-    ({}, {"mode": "FULL"}, 401),
-    ({"authorization": "Bearer wrong"}, {"mode": "FULL"}, 401),
-    (AUTH, {}, 400),
-    (AUTH, {"mode": "full"}, 400),
-    (AUTH, {"mode": "EVERYTHING"}, 400),
-    (AUTH, "not json", 400),
-])
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({}, {"mode": "FULL"}, 401),
+        ({"authorization": "Bearer wrong"}, {"mode": "FULL"}, 401),
+        (AUTH, {}, 400),
+        (AUTH, {"mode": "full"}, 400),
+        (AUTH, {"mode": "EVERYTHING"}, 400),
+        (AUTH, "not json", 400),
+    ],
+)
 def test_a_bad_trigger_is_refused_and_changes_nothing(lane, upstream, headers, body, status):
     raw = body if isinstance(body, str) else json.dumps(body)
 
@@ -190,8 +211,11 @@ def test_a_bad_trigger_is_refused_and_changes_nothing(lane, upstream, headers, b
 
 def test_health_reports_the_last_runs(lane):
     assert lane.fetch("GET", "/health").json() == {
-        "status": "ok", "syncMode": "direct",
-        "lastRuns": {"FULL": None, "INCREMENTAL": None}, "running": None}
+        "status": "ok",
+        "syncMode": "direct",
+        "lastRuns": {"FULL": None, "INCREMENTAL": None},
+        "running": None,
+    }
 
     lane.scheduled("0 2 * * *", AT_0200_MS)
     body = lane.fetch("GET", "/health").json()
@@ -209,8 +233,10 @@ def test_health_shows_config_errors_and_crons_fail(lane_factory):
     assert response.status == 503
     assert response.json()["errors"] == [
         "GLEAN_TRIGGER_TOKEN (secret) is not set: POST /trigger needs it",
-        ("neither CONNECTOR_API_URL (orchestrator mode) nor DOCUMENT_SOURCE_URL (direct mode) "
-         "is set: nothing to sync"),
+        (
+            "neither CONNECTOR_API_URL (orchestrator mode) nor DOCUMENT_SOURCE_URL (direct mode) "
+            "is set: nothing to sync"
+        ),
     ]
     with pytest.raises(WorkerError, match="GLEAN_TRIGGER_TOKEN"):
         lane.scheduled("0 2 * * *", AT_0200_MS)

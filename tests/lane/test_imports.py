@@ -7,17 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
+
 from driver import ROOT, LaneConfig
 
 pytestmark = pytest.mark.lane
 
 SRC = ROOT / "src"
-RUNS_ON_IMPORT = {"flaresuite.__main__"}
+RUNS_ON_IMPORT = {"flaresuite_host.__main__"}
 """Starts the CLI when imported; it is `python -m flaresuite`, never imported by a Worker."""
 HOST_PACKAGES = ("httpx", "websockets", "yaml")
 """The `[host]` extra: a Worker never vendors these."""
 
-BARE = LaneConfig(main="tests/lane/workers/bindings_probe.py", module_roots=("src", "tests/lane/workers"))
+BARE = LaneConfig(
+    main="tests/lane/workers/bindings_probe.py", module_roots=("src", "tests/lane/workers")
+)
 
 
 def _module_name(path: Path) -> str:

@@ -8,10 +8,10 @@ import hashlib
 import json
 
 import pytest
-from driver import LaneConfig, WorkerError
 
-from flaresuite.host.demo import DEMO_WHEELS, build_wheel
+from driver import LaneConfig, WorkerError
 from flaresuite.index.builder import STATUS_KEY
+from flaresuite_host.index.demo import DEMO_WHEELS, build_wheel
 
 pytestmark = [pytest.mark.lane, pytest.mark.moto]
 
@@ -26,7 +26,10 @@ def source(moto_s3):
     bodies = {}
     for wheel in DEMO_WHEELS:
         body = build_wheel(
-            wheel.name, wheel.version, requires_python=wheel.requires_python, requires=wheel.requires
+            wheel.name,
+            wheel.version,
+            requires_python=wheel.requires_python,
+            requires=wheel.requires,
         )
         moto_s3.boto.put_object(Bucket=bucket, Key=wheel.key, Body=body, ChecksumAlgorithm="SHA256")
         bodies[wheel.key] = body
@@ -89,8 +92,11 @@ def test_a_cron_event_builds_the_indexes_into_both_buckets(empty_lane, source):
     wheel_key = "whl/cpu/torch-2.6.0+cpu-py3-none-any.whl"
     assert hashlib.sha256(bodies[wheel_key]).hexdigest() in page.body.decode()
     assert page.body == _torch_cpu_page(empty_lane, "DEST_BUCKET_META_CDN").body
-    assert any(json.loads(line).get("event", "").startswith("index.") for line in empty_lane.logs()
-               if line.startswith("{"))
+    assert any(
+        json.loads(line).get("event", "").startswith("index.")
+        for line in empty_lane.logs()
+        if line.startswith("{")
+    )
 
 
 def test_status_reports_the_last_run(empty_lane):
@@ -121,7 +127,6 @@ def test_a_run_with_the_token_builds_and_answers_with_the_report(empty_lane):
     assert report["status"] == "ok" and report["prefixes"]
     assert STATUS_KEY in empty_lane.r2_list("DEST_BUCKET")
     assert empty_lane.fetch("GET", "/status").json()["started_at"] == report["started_at"]
-
 
 
 def test_a_cron_run_whose_source_refuses_it_fails_the_event_and_keeps_the_index(

@@ -8,8 +8,8 @@ import json
 
 import httpx
 import pytest
-from driver import RECORD_R2_CALLS, LaneConfig
 
+from driver import RECORD_R2_CALLS, LaneConfig
 from flaresuite.purge.client import DeleteProxyClient, DeleteProxyRejected
 
 pytestmark = pytest.mark.lane

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from driver import LaneConfig, WebSocket, WebSocketClosed
 
 pytestmark = pytest.mark.lane
@@ -52,7 +53,9 @@ def next_of(ws: WebSocket, kind: str) -> dict:
 
 
 def invite(lane, swarm: str = "lab", multi_use: bool = True) -> str:
-    response = lane.fetch("POST", f"/swarm/{swarm}/tokens?multiUse={str(multi_use).lower()}", headers=OWNER)
+    response = lane.fetch(
+        "POST", f"/swarm/{swarm}/tokens?multiUse={str(multi_use).lower()}", headers=OWNER
+    )
     assert response.status == 201, response.text
     return response.json()["token"]
 
@@ -100,7 +103,10 @@ def test_invites_are_stored_hashed_and_owner_routes_need_the_bearer(lane):
     stored = lane.durable_object("SWARM", "lab").state().storage
     assert token not in json.dumps(stored)
 
-    assert lane.fetch("POST", "/swarm/lab/tokens", headers={"authorization": "Bearer nope"}).status == 401
+    assert (
+        lane.fetch("POST", "/swarm/lab/tokens", headers={"authorization": "Bearer nope"}).status
+        == 401
+    )
     assert lane.fetch("POST", "/swarm/lab/jobs?chunks=2").status == 401
 
 
@@ -116,7 +122,9 @@ def test_invites_are_stored_hashed_and_owner_routes_need_the_bearer(lane):
 def test_bad_joins_are_refused_before_the_upgrade(lane, query, headers, status):
     token = invite(lane, multi_use=False)
     response = lane.fetch(
-        "GET", "/swarm/lab/ws?" + query.replace("TOKEN", token), headers={"upgrade": "websocket", **headers}
+        "GET",
+        "/swarm/lab/ws?" + query.replace("TOKEN", token),
+        headers={"upgrade": "websocket", **headers},
     )
 
     assert response.status == status and response.websocket is None
@@ -127,7 +135,12 @@ def test_bad_joins_are_refused_before_the_upgrade(lane, query, headers, status):
 
 def test_a_device_runs_a_job_through_the_durable_object(lane):
     ws = join(lane, "d1", invite(lane))
-    assert lane.fetch("POST", "/swarm/lab/jobs?chunks=3&kind=MAT_MUL&opsPerChunk=10", headers=OWNER).status == 201
+    assert (
+        lane.fetch(
+            "POST", "/swarm/lab/jobs?chunks=3&kind=MAT_MUL&opsPerChunk=10", headers=OWNER
+        ).status
+        == 201
+    )
 
     send(ws, "JOB_REQUEST", {"slots": 3})
     chunks = next_of(ws, "JOB_ASSIGN")["chunks"]
@@ -137,7 +150,9 @@ def test_a_device_runs_a_job_through_the_durable_object(lane):
     snapshot = state(lane)
     assert snapshot["queue"] == {"queued": 0, "assigned": 0, "done": 3, "failed": 0}
     assert snapshot["devices"][0]["completed"] == 3
-    assert [k for k in lane.durable_object("SWARM", "lab").state().storage if k.startswith("chunk:")] == []
+    assert [
+        k for k in lane.durable_object("SWARM", "lab").state().storage if k.startswith("chunk:")
+    ] == []
 
 
 def test_an_event_that_writes_more_than_128_keys_is_stored_whole(lane):
@@ -226,7 +241,9 @@ def test_a_socket_the_object_closes_takes_the_alarm_with_it_without_waiting_for_
 
 def test_a_dashboard_gets_snapshots_and_keeps_the_alarm_alive(lane):
     token = invite(lane)
-    dashboard = lane.websocket(f"/swarm/lab/ws?role=observer&token={token}", headers={"origin": "https://dash.example"})
+    dashboard = lane.websocket(
+        f"/swarm/lab/ws?role=observer&token={token}", headers={"origin": "https://dash.example"}
+    )
     assert next_of(dashboard, "SNAPSHOT")["devicesTotal"] == 0  # the one sent on arrival
     join(lane, "d1", token).close()
     swarm = lane.durable_object("SWARM", "lab")
@@ -251,7 +268,12 @@ def test_invalid_frames_get_an_error_and_a_security_log_and_the_socket_survives(
     assert next_of(ws, "ERROR")["code"] == "too_large"
 
     security = [r for r in lane.json_logs() if r.get("category") == "SECURITY"]
-    assert [r["code"] for r in security] == ["invalid_json", "invalid_json", "invalid_payload", "too_large"]
+    assert [r["code"] for r in security] == [
+        "invalid_json",
+        "invalid_json",
+        "invalid_payload",
+        "too_large",
+    ]
     send(ws, "JOB_REQUEST", {"slots": 1})
     assert state(lane)["devices"][0]["status"] == "ONLINE"
 
@@ -259,7 +281,9 @@ def test_invalid_frames_get_an_error_and_a_security_log_and_the_socket_survives(
 def test_a_token_cannot_take_over_an_online_device_but_resumes_an_offline_one(lane):
     token = invite(lane)
     first = join(lane, "d1", token)
-    taken = lane.fetch("GET", f"/swarm/lab/ws?token={token}&deviceId=d1", headers={"upgrade": "websocket"})
+    taken = lane.fetch(
+        "GET", f"/swarm/lab/ws?token={token}&deviceId=d1", headers={"upgrade": "websocket"}
+    )
     assert taken.status == 409
 
     first.close()

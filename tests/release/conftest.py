@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flaresuite.release.bundle import CommandResult
+from flaresuite_host.release.bundle import CommandResult
 
 WRANGLER_TOML = """\
 name = "demo-index"
@@ -43,8 +43,15 @@ class FakePywrangler:
     way two real builds on two machines would.
     """
 
-    def __init__(self, *, returncode: int = 0, stdout: str = "", stderr: str = "",
-                 writes: bool = True, extra: dict[str, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        returncode: int = 0,
+        stdout: str = "",
+        stderr: str = "",
+        writes: bool = True,
+        extra: dict[str, bytes] | None = None,
+    ) -> None:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
         self.writes = writes
         self.extra = extra or {}

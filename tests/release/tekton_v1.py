@@ -31,76 +31,166 @@ class OneOf:
 ANY = object()
 STRING = str
 
-OBJECT_META = Obj({
-    "name": STRING, "generateName": STRING, "namespace": STRING,
-    "labels": dict, "annotations": dict,
-})
+OBJECT_META = Obj(
+    {
+        "name": STRING,
+        "generateName": STRING,
+        "namespace": STRING,
+        "labels": dict,
+        "annotations": dict,
+    }
+)
 
 PARAM_SPEC = Obj(
-    {"name": STRING, "type": OneOf(("string", "array", "object")), "description": STRING,
-     "properties": dict, "default": ANY, "enum": ListOf(STRING)},
+    {
+        "name": STRING,
+        "type": OneOf(("string", "array", "object")),
+        "description": STRING,
+        "properties": dict,
+        "default": ANY,
+        "enum": ListOf(STRING),
+    },
     required=("name",),
 )
 PARAM = Obj({"name": STRING, "value": ANY}, required=("name", "value"))
 
 TASK_REF = Obj(
-    {"name": STRING, "kind": OneOf(("Task", "ClusterTask")), "apiVersion": STRING,
-     "resolver": STRING, "params": ListOf(PARAM)},
+    {
+        "name": STRING,
+        "kind": OneOf(("Task", "ClusterTask")),
+        "apiVersion": STRING,
+        "resolver": STRING,
+        "params": ListOf(PARAM),
+    },
 )
-WHEN = Obj({"input": STRING, "operator": OneOf(("in", "notin")), "values": ListOf(STRING),
-            "cel": STRING})
-WORKSPACE_BINDING = Obj({"name": STRING, "workspace": STRING, "subPath": STRING},
-                        required=("name",))
+WHEN = Obj(
+    {"input": STRING, "operator": OneOf(("in", "notin")), "values": ListOf(STRING), "cel": STRING}
+)
+WORKSPACE_BINDING = Obj(
+    {"name": STRING, "workspace": STRING, "subPath": STRING}, required=("name",)
+)
 PIPELINE_TASK = Obj(
-    {"name": STRING, "displayName": STRING, "description": STRING, "taskRef": TASK_REF,
-     "taskSpec": dict, "when": ListOf(WHEN), "runAfter": ListOf(STRING), "retries": int,
-     "params": ListOf(PARAM), "matrix": dict, "workspaces": ListOf(WORKSPACE_BINDING),
-     "timeout": STRING, "pipelineRef": dict, "pipelineSpec": dict,
-     "onError": OneOf(("continue", "stopAndFail"))},
+    {
+        "name": STRING,
+        "displayName": STRING,
+        "description": STRING,
+        "taskRef": TASK_REF,
+        "taskSpec": dict,
+        "when": ListOf(WHEN),
+        "runAfter": ListOf(STRING),
+        "retries": int,
+        "params": ListOf(PARAM),
+        "matrix": dict,
+        "workspaces": ListOf(WORKSPACE_BINDING),
+        "timeout": STRING,
+        "pipelineRef": dict,
+        "pipelineSpec": dict,
+        "onError": OneOf(("continue", "stopAndFail")),
+    },
     required=("name",),
 )
-PIPELINE_WORKSPACE = Obj({"name": STRING, "description": STRING, "optional": bool},
-                         required=("name",))
+PIPELINE_WORKSPACE = Obj(
+    {"name": STRING, "description": STRING, "optional": bool}, required=("name",)
+)
 PIPELINE_RESULT = Obj(
-    {"name": STRING, "type": OneOf(("string", "array", "object")), "description": STRING,
-     "value": ANY},
+    {
+        "name": STRING,
+        "type": OneOf(("string", "array", "object")),
+        "description": STRING,
+        "value": ANY,
+    },
     required=("name", "value"),
 )
 PIPELINE = Obj(
-    {"apiVersion": OneOf(("tekton.dev/v1",)), "kind": OneOf(("Pipeline",)),
-     "metadata": OBJECT_META,
-     "spec": Obj({"displayName": STRING, "description": STRING, "tasks": ListOf(PIPELINE_TASK),
-                  "params": ListOf(PARAM_SPEC), "workspaces": ListOf(PIPELINE_WORKSPACE),
-                  "results": ListOf(PIPELINE_RESULT), "finally": ListOf(PIPELINE_TASK)},
-                 required=("tasks",))},
+    {
+        "apiVersion": OneOf(("tekton.dev/v1",)),
+        "kind": OneOf(("Pipeline",)),
+        "metadata": OBJECT_META,
+        "spec": Obj(
+            {
+                "displayName": STRING,
+                "description": STRING,
+                "tasks": ListOf(PIPELINE_TASK),
+                "params": ListOf(PARAM_SPEC),
+                "workspaces": ListOf(PIPELINE_WORKSPACE),
+                "results": ListOf(PIPELINE_RESULT),
+                "finally": ListOf(PIPELINE_TASK),
+            },
+            required=("tasks",),
+        ),
+    },
     required=("apiVersion", "kind", "metadata", "spec"),
 )
 
 ENV_VAR = Obj({"name": STRING, "value": STRING, "valueFrom": dict}, required=("name",))
 STEP = Obj(
-    {"name": STRING, "displayName": STRING, "image": STRING, "command": ListOf(STRING),
-     "args": ListOf(STRING), "workingDir": STRING, "envFrom": list, "env": ListOf(ENV_VAR),
-     "computeResources": dict, "volumeMounts": list, "volumeDevices": list,
-     "imagePullPolicy": OneOf(("Always", "Never", "IfNotPresent")), "securityContext": dict,
-     "script": STRING, "timeout": STRING, "workspaces": list,
-     "onError": OneOf(("continue", "stopAndFail")), "stdoutConfig": dict,
-     "stderrConfig": dict, "ref": dict, "params": ListOf(PARAM), "results": list,
-     "when": ListOf(WHEN)},
+    {
+        "name": STRING,
+        "displayName": STRING,
+        "image": STRING,
+        "command": ListOf(STRING),
+        "args": ListOf(STRING),
+        "workingDir": STRING,
+        "envFrom": list,
+        "env": ListOf(ENV_VAR),
+        "computeResources": dict,
+        "volumeMounts": list,
+        "volumeDevices": list,
+        "imagePullPolicy": OneOf(("Always", "Never", "IfNotPresent")),
+        "securityContext": dict,
+        "script": STRING,
+        "timeout": STRING,
+        "workspaces": list,
+        "onError": OneOf(("continue", "stopAndFail")),
+        "stdoutConfig": dict,
+        "stderrConfig": dict,
+        "ref": dict,
+        "params": ListOf(PARAM),
+        "results": list,
+        "when": ListOf(WHEN),
+    },
     required=("name", "image"),
 )
-TASK_WORKSPACE = Obj({"name": STRING, "description": STRING, "mountPath": STRING,
-                      "readOnly": bool, "optional": bool}, required=("name",))
-TASK_RESULT = Obj({"name": STRING, "type": OneOf(("string", "array", "object")),
-                   "properties": dict, "description": STRING, "value": ANY},
-                  required=("name",))
+TASK_WORKSPACE = Obj(
+    {
+        "name": STRING,
+        "description": STRING,
+        "mountPath": STRING,
+        "readOnly": bool,
+        "optional": bool,
+    },
+    required=("name",),
+)
+TASK_RESULT = Obj(
+    {
+        "name": STRING,
+        "type": OneOf(("string", "array", "object")),
+        "properties": dict,
+        "description": STRING,
+        "value": ANY,
+    },
+    required=("name",),
+)
 TASK = Obj(
-    {"apiVersion": OneOf(("tekton.dev/v1",)), "kind": OneOf(("Task",)),
-     "metadata": OBJECT_META,
-     "spec": Obj({"displayName": STRING, "description": STRING, "params": ListOf(PARAM_SPEC),
-                  "steps": ListOf(STEP), "volumes": list, "stepTemplate": dict,
-                  "sidecars": list, "workspaces": ListOf(TASK_WORKSPACE),
-                  "results": ListOf(TASK_RESULT)},
-                 required=("steps",))},
+    {
+        "apiVersion": OneOf(("tekton.dev/v1",)),
+        "kind": OneOf(("Task",)),
+        "metadata": OBJECT_META,
+        "spec": Obj(
+            {
+                "displayName": STRING,
+                "description": STRING,
+                "params": ListOf(PARAM_SPEC),
+                "steps": ListOf(STEP),
+                "volumes": list,
+                "stepTemplate": dict,
+                "sidecars": list,
+                "workspaces": ListOf(TASK_WORKSPACE),
+                "results": ListOf(TASK_RESULT),
+            },
+            required=("steps",),
+        ),
+    },
     required=("apiVersion", "kind", "metadata", "spec"),
 )
 
@@ -119,8 +209,11 @@ def violations(node: object, schema: object, where: str = "") -> list[str]:
     if isinstance(schema, ListOf):
         if not isinstance(node, list):
             return [f"{where}: expected a list"]
-        return [problem for index, item in enumerate(node)
-                for problem in violations(item, schema.item, f"{where}[{index}]")]
+        return [
+            problem
+            for index, item in enumerate(node)
+            for problem in violations(item, schema.item, f"{where}[{index}]")
+        ]
     assert isinstance(schema, Obj)
     if not isinstance(node, dict):
         return [f"{where}: expected a mapping"]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from flaresuite.errors import ConfigError
-from flaresuite.release.bundle import bundle_worker, read_bundle
-from flaresuite.release.errors import ReleaseError
-from flaresuite.release.fingerprint import MAX_BUNDLE_BYTES
+from flaresuite_host.release.errors import ReleaseSetupError
+from flaresuite_host.release.bundle import bundle_worker, read_bundle
+from flaresuite_host.release.errors import ReleaseError
+from flaresuite_host.release.fingerprint import MAX_BUNDLE_BYTES
 
 from .conftest import FakePywrangler
 
@@ -70,7 +70,13 @@ def test_members_are_sorted_with_fixed_times_modes_and_owners(project: Path) -> 
     assert bundle.files == 5
     for info in infos:
         assert (info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname) == (
-            0, 0o644, 0, 0, "", "")
+            0,
+            0o644,
+            0,
+            0,
+            "",
+            "",
+        )
         assert info.isfile()
 
 
@@ -101,7 +107,8 @@ def test_the_manifest_names_the_top_level_worker_and_its_settings(project: Path)
 
 
 def test_an_environment_inherits_main_and_settings_and_gets_wranglers_default_name(
-        project: Path) -> None:
+    project: Path,
+) -> None:
     purge = manifest(bundle_worker(project, "purge", FakePywrangler()).archive)
     glean = manifest(bundle_worker(project, "glean", FakePywrangler()).archive)
     assert (purge["script_name"], purge["main_module"]) == ("demo-purge", "purge_worker.py")
@@ -118,8 +125,7 @@ def test_two_workers_of_one_project_get_different_archives(project: Path) -> Non
 
 def test_a_file_in_the_way_of_the_manifest_is_refused(project: Path) -> None:
     with pytest.raises(ReleaseError, match="flaresuite-bundle.json exists: the name is reserved"):
-        bundle_worker(project, "index",
-                      FakePywrangler(extra={"flaresuite-bundle.json": b"{}"}))
+        bundle_worker(project, "index", FakePywrangler(extra={"flaresuite-bundle.json": b"{}"}))
 
 
 def test_the_gzip_header_records_no_time_or_name(project: Path) -> None:
@@ -146,21 +152,23 @@ def test_files_left_by_an_earlier_build_are_not_packed(project: Path) -> None:
 def test_a_missing_wrangler_toml_is_reported_before_running_anything(project: Path) -> None:
     (project / "wrangler.toml").unlink()
     pywrangler = FakePywrangler()
-    with pytest.raises(ConfigError, match="wrangler.toml not found in project root"):
+    with pytest.raises(ReleaseSetupError, match="wrangler.toml not found in project root"):
         bundle_worker(project, "index", pywrangler)
     assert pywrangler.calls == []
 
 
 def test_an_unparsable_wrangler_toml_is_reported(project: Path) -> None:
     (project / "wrangler.toml").write_text("name = \n")
-    with pytest.raises(ConfigError, match="wrangler.toml is not valid TOML"):
+    with pytest.raises(ReleaseSetupError, match="wrangler.toml is not valid TOML"):
         bundle_worker(project, "index", FakePywrangler())
 
 
 def test_the_tools_own_stderr_is_the_message_without_colour_codes(project: Path) -> None:
-    stderr = ('\x1b[31m✘ \x1b[41;31m[\x1b[41;97mERROR\x1b[41;31m]\x1b[0m '
-              '\x1b[1mProcessing wrangler.toml configuration:\x1b[0m\n'
-              '    - No environment found in configuration with name "purge".\n')
+    stderr = (
+        "\x1b[31m✘ \x1b[41;31m[\x1b[41;97mERROR\x1b[41;31m]\x1b[0m "
+        "\x1b[1mProcessing wrangler.toml configuration:\x1b[0m\n"
+        '    - No environment found in configuration with name "purge".\n'
+    )
     with pytest.raises(ReleaseError) as raised:
         bundle_worker(project, "purge", FakePywrangler(returncode=1, stderr=stderr))
     message = str(raised.value)
@@ -172,8 +180,9 @@ def test_the_tools_own_stderr_is_the_message_without_colour_codes(project: Path)
 
 def test_a_failure_with_nothing_on_stderr_shows_stdout(project: Path) -> None:
     with pytest.raises(ReleaseError, match="Vendored Modules too large"):
-        bundle_worker(project, "index",
-                      FakePywrangler(returncode=1, stdout="Vendored Modules too large\n"))
+        bundle_worker(
+            project, "index", FakePywrangler(returncode=1, stdout="Vendored Modules too large\n")
+        )
 
 
 def test_a_zero_exit_without_the_entry_module_is_bundle_not_created(project: Path) -> None:
@@ -191,20 +200,20 @@ def test_a_failed_build_leaves_no_archive_from_an_earlier_one(project: Path) -> 
 
 def test_an_unknown_worker_names_the_ones_that_exist(project: Path) -> None:
     pywrangler = FakePywrangler()
-    with pytest.raises(ConfigError, match="unknown Worker 'swarm'.*index, glean, purge"):
+    with pytest.raises(ReleaseSetupError, match="unknown Worker 'swarm'.*index, glean, purge"):
         bundle_worker(project, "swarm", pywrangler)
     assert pywrangler.calls == []
 
 
 @pytest.mark.parametrize("worker", ["../etc", "", "a/b", ".hidden"])
 def test_a_worker_name_cannot_escape_dist(project: Path, worker: str) -> None:
-    with pytest.raises(ConfigError, match="invalid Worker name"):
+    with pytest.raises(ReleaseSetupError, match="invalid Worker name"):
         bundle_worker(project, worker, FakePywrangler())
 
 
 def test_a_worker_without_a_main_module_is_reported(project: Path) -> None:
     (project / "wrangler.toml").write_text('name = "x"\n[env.purge]\nname = "y"\n')
-    with pytest.raises(ConfigError, match="names no `main` module for Worker 'purge'"):
+    with pytest.raises(ReleaseSetupError, match="names no `main` module for Worker 'purge'"):
         bundle_worker(project, "purge", FakePywrangler())
 
 
@@ -230,7 +239,7 @@ def test_read_bundle_before_bundling_says_what_to_run(project: Path) -> None:
 def test_an_unreadable_wrangler_toml_is_reported(project: Path) -> None:
     (project / "wrangler.toml").unlink()
     (project / "wrangler.toml").mkdir()
-    with pytest.raises(ConfigError, match="cannot read .*wrangler.toml: .*Is a directory"):
+    with pytest.raises(ReleaseSetupError, match="cannot read .*wrangler.toml: .*Is a directory"):
         bundle_worker(project, "index", FakePywrangler())
 
 
@@ -243,8 +252,9 @@ def test_read_bundle_refuses_a_checksum_record_that_is_not_text(project: Path) -
 
 def test_read_bundle_reports_an_archive_it_cannot_read(project: Path) -> None:
     (project / "dist" / "index.tar.gz").mkdir(parents=True)
-    with pytest.raises(ReleaseError,
-                       match=r"cannot read the bundle dist/index.tar.gz .*Is a directory.*again"):
+    with pytest.raises(
+        ReleaseError, match=r"cannot read the bundle dist/index.tar.gz .*Is a directory.*again"
+    ):
         read_bundle(project, "index")
 
 

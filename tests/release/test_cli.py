@@ -10,16 +10,28 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flaresuite.cli import main
-from flaresuite.release import cli as release_cli
-from flaresuite.release.fingerprint import MAX_BUNDLE_BYTES
+from flaresuite_host.cli import main
+from flaresuite_host.release import cli as release_cli
+from flaresuite_host.release.fingerprint import MAX_BUNDLE_BYTES
 
 from .conftest import FakePywrangler
 
-METADATA_ARGS = ["--bucket", "worker-scripts", "--key", "index/abc.tar.gz",
-                 "--name", "index-artifact-metadata"]
-UPLOAD_ARGS = ["--bucket", "worker-scripts", "--key", "index/abc.tar.gz",
-               "--endpoint", "http://127.0.0.1:9"]
+METADATA_ARGS = [
+    "--bucket",
+    "worker-scripts",
+    "--key",
+    "index/abc.tar.gz",
+    "--name",
+    "index-artifact-metadata",
+]
+UPLOAD_ARGS = [
+    "--bucket",
+    "worker-scripts",
+    "--key",
+    "index/abc.tar.gz",
+    "--endpoint",
+    "http://127.0.0.1:9",
+]
 
 
 @pytest.fixture
@@ -52,12 +64,14 @@ def fails_with(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 
 # bundle
 
+
 def test_bundle_prints_the_archive_size_and_sha256(project, pywrangler, capsys) -> None:
     assert main(["release", "bundle", "purge", "--project-root", str(project)]) == 0
     data = (project / "dist" / "purge.tar.gz").read_bytes()
     assert capsys.readouterr().out == (
         f"dist/purge.tar.gz: {len(data)} bytes, 5 files, "
-        f"sha256 {hashlib.sha256(data).hexdigest()}\n")
+        f"sha256 {hashlib.sha256(data).hexdigest()}\n"
+    )
 
 
 def test_bundle_json(project, pywrangler, capsys) -> None:
@@ -78,8 +92,11 @@ def test_bundle_without_wrangler_toml(tmp_path, pywrangler, capsys) -> None:
 
 
 def test_bundle_reports_the_tools_stderr(project, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(release_cli, "run_subprocess", FakePywrangler(
-        returncode=1, stderr="✘ [ERROR] Could not resolve \"src/index_worker.py\"\n"))
+    monkeypatch.setattr(
+        release_cli,
+        "run_subprocess",
+        FakePywrangler(returncode=1, stderr='✘ [ERROR] Could not resolve "src/index_worker.py"\n'),
+    )
     error = fails_with(capsys, ["release", "bundle", "index", "--project-root", str(project)])
     assert "failed with exit status 1" in error
     assert '✘ [ERROR] Could not resolve "src/index_worker.py"' in error
@@ -107,10 +124,25 @@ def test_bundle_of_an_unknown_worker(project, pywrangler, capsys) -> None:
 
 # metadata
 
+
 def test_metadata_prints_the_config_map(bundled, capsys) -> None:
-    assert main(["release", "metadata", "index", "--project-root", str(bundled), *METADATA_ARGS,
-                 "--owner-label-key", "example.com/service-id",
-                 "--owner-label-value", "svc-index"]) == 0
+    assert (
+        main(
+            [
+                "release",
+                "metadata",
+                "index",
+                "--project-root",
+                str(bundled),
+                *METADATA_ARGS,
+                "--owner-label-key",
+                "example.com/service-id",
+                "--owner-label-value",
+                "svc-index",
+            ]
+        )
+        == 0
+    )
     manifest = yaml.safe_load(capsys.readouterr().out)
     data = (bundled / "dist" / "index.tar.gz").read_bytes()
     assert manifest["metadata"]["labels"] == {
@@ -127,9 +159,27 @@ def test_metadata_prints_the_config_map(bundled, capsys) -> None:
 
 def test_metadata_writes_the_config_map_to_a_file(bundled, tmp_path, capsys) -> None:
     out = tmp_path / "configmap.yaml"
-    assert main(["release", "metadata", "index", "--project-root", str(bundled), *METADATA_ARGS,
-                 "--owner-label-key", "", "--owner-label-value", "",
-                 "--namespace", "pipelines", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "release",
+                "metadata",
+                "index",
+                "--project-root",
+                str(bundled),
+                *METADATA_ARGS,
+                "--owner-label-key",
+                "",
+                "--owner-label-value",
+                "",
+                "--namespace",
+                "pipelines",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == ""
     manifest = yaml.safe_load(out.read_text())
     assert manifest["metadata"] == {
@@ -140,8 +190,9 @@ def test_metadata_writes_the_config_map_to_a_file(bundled, tmp_path, capsys) -> 
 
 
 def test_metadata_before_bundle(project, capsys) -> None:
-    error = fails_with(capsys, ["release", "metadata", "index", "--project-root", str(project),
-                                *METADATA_ARGS])
+    error = fails_with(
+        capsys, ["release", "metadata", "index", "--project-root", str(project), *METADATA_ARGS]
+    )
     assert "run `flaresuite release bundle index` first" in error
 
 
@@ -150,46 +201,86 @@ def test_metadata_refuses_a_bundle_over_10_mb(project, capsys) -> None:
     (project / "dist").mkdir()
     (project / "dist" / "index.tar.gz").write_bytes(oversized)
     (project / "dist" / "index.tar.gz.sha256").write_text(
-        f"{hashlib.sha256(oversized).hexdigest()}  index.tar.gz\n")
-    error = fails_with(capsys, ["release", "metadata", "index", "--project-root", str(project),
-                                *METADATA_ARGS])
+        f"{hashlib.sha256(oversized).hexdigest()}  index.tar.gz\n"
+    )
+    error = fails_with(
+        capsys, ["release", "metadata", "index", "--project-root", str(project), *METADATA_ARGS]
+    )
     assert "10485761 bytes, over Cloudflare's Worker size limit of 10 MB" in error
 
 
 def test_metadata_with_half_an_owner_label(bundled, capsys) -> None:
-    error = fails_with(capsys, ["release", "metadata", "index", "--project-root", str(bundled),
-                                *METADATA_ARGS, "--owner-label-key", "example.com/owner"])
+    error = fails_with(
+        capsys,
+        [
+            "release",
+            "metadata",
+            "index",
+            "--project-root",
+            str(bundled),
+            *METADATA_ARGS,
+            "--owner-label-key",
+            "example.com/owner",
+        ],
+    )
     assert "Either provide both the owner label key and value, or neither" in error
 
 
 def test_metadata_to_an_unwritable_file(bundled, tmp_path, capsys) -> None:
-    error = fails_with(capsys, ["release", "metadata", "index", "--project-root", str(bundled),
-                                *METADATA_ARGS, "--output", str(tmp_path / "no" / "dir.yaml")])
+    error = fails_with(
+        capsys,
+        [
+            "release",
+            "metadata",
+            "index",
+            "--project-root",
+            str(bundled),
+            *METADATA_ARGS,
+            "--output",
+            str(tmp_path / "no" / "dir.yaml"),
+        ],
+    )
     assert "cannot write" in error
 
 
 # upload: every error that needs no server
 
+
 def test_upload_without_credentials(bundled, capsys) -> None:
-    error = fails_with(capsys, ["release", "upload", "index", "--project-root", str(bundled),
-                                *UPLOAD_ARGS])
-    assert ("no credentials: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or pass "
-            "--credentials-dir DIR") in error
+    error = fails_with(
+        capsys, ["release", "upload", "index", "--project-root", str(bundled), *UPLOAD_ARGS]
+    )
+    assert (
+        "no credentials: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or pass "
+        "--credentials-dir DIR"
+    ) in error
 
 
 def test_upload_with_half_a_key_pair_in_the_environment(bundled, monkeypatch, capsys) -> None:
     monkeypatch.setenv("S3_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    error = fails_with(capsys, ["release", "upload", "index", "--project-root", str(bundled),
-                                *UPLOAD_ARGS])
-    assert "Either provide both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither" in error
+    error = fails_with(
+        capsys, ["release", "upload", "index", "--project-root", str(bundled), *UPLOAD_ARGS]
+    )
+    assert "set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither" in error
 
 
 def test_upload_with_a_secret_file_missing(bundled, tmp_path, capsys) -> None:
     secret = tmp_path / "r2-credentials"
     secret.mkdir()
     (secret / "access-key-id").write_text("AKIDEXAMPLE\n")
-    error = fails_with(capsys, ["release", "upload", "index", "--project-root", str(bundled),
-                                *UPLOAD_ARGS, "--credentials-dir", str(secret)])
+    error = fails_with(
+        capsys,
+        [
+            "release",
+            "upload",
+            "index",
+            "--project-root",
+            str(bundled),
+            *UPLOAD_ARGS,
+            "--credentials-dir",
+            str(secret),
+        ],
+    )
     assert "needs non-empty files access-key-id and secret-access-key" in error
     assert "missing or empty: secret-access-key" in error
 
@@ -199,49 +290,103 @@ def test_upload_with_an_empty_secret_file(bundled, tmp_path, capsys) -> None:
     secret.mkdir()
     (secret / "access-key-id").write_text("\n")
     (secret / "secret-access-key").write_text("s3cr3t\n")
-    error = fails_with(capsys, ["release", "upload", "index", "--project-root", str(bundled),
-                                *UPLOAD_ARGS, "--credentials-dir", str(secret)])
+    error = fails_with(
+        capsys,
+        [
+            "release",
+            "upload",
+            "index",
+            "--project-root",
+            str(bundled),
+            *UPLOAD_ARGS,
+            "--credentials-dir",
+            str(secret),
+        ],
+    )
     assert "missing or empty: access-key-id" in error
 
 
 def test_upload_with_a_missing_credentials_directory(bundled, tmp_path, capsys) -> None:
-    error = fails_with(capsys, ["release", "upload", "index", "--project-root", str(bundled),
-                                *UPLOAD_ARGS, "--credentials-dir", str(tmp_path / "absent")])
+    error = fails_with(
+        capsys,
+        [
+            "release",
+            "upload",
+            "index",
+            "--project-root",
+            str(bundled),
+            *UPLOAD_ARGS,
+            "--credentials-dir",
+            str(tmp_path / "absent"),
+        ],
+    )
     assert "credentials directory" in error and "not found" in error
 
 
 def test_upload_before_bundle(project, capsys) -> None:
-    error = fails_with(capsys, ["release", "upload", "index", "--project-root", str(project),
-                                *UPLOAD_ARGS])
+    error = fails_with(
+        capsys, ["release", "upload", "index", "--project-root", str(project), *UPLOAD_ARGS]
+    )
     assert "run `flaresuite release bundle index` first" in error
 
 
 def test_upload_to_an_invalid_bucket(bundled, capsys) -> None:
-    error = fails_with(capsys, ["release", "upload", "index", "--project-root", str(bundled),
-                                "--bucket", "No_Such", "--key", "k", "--endpoint", "http://x"])
+    error = fails_with(
+        capsys,
+        [
+            "release",
+            "upload",
+            "index",
+            "--project-root",
+            str(bundled),
+            "--bucket",
+            "No_Such",
+            "--key",
+            "k",
+            "--endpoint",
+            "http://x",
+        ],
+    )
     assert "invalid bucket name 'No_Such'" in error
 
 
 def test_upload_to_an_endpoint_that_is_not_a_url(bundled, monkeypatch, capsys) -> None:
     monkeypatch.setenv("S3_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("S3_SECRET_ACCESS_KEY", "s3cr3t")
-    error = fails_with(capsys, ["release", "upload", "index", "--project-root", str(bundled),
-                                "--bucket", "worker-scripts", "--key", "k",
-                                "--endpoint", "ftp://example.com"])
+    error = fails_with(
+        capsys,
+        [
+            "release",
+            "upload",
+            "index",
+            "--project-root",
+            str(bundled),
+            "--bucket",
+            "worker-scripts",
+            "--key",
+            "k",
+            "--endpoint",
+            "ftp://example.com",
+        ],
+    )
     assert "endpoint must be an http:// or https:// URL" in error
 
 
 # flags
 
-@pytest.mark.parametrize("argv", [
-    ["release"],
-    ["release", "bundle"],
-    ["release", "bundle", "index", "--no-such-flag"],
-    ["release", "upload", "index", "--key", "k", "--endpoint", "http://x"],
-    ["release", "upload", "index", *UPLOAD_ARGS, "--part-size", "4"],
-    ["release", "upload", "index", *UPLOAD_ARGS, "--part-size", "lots"],
-    ["release", "metadata", "index", "--bucket", "b", "--key", "k"],
-])
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["release"],
+        ["release", "bundle"],
+        ["release", "bundle", "index", "--no-such-flag"],
+        ["release", "upload", "index", "--key", "k", "--endpoint", "http://x"],
+        ["release", "upload", "index", *UPLOAD_ARGS, "--part-size", "4"],
+        ["release", "upload", "index", *UPLOAD_ARGS, "--part-size", "lots"],
+        ["release", "metadata", "index", "--bucket", "b", "--key", "k"],
+    ],
+)
 def test_bad_flags_exit_2_with_usage(argv: list[str], capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         main(argv)

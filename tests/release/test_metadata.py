@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from flaresuite.errors import ConfigError
-from flaresuite.release.errors import ReleaseError
-from flaresuite.release.fingerprint import MAX_BUNDLE_BYTES, Fingerprint
-from flaresuite.release.location import ArtifactLocation
-from flaresuite.release.metadata import artifact_config_map, owner_label, to_yaml
+from flaresuite_host.release.errors import ReleaseSetupError
+from flaresuite_host.release.errors import ReleaseError
+from flaresuite_host.release.fingerprint import MAX_BUNDLE_BYTES, Fingerprint
+from flaresuite_host.release.location import ArtifactLocation
+from flaresuite_host.release.metadata import artifact_config_map, owner_label, to_yaml
 
 BUNDLE = Fingerprint(sha256="9a3b" * 16, size=245678)
 LOCATION = ArtifactLocation("worker-scripts", "index/abc123def456.tar.gz")
@@ -22,8 +22,10 @@ def config_map(**overrides) -> dict:
 
 
 def test_the_config_map_records_bucket_path_hash_and_size_as_strings() -> None:
-    manifest = config_map(owner=owner_label("planton.cloud/service-id", "svc-abc123"),
-                          namespace="planton-cloud-pipelines")
+    manifest = config_map(
+        owner=owner_label("planton.cloud/service-id", "svc-abc123"),
+        namespace="planton-cloud-pipelines",
+    )
     assert manifest == {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -61,55 +63,66 @@ def test_the_yaml_is_block_style_in_manifest_order() -> None:
 def test_a_bundle_of_exactly_10_mb_is_accepted_and_one_byte_more_refused() -> None:
     at_limit = Fingerprint(sha256="0" * 64, size=MAX_BUNDLE_BYTES)
     assert config_map(bundle=at_limit)["data"]["size-bytes"] == str(MAX_BUNDLE_BYTES)
-    with pytest.raises(ReleaseError,
-                       match="10485761 bytes, over Cloudflare's Worker size limit of 10 MB"):
+    with pytest.raises(
+        ReleaseError, match="10485761 bytes, over Cloudflare's Worker size limit of 10 MB"
+    ):
         config_map(bundle=Fingerprint(sha256="0" * 64, size=MAX_BUNDLE_BYTES + 1))
 
 
 @pytest.mark.parametrize("key, value", [("planton.cloud/service-id", ""), ("", "svc-1")])
 def test_an_owner_label_needs_both_key_and_value(key: str, value: str) -> None:
-    with pytest.raises(ConfigError, match="Either provide both the owner label key and value"):
+    with pytest.raises(
+        ReleaseSetupError, match="Either provide both the owner label key and value"
+    ):
         owner_label(key, value)
 
 
-@pytest.mark.parametrize("key", [
-    "-bad", "Bad.Domain/name", "a/b/c", "example.com/", "x" * 64, "example.com/-name",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "-bad",
+        "Bad.Domain/name",
+        "a/b/c",
+        "example.com/",
+        "x" * 64,
+        "example.com/-name",
+    ],
+)
 def test_an_invalid_owner_label_key_is_refused(key: str) -> None:
-    with pytest.raises(ConfigError, match="invalid label key"):
+    with pytest.raises(ReleaseSetupError, match="invalid label key"):
         owner_label(key, "v")
 
 
 @pytest.mark.parametrize("value", ["has space", "-leading", "x" * 64, "trailing."])
 def test_an_invalid_owner_label_value_is_refused(value: str) -> None:
-    with pytest.raises(ConfigError, match="invalid value"):
+    with pytest.raises(ReleaseSetupError, match="invalid value"):
         owner_label("planton.cloud/service-id", value)
 
 
 def test_the_owner_label_cannot_replace_managed_by() -> None:
-    with pytest.raises(ConfigError, match="cannot be app.kubernetes.io/managed-by"):
+    with pytest.raises(ReleaseSetupError, match="cannot be app.kubernetes.io/managed-by"):
         owner_label("app.kubernetes.io/managed-by", "someone")
 
 
 @pytest.mark.parametrize("name", ["Upper", "-x", "under_score", "x" * 254, ""])
 def test_an_invalid_config_map_name_is_refused(name: str) -> None:
-    with pytest.raises(ConfigError, match="invalid ConfigMap name"):
+    with pytest.raises(ReleaseSetupError, match="invalid ConfigMap name"):
         config_map(name=name)
 
 
 @pytest.mark.parametrize("namespace", ["dotted.ns", "Upper", "x" * 64])
 def test_an_invalid_namespace_is_refused(namespace: str) -> None:
-    with pytest.raises(ConfigError, match="invalid namespace"):
+    with pytest.raises(ReleaseSetupError, match="invalid namespace"):
         config_map(namespace=namespace)
 
 
 @pytest.mark.parametrize("bucket", ["ab", "Upper", "-lead", "trail-", "a..b", "x" * 64])
 def test_an_invalid_bucket_name_is_refused(bucket: str) -> None:
-    with pytest.raises(ConfigError, match="invalid bucket name"):
+    with pytest.raises(ReleaseSetupError, match="invalid bucket name"):
         ArtifactLocation(bucket, "k")
 
 
 @pytest.mark.parametrize("key", ["", "/rooted", "x" * 1025, "index/\udcff.tar.gz"])
 def test_an_invalid_object_key_is_refused(key: str) -> None:
-    with pytest.raises(ConfigError, match="invalid object key"):
+    with pytest.raises(ReleaseSetupError, match="invalid object key"):
         ArtifactLocation("bucket", key)

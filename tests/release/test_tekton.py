@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flaresuite.cli import build_parser
+from flaresuite_host.cli import build_parser
 
 from .tekton_v1 import SCHEMAS, violations
 
@@ -46,8 +46,11 @@ def documents() -> list[tuple[str, dict]]:
 
 
 def tekton_documents() -> list[tuple[str, dict]]:
-    return [(name, doc) for name, doc in documents() if doc["kind"] in SCHEMAS
-            and doc["apiVersion"].startswith("tekton.dev/")]
+    return [
+        (name, doc)
+        for name, doc in documents()
+        if doc["kind"] in SCHEMAS and doc["apiVersion"].startswith("tekton.dev/")
+    ]
 
 
 def tasks() -> dict[str, dict]:
@@ -79,8 +82,11 @@ def test_the_directory_holds_the_pipeline_and_its_four_tasks() -> None:
     ]
 
 
-@pytest.mark.parametrize("source, document", tekton_documents(),
-                         ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    "source, document",
+    tekton_documents(),
+    ids=lambda value: value if isinstance(value, str) else "",
+)
 def test_every_manifest_uses_only_tekton_v1_fields(source: str, document: dict) -> None:
     assert violations(document, SCHEMAS[document["kind"]], document["kind"]) == []
 
@@ -121,9 +127,11 @@ def test_a_task_references_only_what_it_declares(name: str) -> None:
     spec = tasks()[name]["spec"]
     assert references(spec, "params") <= declared(spec, "params")
     assert {ref.removesuffix(".path") for ref in references(spec, "workspaces")} <= declared(
-        spec, "workspaces")
+        spec, "workspaces"
+    )
     assert {ref.removesuffix(".path") for ref in references(spec, "results")} <= declared(
-        spec, "results")
+        spec, "results"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(tasks()))
@@ -182,7 +190,11 @@ def test_the_checkout_is_tekton_catalogs_git_clone_0_9() -> None:
     assert fetch["taskRef"]["resolver"] == "git"
     assert resolver["pathInRepo"] == "task/git-clone/0.9/git-clone.yaml"
     assert {p["name"] for p in fetch["params"]} == {
-        "url", "revision", "sparseCheckoutDirectories", "deleteExisting"}
+        "url",
+        "revision",
+        "sparseCheckoutDirectories",
+        "deleteExisting",
+    }
 
 
 def test_stages_run_in_order_with_kustomize_in_parallel() -> None:
@@ -197,7 +209,10 @@ def test_stages_run_in_order_with_kustomize_in_parallel() -> None:
 
     assert order[0] == "fetch-source"
     assert ancestors("store-artifact-metadata") == {
-        "fetch-source", "bundle-worker", "upload-bundle"}
+        "fetch-source",
+        "bundle-worker",
+        "upload-bundle",
+    }
     assert ancestors("kustomize-build") == {"fetch-source"}
     assert not any("kustomize-build" in ancestors(name) for name in graph)
 
@@ -226,8 +241,9 @@ def test_the_tasks_run_bundle_upload_and_metadata() -> None:
     ]
 
 
-@pytest.mark.parametrize("where, words", release_commands(), ids=lambda v: v
-                         if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "where, words", release_commands(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_every_release_command_line_is_accepted_by_the_cli(where: str, words: list[str]) -> None:
     args = build_parser().parse_args(words)
     assert args.group == "release"
@@ -236,7 +252,9 @@ def test_every_release_command_line_is_accepted_by_the_cli(where: str, words: li
 def test_the_kustomization_installs_every_manifest_but_the_example_run() -> None:
     kustomization = yaml.safe_load((TEKTON / "kustomization.yaml").read_text())
     expected = {path.name for path in TEKTON.glob("*.yaml")} - {
-        "kustomization.yaml", "pipelinerun-example.yaml"}
+        "kustomization.yaml",
+        "pipelinerun-example.yaml",
+    }
     assert set(kustomization["resources"]) == expected
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flaresuite.release.bundle import bundle_worker
+from flaresuite_host.release.bundle import bundle_worker
 
 from .conftest import FakePywrangler
 from .test_tekton import tasks
@@ -35,8 +35,9 @@ def step_script(task: str, step: str) -> str:
     return found["script"]
 
 
-def run_step(task: str, step: str, cwd: Path, tools: dict[str, str],
-             env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_step(
+    task: str, step: str, cwd: Path, tools: dict[str, str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     bin_dir = cwd.parent / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name, text in tools.items():
@@ -45,7 +46,11 @@ def run_step(task: str, step: str, cwd: Path, tools: dict[str, str],
     script = cwd.parent / f"{step}.sh"
     script.write_text(step_script(task, step))
     return subprocess.run(
-        ["sh", str(script)], cwd=cwd, capture_output=True, text=True, check=False,
+        ["sh", str(script)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
         env={"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(cwd.parent / "calls"), **env},
     )
 
@@ -58,31 +63,45 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def kustomize_env(key: str, value: str) -> dict[str, str]:
-    return {"KUSTOMIZE_DIR": "_kustomize", "CONFIG_MAP": "index-manifests",
-            "OWNER_LABEL_KEY": key, "OWNER_LABEL_VALUE": value}
+    return {
+        "KUSTOMIZE_DIR": "_kustomize",
+        "CONFIG_MAP": "index-manifests",
+        "OWNER_LABEL_KEY": key,
+        "OWNER_LABEL_VALUE": value,
+    }
 
 
 def test_kustomize_output_is_applied_as_a_labelled_config_map(checkout: Path) -> None:
     applied = checkout.parent / "applied.yaml"
-    done = run_step("kustomize-build-to-config-map", "build-and-store", checkout,
-                    {"kubectl": KUBECTL, "kustomize": KUSTOMIZE},
-                    {**kustomize_env("example.com/service-id", "svc-1"), "APPLIED": str(applied)})
+    done = run_step(
+        "kustomize-build-to-config-map",
+        "build-and-store",
+        checkout,
+        {"kubectl": KUBECTL, "kustomize": KUSTOMIZE},
+        {**kustomize_env("example.com/service-id", "svc-1"), "APPLIED": str(applied)},
+    )
     assert done.returncode == 0, done.stderr
     calls = (checkout.parent / "calls").read_text().splitlines()
     assert calls[0] == "kustomize build _kustomize"
     assert calls[1].startswith(
-        "kubectl create configmap index-manifests --from-file=manifests.yaml=")
+        "kubectl create configmap index-manifests --from-file=manifests.yaml="
+    )
     assert calls[2].startswith("kubectl label --local -f ")
     assert calls[2].endswith(
-        "app.kubernetes.io/managed-by=flaresuite example.com/service-id=svc-1 -o yaml")
+        "app.kubernetes.io/managed-by=flaresuite example.com/service-id=svc-1 -o yaml"
+    )
     assert calls[3].startswith("kubectl apply -f ")
     assert "name: index-manifests" in applied.read_text()
 
 
 def test_kustomize_without_an_owner_label_sets_only_managed_by(checkout: Path) -> None:
-    done = run_step("kustomize-build-to-config-map", "build-and-store", checkout,
-                    {"kubectl": KUBECTL, "kustomize": KUSTOMIZE},
-                    {**kustomize_env("", ""), "APPLIED": str(checkout.parent / "a.yaml")})
+    done = run_step(
+        "kustomize-build-to-config-map",
+        "build-and-store",
+        checkout,
+        {"kubectl": KUBECTL, "kustomize": KUSTOMIZE},
+        {**kustomize_env("", ""), "APPLIED": str(checkout.parent / "a.yaml")},
+    )
     assert done.returncode == 0, done.stderr
     label = (checkout.parent / "calls").read_text().splitlines()[2]
     assert label.endswith("app.kubernetes.io/managed-by=flaresuite -o yaml")
@@ -90,8 +109,13 @@ def test_kustomize_without_an_owner_label_sets_only_managed_by(checkout: Path) -
 
 @pytest.mark.parametrize("key, value", [("example.com/service-id", ""), ("", "svc-1")])
 def test_kustomize_refuses_half_an_owner_label(checkout: Path, key: str, value: str) -> None:
-    done = run_step("kustomize-build-to-config-map", "build-and-store", checkout,
-                    {"kubectl": KUBECTL, "kustomize": KUSTOMIZE}, kustomize_env(key, value))
+    done = run_step(
+        "kustomize-build-to-config-map",
+        "build-and-store",
+        checkout,
+        {"kubectl": KUBECTL, "kustomize": KUSTOMIZE},
+        kustomize_env(key, value),
+    )
     assert done.returncode == 2
     assert "Either provide both the owner label key and value, or neither" in done.stderr
     assert not (checkout.parent / "calls").exists()
@@ -99,8 +123,13 @@ def test_kustomize_refuses_half_an_owner_label(checkout: Path, key: str, value: 
 
 def test_kustomize_reports_a_missing_directory(checkout: Path) -> None:
     (checkout / "_kustomize").rmdir()
-    done = run_step("kustomize-build-to-config-map", "build-and-store", checkout,
-                    {"kubectl": KUBECTL, "kustomize": KUSTOMIZE}, kustomize_env("", ""))
+    done = run_step(
+        "kustomize-build-to-config-map",
+        "build-and-store",
+        checkout,
+        {"kubectl": KUBECTL, "kustomize": KUSTOMIZE},
+        kustomize_env("", ""),
+    )
     assert done.returncode == 2
     assert "kustomize directory _kustomize not found in project root" in done.stderr
 
@@ -113,19 +142,27 @@ def test_the_bundle_step_records_the_archives_sha256_and_size_as_results(checkou
         '#!/bin/sh\necho "flaresuite $*" >> "$CALLS"\nmkdir -p dist\n'
         'printf 0123456789 > "dist/$3.tar.gz"\n'
         'printf "%s  %s\\n" 84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882 '
-        '"$3.tar.gz" > "dist/$3.tar.gz.sha256"\n')
+        '"$3.tar.gz" > "dist/$3.tar.gz.sha256"\n'
+    )
     (venv_bin / "flaresuite").chmod(0o755)
     results = checkout.parent / "results"
     results.mkdir()
-    done = run_step("flaresuite-bundle-worker", "bundle", checkout, {}, {
-        "WORKER": "delete-proxy",
-        "CONTENT_HASH_RESULT": str(results / "content-hash"),
-        "SIZE_BYTES_RESULT": str(results / "size-bytes"),
-    })
+    done = run_step(
+        "flaresuite-bundle-worker",
+        "bundle",
+        checkout,
+        {},
+        {
+            "WORKER": "delete-proxy",
+            "CONTENT_HASH_RESULT": str(results / "content-hash"),
+            "SIZE_BYTES_RESULT": str(results / "size-bytes"),
+        },
+    )
     assert done.returncode == 0, done.stderr
     assert (checkout.parent / "calls").read_text() == "flaresuite release bundle delete-proxy\n"
     assert (results / "content-hash").read_text() == (
-        "84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882")
+        "84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882"
+    )
     assert (results / "size-bytes").read_text() == "10"
 
 
@@ -133,11 +170,16 @@ def test_a_failing_release_command_fails_the_step(checkout: Path) -> None:
     venv_bin = checkout / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     (venv_bin / "flaresuite").write_text(
-        "#!/bin/sh\n"
-        "echo 'flaresuite: error: wrangler.toml not found in project root' >&2\nexit 2\n")
+        "#!/bin/sh\necho 'flaresuite: error: wrangler.toml not found in project root' >&2\nexit 2\n"
+    )
     (venv_bin / "flaresuite").chmod(0o755)
-    done = run_step("flaresuite-bundle-worker", "bundle", checkout, {}, {
-        "WORKER": "index", "CONTENT_HASH_RESULT": "/dev/null", "SIZE_BYTES_RESULT": "/dev/null"})
+    done = run_step(
+        "flaresuite-bundle-worker",
+        "bundle",
+        checkout,
+        {},
+        {"WORKER": "index", "CONTENT_HASH_RESULT": "/dev/null", "SIZE_BYTES_RESULT": "/dev/null"},
+    )
     assert done.returncode == 2
     assert "wrangler.toml not found in project root" in done.stderr
     assert not (checkout / "dist").exists()
@@ -153,8 +195,9 @@ def real_venv(root: Path) -> None:
 
 
 @pytest.mark.moto
-def test_the_upload_step_uploads_and_records_the_url_the_cli_reports(project: Path, moto_s3,
-                                                                     tmp_path: Path) -> None:
+def test_the_upload_step_uploads_and_records_the_url_the_cli_reports(
+    project: Path, moto_s3, tmp_path: Path
+) -> None:
     archive = bundle_worker(project, "index", FakePywrangler()).archive.read_bytes()
     real_venv(project)
     secret = tmp_path / "r2-credentials"
@@ -164,11 +207,20 @@ def test_the_upload_step_uploads_and_records_the_url_the_cli_reports(project: Pa
     bucket = moto_s3.new_bucket()
     result = tmp_path / "artifact-url"
 
-    done = run_step("flaresuite-upload-bundle", "upload", project, {}, {
-        "WORKER": "index", "BUCKET": bucket, "ENDPOINT": moto_s3.endpoint + "/",
-        "OBJECT_KEY": "index/build 7.tar.gz", "CREDENTIALS_DIR": str(secret),
-        "ARTIFACT_URL_RESULT": str(result),
-    })
+    done = run_step(
+        "flaresuite-upload-bundle",
+        "upload",
+        project,
+        {},
+        {
+            "WORKER": "index",
+            "BUCKET": bucket,
+            "ENDPOINT": moto_s3.endpoint + "/",
+            "OBJECT_KEY": "index/build 7.tar.gz",
+            "CREDENTIALS_DIR": str(secret),
+            "ARTIFACT_URL_RESULT": str(result),
+        },
+    )
 
     assert done.returncode == 0, done.stderr
     assert result.read_text() == f"{moto_s3.endpoint}/{bucket}/index/build%207.tar.gz"
@@ -181,11 +233,20 @@ def test_a_failed_upload_fails_the_step_and_records_no_url(project: Path, tmp_pa
     bundle_worker(project, "index", FakePywrangler())
     real_venv(project)
     result = tmp_path / "artifact-url"
-    done = run_step("flaresuite-upload-bundle", "upload", project, {}, {
-        "WORKER": "index", "BUCKET": "worker-scripts", "ENDPOINT": "http://127.0.0.1:9",
-        "OBJECT_KEY": "index/x.tar.gz", "CREDENTIALS_DIR": str(tmp_path / "absent"),
-        "ARTIFACT_URL_RESULT": str(result),
-    })
+    done = run_step(
+        "flaresuite-upload-bundle",
+        "upload",
+        project,
+        {},
+        {
+            "WORKER": "index",
+            "BUCKET": "worker-scripts",
+            "ENDPOINT": "http://127.0.0.1:9",
+            "OBJECT_KEY": "index/x.tar.gz",
+            "CREDENTIALS_DIR": str(tmp_path / "absent"),
+            "ARTIFACT_URL_RESULT": str(result),
+        },
+    )
     assert done.returncode == 2
     assert "credentials directory" in done.stderr and "not found" in done.stderr
     assert not result.exists()

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flaresuite.cli import main
-from flaresuite.host.transport import HttpxFetch
 from flaresuite.http import HttpResponse
-from flaresuite.release import cli as release_cli
-from flaresuite.release.bundle import bundle_worker
-from flaresuite.release.errors import ReleaseError
-from flaresuite.release.fingerprint import fingerprint
-from flaresuite.release.location import ArtifactLocation
-from flaresuite.release.upload import upload_bundle
 from flaresuite.s3 import S3Client
+from flaresuite_host.cli import main
+from flaresuite_host.release import cli as release_cli
+from flaresuite_host.release.bundle import bundle_worker
+from flaresuite_host.release.errors import ReleaseError
+from flaresuite_host.release.fingerprint import fingerprint
+from flaresuite_host.release.location import ArtifactLocation
+from flaresuite_host.release.upload import upload_bundle
+from flaresuite_host.transport import HttpxFetch
 
 from .conftest import FakePywrangler
 
@@ -55,16 +55,41 @@ def bundle(project: Path, size: int = 0) -> bytes:
 
 
 def upload(project: Path, moto_s3, bucket: str, key: str, *extra: str) -> int:
-    return main(["release", "upload", "index", "--project-root", str(project),
-                 "--bucket", bucket, "--key", key, "--endpoint", moto_s3.endpoint, *extra])
+    return main(
+        [
+            "release",
+            "upload",
+            "index",
+            "--project-root",
+            str(project),
+            "--bucket",
+            bucket,
+            "--key",
+            key,
+            "--endpoint",
+            moto_s3.endpoint,
+            *extra,
+        ]
+    )
 
 
-def test_a_small_bundle_goes_up_in_one_put_with_its_checksums(project, moto_s3, secret_dir,
-                                                              capsys) -> None:
+def test_a_small_bundle_goes_up_in_one_put_with_its_checksums(
+    project, moto_s3, secret_dir, capsys
+) -> None:
     archive = bundle(project)
     bucket = moto_s3.new_bucket()
-    assert upload(project, moto_s3, bucket, "index/abc.tar.gz",
-                  "--credentials-dir", str(secret_dir), "--json") == 0
+    assert (
+        upload(
+            project,
+            moto_s3,
+            bucket,
+            "index/abc.tar.gz",
+            "--credentials-dir",
+            str(secret_dir),
+            "--json",
+        )
+        == 0
+    )
 
     captured = capsys.readouterr()
     assert captured.err == ""  # no progress bar when stderr is not a terminal
@@ -82,21 +107,33 @@ def test_a_small_bundle_goes_up_in_one_put_with_its_checksums(project, moto_s3, 
     }
     stored = moto_s3.boto.get_object(Bucket=bucket, Key="index/abc.tar.gz")
     assert stored["Body"].read() == archive
-    head = moto_s3.boto.head_object(Bucket=bucket, Key="index/abc.tar.gz",
-                                    ChecksumMode="ENABLED")
+    head = moto_s3.boto.head_object(Bucket=bucket, Key="index/abc.tar.gz", ChecksumMode="ENABLED")
     assert base64.b64decode(head["ChecksumSHA256"]).hex() == digest
     assert head["Metadata"] == {"checksum-sha256": digest}
     assert head["ETag"] == f'"{hashlib.md5(archive).hexdigest()}"'
     assert head["ContentType"] == "application/gzip"
 
 
-def test_a_bundle_above_the_part_size_goes_up_in_parts(project, moto_s3, secret_dir,
-                                                       capsys) -> None:
+def test_a_bundle_above_the_part_size_goes_up_in_parts(
+    project, moto_s3, secret_dir, capsys
+) -> None:
     archive = bundle(project, size=6 * MIB)
     assert len(archive) > 5 * MIB
     bucket = moto_s3.new_bucket()
-    assert upload(project, moto_s3, bucket, "index/big.tar.gz",
-                  "--credentials-dir", str(secret_dir), "--part-size", "5", "--json") == 0
+    assert (
+        upload(
+            project,
+            moto_s3,
+            bucket,
+            "index/big.tar.gz",
+            "--credentials-dir",
+            str(secret_dir),
+            "--part-size",
+            "5",
+            "--json",
+        )
+        == 0
+    )
 
     result = json.loads(capsys.readouterr().out)
     assert result["multipart"] is True
@@ -110,8 +147,7 @@ def test_a_bundle_above_the_part_size_goes_up_in_parts(project, moto_s3, secret_
     assert head["ContentLength"] == len(archive)
 
 
-def test_credentials_can_come_from_the_environment(project, moto_s3, monkeypatch,
-                                                   capsys) -> None:
+def test_credentials_can_come_from_the_environment(project, moto_s3, monkeypatch, capsys) -> None:
     archive = bundle(project)
     bucket = moto_s3.new_bucket()
     monkeypatch.setenv("S3_ACCESS_KEY_ID", moto_s3.credentials.access_key_id)
@@ -119,7 +155,8 @@ def test_credentials_can_come_from_the_environment(project, moto_s3, monkeypatch
     assert upload(project, moto_s3, bucket, "index/env.tar.gz") == 0
     assert capsys.readouterr().out == (
         f"uploaded dist/index.tar.gz ({len(archive)} bytes, sha256 "
-        f"{hashlib.sha256(archive).hexdigest()}) to {moto_s3.endpoint}/{bucket}/index/env.tar.gz\n")
+        f"{hashlib.sha256(archive).hexdigest()}) to {moto_s3.endpoint}/{bucket}/index/env.tar.gz\n"
+    )
     assert moto_s3.boto.get_object(Bucket=bucket, Key="index/env.tar.gz")["Body"].read() == archive
 
 
@@ -130,8 +167,7 @@ def test_a_wrong_secret_is_refused_by_the_server(project, moto_s3, tmp_path, cap
     secret.mkdir()
     (secret / "access-key-id").write_text(moto_s3.credentials.access_key_id)
     (secret / "secret-access-key").write_text("not-the-secret")
-    assert upload(project, moto_s3, bucket, "index/x.tar.gz",
-                  "--credentials-dir", str(secret)) == 2
+    assert upload(project, moto_s3, bucket, "index/x.tar.gz", "--credentials-dir", str(secret)) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"flaresuite: error: upload of s3://{bucket}/index/x.tar.gz failed: ")
     assert "403 SignatureDoesNotMatch" in error
@@ -141,8 +177,17 @@ def test_a_wrong_secret_is_refused_by_the_server(project, moto_s3, tmp_path, cap
 
 def test_a_missing_bucket_is_reported(project, moto_s3, secret_dir, capsys) -> None:
     bundle(project)
-    assert upload(project, moto_s3, "no-such-bucket-here", "index/x.tar.gz",
-                  "--credentials-dir", str(secret_dir)) == 2
+    assert (
+        upload(
+            project,
+            moto_s3,
+            "no-such-bucket-here",
+            "index/x.tar.gz",
+            "--credentials-dir",
+            str(secret_dir),
+        )
+        == 2
+    )
     assert "404 NoSuchBucket" in capsys.readouterr().err
 
 
@@ -153,9 +198,26 @@ def test_an_unreachable_endpoint_is_reported_after_retries(project, tmp_path, ca
     (secret / "access-key-id").write_text("AKIDEXAMPLE")
     (secret / "secret-access-key").write_text("s3cr3t")
     closed = "http://127.0.0.1:9"  # the discard port: nothing listens on loopback
-    assert main(["release", "upload", "index", "--project-root", str(project),
-                 "--bucket", "worker-scripts", "--key", "k", "--endpoint", closed,
-                 "--credentials-dir", str(secret)]) == 2
+    assert (
+        main(
+            [
+                "release",
+                "upload",
+                "index",
+                "--project-root",
+                str(project),
+                "--bucket",
+                "worker-scripts",
+                "--key",
+                "k",
+                "--endpoint",
+                closed,
+                "--credentials-dir",
+                str(secret),
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err
     assert "upload of s3://worker-scripts/k failed" in error
     assert "failed after 4 attempts" in error
@@ -166,13 +228,23 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_a_terminal_gets_a_progress_bar(project, moto_s3, secret_dir, monkeypatch,
-                                        capsys) -> None:
+def test_a_terminal_gets_a_progress_bar(project, moto_s3, secret_dir, monkeypatch, capsys) -> None:
     archive = bundle(project, size=6 * MIB)
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    assert upload(project, moto_s3, moto_s3.new_bucket(), "index/p.tar.gz",
-                  "--credentials-dir", str(secret_dir), "--part-size", "5") == 0
+    assert (
+        upload(
+            project,
+            moto_s3,
+            moto_s3.new_bucket(),
+            "index/p.tar.gz",
+            "--credentials-dir",
+            str(secret_dir),
+            "--part-size",
+            "5",
+        )
+        == 0
+    )
     drawn = terminal.getvalue()
     assert f"upload [{'.' * 30}] 0/{len(archive)}" in drawn
     assert f"] {5 * MIB}/{len(archive)}" in drawn
@@ -180,14 +252,18 @@ def test_a_terminal_gets_a_progress_bar(project, moto_s3, secret_dir, monkeypatc
     assert drawn.endswith("\r\x1b[2K")  # the bar is cleared before the result is printed
 
 
-@pytest.mark.parametrize("header, value", [
-    ("x-amz-meta-checksum-sha256", "0" * 64),
-    ("x-amz-checksum-sha256", base64.b64encode(bytes(32)).decode()),
-    ("x-amz-checksum-sha256", "not base64!"),
-    ("content-length", "1"),
-])
+@pytest.mark.parametrize(
+    "header, value",
+    [
+        ("x-amz-meta-checksum-sha256", "0" * 64),
+        ("x-amz-checksum-sha256", base64.b64encode(bytes(32)).decode()),
+        ("x-amz-checksum-sha256", "not base64!"),
+        ("content-length", "1"),
+    ],
+)
 async def test_an_object_that_does_not_match_after_upload_is_an_error(
-        moto_s3, header: str, value: str) -> None:
+    moto_s3, header: str, value: str
+) -> None:
     data = b"bundle bytes"
     bucket = moto_s3.new_bucket()
     async with HttpxFetch() as fetch:
@@ -197,14 +273,18 @@ async def test_an_object_that_does_not_match_after_upload_is_an_error(
             response = await fetch(request)
             if request.method != "HEAD":
                 return response
-            return HttpResponse(response.status, {**response.headers, header: value},
-                                response.body)
+            return HttpResponse(response.status, {**response.headers, header: value}, response.body)
 
-        client = S3Client(misreporting, region=moto_s3.region, endpoint=moto_s3.endpoint,
-                          credentials=moto_s3.credentials)
+        client = S3Client(
+            misreporting,
+            region=moto_s3.region,
+            endpoint=moto_s3.endpoint,
+            credentials=moto_s3.credentials,
+        )
         with pytest.raises(ReleaseError, match="does not match the bundle after upload"):
-            await upload_bundle(client, ArtifactLocation(bucket, "k"), data, fingerprint(data),
-                                part_size=5 * MIB)
+            await upload_bundle(
+                client, ArtifactLocation(bucket, "k"), data, fingerprint(data), part_size=5 * MIB
+            )
 
 
 async def test_an_object_missing_right_after_upload_is_an_error(moto_s3) -> None:
@@ -218,26 +298,64 @@ async def test_an_object_missing_right_after_upload_is_an_error(moto_s3) -> None
                 return HttpResponse(404, {}, b"")
             return await fetch(request)
 
-        client = S3Client(forgetful, region=moto_s3.region, endpoint=moto_s3.endpoint,
-                          credentials=moto_s3.credentials)
-        with pytest.raises(ReleaseError,
-                           match=f"s3://{bucket}/k is missing right after its upload"):
-            await upload_bundle(client, ArtifactLocation(bucket, "k"), data, fingerprint(data),
-                                part_size=5 * MIB)
+        client = S3Client(
+            forgetful,
+            region=moto_s3.region,
+            endpoint=moto_s3.endpoint,
+            credentials=moto_s3.credentials,
+        )
+        with pytest.raises(
+            ReleaseError, match=f"s3://{bucket}/k is missing right after its upload"
+        ):
+            await upload_bundle(
+                client, ArtifactLocation(bucket, "k"), data, fingerprint(data), part_size=5 * MIB
+            )
 
 
 def test_the_pipeline_stages_bundle_upload_and_describe_the_same_bytes(
-        project, moto_s3, secret_dir, monkeypatch, capsys) -> None:
+    project, moto_s3, secret_dir, monkeypatch, capsys
+) -> None:
     monkeypatch.setattr(release_cli, "run_subprocess", FakePywrangler())
     bucket = moto_s3.new_bucket()
     root = ["--project-root", str(project)]
     assert main(["release", "bundle", "purge", *root]) == 0
-    assert main(["release", "upload", "purge", *root, "--bucket", bucket, "--key",
-                 "purge/c0ffee.tar.gz", "--endpoint", moto_s3.endpoint,
-                 "--credentials-dir", str(secret_dir)]) == 0
+    assert (
+        main(
+            [
+                "release",
+                "upload",
+                "purge",
+                *root,
+                "--bucket",
+                bucket,
+                "--key",
+                "purge/c0ffee.tar.gz",
+                "--endpoint",
+                moto_s3.endpoint,
+                "--credentials-dir",
+                str(secret_dir),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["release", "metadata", "purge", *root, "--bucket", bucket, "--key",
-                 "purge/c0ffee.tar.gz", "--name", "purge-artifact-metadata"]) == 0
+    assert (
+        main(
+            [
+                "release",
+                "metadata",
+                "purge",
+                *root,
+                "--bucket",
+                bucket,
+                "--key",
+                "purge/c0ffee.tar.gz",
+                "--name",
+                "purge-artifact-metadata",
+            ]
+        )
+        == 0
+    )
 
     data = yaml.safe_load(capsys.readouterr().out)["data"]
     stored = moto_s3.boto.get_object(Bucket=bucket, Key=data["path"])["Body"].read()

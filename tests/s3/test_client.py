@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from flaresuite.errors import ConfigError
 from flaresuite.http import HttpRequest, HttpResponse
-from flaresuite.s3 import Credentials, ObjectHead, S3Client, S3Error, S3Object
+from flaresuite.s3 import CommonPrefix, Credentials, ObjectHead, S3Client, S3Error, S3Object
 from flaresuite.s3.addressing import request_url
 from flaresuite.s3.client import MIN_PART_SIZE
 
@@ -20,7 +19,7 @@ NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 
 class FixedClock:
     def now(self) -> float:
-        return datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc).timestamp()
+        return datetime(2026, 11, 23, 9, 0, tzinfo=UTC).timestamp()
 
     def monotonic(self) -> float:
         return 0.0
@@ -98,10 +97,10 @@ async def test_listing_follows_continuation_tokens_and_decodes_url_encoded_keys(
             "whl/torch-2.5.0+cu124.whl",
             3,
             "abc",
-            datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+            datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         ),
-        S3Object("whl/a b c/ü.whl", 3, "abc", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
-        S3Object("whl/z.whl", 7, "abc", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
+        S3Object("whl/a b c/ü.whl", 3, "abc", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        S3Object("whl/z.whl", 7, "abc", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
     ]
     assert fetch.query(0) == {
         "list-type": "2",
@@ -131,12 +130,33 @@ async def test_listing_reads_documents_without_a_namespace_or_encoding():
             HttpResponse(200, {}, page("").body.replace(b"false", b"true")),
             "truncated but has no NextContinuationToken",
         ),
+        (
+            page("<Contents>" * 5000 + "</Contents>" * 5000),
+            "deeper than 16 levels",
+        ),
     ],
 )
 async def test_an_unreadable_listing_is_an_error_not_an_empty_bucket(answer, message):
     with pytest.raises(S3Error, match=message) as failure:
         await collect(client(Script(answer)))
     assert failure.value.code == "MalformedResponse"
+
+
+async def test_a_directory_listing_yields_files_and_sub_directories_of_one_level():
+    listing = page(
+        entry("whl/torch-2.5.0%2Bcpu.whl")
+        + "<CommonPrefixes><Prefix>whl/cu126/</Prefix></CommonPrefixes>"
+        + "<CommonPrefixes><Prefix>whl/rocm6.2.4/</Prefix></CommonPrefixes>"
+    )
+    fetch = Script(listing)
+    found = [entry async for entry in client(fetch).list_directory("b", "whl/")]
+    assert [getattr(e, "key", None) or e.prefix for e in found] == [
+        "whl/torch-2.5.0+cpu.whl",
+        "whl/cu126/",
+        "whl/rocm6.2.4/",
+    ]
+    assert isinstance(found[1], CommonPrefix)
+    assert fetch.query(0)["delimiter"] == "/"
 
 
 async def test_a_listing_that_repeats_its_continuation_token_stops_with_an_error():
@@ -164,7 +184,7 @@ async def test_head_asks_for_checksums_and_reads_headers_and_metadata():
     assert head == ObjectHead(
         content_length=1234,
         etag="0f343b0931126a20f133d67c2b018a3b-2",
-        last_modified=datetime(2026, 10, 21, 7, 28, tzinfo=timezone.utc),
+        last_modified=datetime(2026, 10, 21, 7, 28, tzinfo=UTC),
         checksum_sha256="n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=-2",
         metadata={"checksum-sha256": "ab" * 32, "built-by": "ci"},
         content_type="application/zip",
@@ -357,23 +377,6 @@ def test_aws_is_addressed_virtual_hosted_and_custom_endpoints_path_style(
 def test_a_malformed_endpoint_is_refused_at_construction(endpoint):
     with pytest.raises(ValueError, match="S3 endpoint must"):
         S3Client(Script(), region="auto", endpoint=endpoint, credentials=None)
-
-
-def test_credentials_come_from_both_variables_or_neither():
-    assert Credentials.from_env({}) is None
-    assert Credentials.from_env({"S3_ACCESS_KEY_ID": "", "S3_SECRET_ACCESS_KEY": ""}) is None
-    assert Credentials.from_env(
-        {"S3_ACCESS_KEY_ID": "AK", "S3_SECRET_ACCESS_KEY": "SK", "S3_SESSION_TOKEN": "T"}
-    ) == Credentials("AK", "SK", "T")
-    for only_one in ({"S3_ACCESS_KEY_ID": "AK"}, {"S3_SECRET_ACCESS_KEY": "SK"}):
-        with pytest.raises(ConfigError) as failure:
-            Credentials.from_env(only_one)
-        assert (
-            str(failure.value)
-            == "Either provide both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither"
-        )
-    with pytest.raises(ConfigError, match="S3_SESSION_TOKEN is set but"):
-        Credentials.from_env({"S3_SESSION_TOKEN": "T"})
 
 
 def test_secrets_never_appear_in_reprs():

@@ -8,8 +8,8 @@ import time
 import pytest
 from werkzeug import Response
 
-from flaresuite.host.transport import httpx_fetch
 from flaresuite.http import HttpRequest, TransportError
+from flaresuite_host.transport import httpx_fetch
 
 
 async def test_sends_the_request_and_returns_lower_case_headers_joined_when_repeated(httpserver):

@@ -9,9 +9,9 @@ import hashlib
 
 import pytest
 
-from flaresuite.host.transport import httpx_fetch
 from flaresuite.s3 import Credentials, S3Client, S3Error
 from flaresuite.s3.client import MIN_PART_SIZE
+from flaresuite_host.transport import httpx_fetch
 
 pytestmark = pytest.mark.moto
 

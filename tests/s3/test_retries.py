@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from flaresuite.host.transport import httpx_fetch
 from flaresuite.http import TransportError
 from flaresuite.s3 import S3Client, S3Error
-from flaresuite.s3.retry import BASE_DELAY, MAX_DELAY, backoff_delay
+from flaresuite.s3.client import BACKOFF
+from flaresuite_host.transport import httpx_fetch
 
 EMPTY_LISTING = b"""<?xml version="1.0" encoding="UTF-8"?>
 <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
@@ -52,7 +52,7 @@ async def test_a_500_then_success_is_retried_after_a_jittered_wait(httpserver, f
     httpserver.expect_ordered_request("/wheels").respond_with_data(EMPTY_LISTING)
     assert await listing(client(fetch, httpserver, sleeps)) == []
     assert len(httpserver.log) == 2
-    assert len(sleeps) == 1 and 0 <= sleeps[0] <= BASE_DELAY
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= BACKOFF.base
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ async def test_a_persistent_500_raises_after_max_attempts_with_backoff(httpserve
         await listing(client(fetch, httpserver, sleeps, max_attempts=4))
     assert len(httpserver.log) == 4
     assert len(sleeps) == 3
-    assert all(0 <= wait <= BASE_DELAY * 2**n for n, wait in enumerate(sleeps))
+    assert all(0 <= wait <= BACKOFF.base * 2**n for n, wait in enumerate(sleeps))
     error = failure.value
     assert (error.status, error.code, error.request_id, error.attempts) == (
         500,
@@ -151,7 +151,7 @@ async def test_an_error_inside_a_200_complete_multipart_answer_is_retried_then_r
     )
     with pytest.raises(
         S3Error,
-        match="CompleteMultipartUpload on key 'big.bin' .* after 2 attempts: 200 InternalError",
+        match=r"CompleteMultipartUpload on key 'big.bin' .* after 2 attempts: 200 InternalError",
     ):
         await client(fetch, httpserver, sleeps, max_attempts=2).complete_multipart_upload(
             "wheels", "big.bin", "upload-1", ["etag-1"]
@@ -159,8 +159,5 @@ async def test_an_error_inside_a_200_complete_multipart_answer_is_retried_then_r
     assert len(httpserver.log) == 2
 
 
-def test_backoff_grows_exponentially_and_is_capped():
-    upper = [backoff_delay(n, uniform=lambda low, high: high) for n in range(1, 12)]
-    assert upper[:3] == [BASE_DELAY, 2 * BASE_DELAY, 4 * BASE_DELAY]
-    assert max(upper) == MAX_DELAY
-    assert backoff_delay(5, uniform=lambda low, high: low) == 0.0
+def test_s3_waits_start_at_a_quarter_second_and_never_exceed_twenty():
+    assert (BACKOFF.base, BACKOFF.cap) == (0.25, 20.0)

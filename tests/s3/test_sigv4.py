@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from unittest import mock
 
@@ -18,7 +18,7 @@ from flaresuite.s3 import sigv4
 from flaresuite.s3.addressing import request_url
 from flaresuite.s3.credentials import Credentials
 
-NOW = datetime(2026, 11, 23, 9, 30, 15, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 9, 30, 15, tzinfo=UTC)
 KEYS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 
 
@@ -70,7 +70,7 @@ def test_get_object_matches_the_s3_api_reference_example():
         payload_sha256=sigv4.EMPTY_PAYLOAD_SHA256,
         credentials=Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
         region="us-east-1",
-        now=datetime(2013, 5, 24, tzinfo=timezone.utc),
+        now=datetime(2013, 5, 24, tzinfo=UTC),
     )
     assert headers["authorization"] == (
         "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "

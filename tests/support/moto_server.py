@@ -1,10 +1,11 @@
 """moto's standalone S3 server on 127.0.0.1, with SigV4 signature checking on.
 
-Recipe (``shared/research/s3-test-server.md``): with ``INITIAL_NO_AUTH_ACTION_COUNT=N`` the
-first N AWS API calls are not authenticated. We spend exactly three of them creating an IAM
-user, its access key and an inline ``s3:*`` policy (moto has no ``AmazonS3FullAccess``
-managed policy); from then on every request's signature is verified against that key, so a
-wrong secret gets ``403 SignatureDoesNotMatch`` just as on AWS.
+With ``INITIAL_NO_AUTH_ACTION_COUNT=N`` moto leaves the first N AWS API calls unauthenticated.
+We spend exactly five of them: an IAM user, its access key and an inline policy allowing
+``s3:*`` and ``sts:AssumeRole`` (moto has no ``AmazonS3FullAccess`` managed policy), and a role
+with its own ``s3:*`` policy for the STS tests. From then on every request's signature is
+verified (S3 and STS alike), so a wrong secret gets ``403 SignatureDoesNotMatch`` just as on
+AWS.
 
 moto's ``/moto-api/reset`` would wipe the IAM user too, and the unauthenticated calls are
 spent, so nothing could sign again. Tests therefore never reset: each one asks for a fresh,
@@ -35,14 +36,31 @@ from botocore.config import Config
 from flaresuite.s3.credentials import Credentials
 
 REGION = "us-east-1"
-BOOTSTRAP_CALLS = 3
-"""CreateUser, CreateAccessKey, PutUserPolicy: the calls made before auth switches on."""
+BOOTSTRAP_CALLS = 5
+"""CreateUser, CreateAccessKey, PutUserPolicy, CreateRole, PutRolePolicy: the calls made before
+auth switches on."""
+ROLE_NAME = "flaresuite-index-reader"
 STARTUP_TIMEOUT = 30.0
 """Seconds moto may take to import and bind (it imports every AWS service model)."""
 _S3_FULL_ACCESS = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+)
+_USER_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
+        ],
+    }
+)
+_TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
     }
 )
 
@@ -53,6 +71,8 @@ class MotoS3:
     region: str
     credentials: Credentials
     """The IAM user's real access key: requests signed with it are allowed."""
+    role_arn: str
+    """A role that key may assume (STS AssumeRole); the role itself is allowed ``s3:*``."""
     boto: object
     """A boto3 S3 client with the same key, to seed and inspect buckets independently of
     the client under test."""
@@ -107,7 +127,7 @@ def _wait_until_ready(endpoint: str, process: subprocess.Popen, log: Path) -> No
     )
 
 
-def _bootstrap_identity(endpoint: str) -> Credentials:
+def _bootstrap_identity(endpoint: str) -> tuple[Credentials, str]:
     iam = boto3.client(
         "iam",
         endpoint_url=endpoint,
@@ -118,9 +138,13 @@ def _bootstrap_identity(endpoint: str) -> Credentials:
     iam.create_user(UserName="flaresuite-tests")
     key = iam.create_access_key(UserName="flaresuite-tests")["AccessKey"]
     iam.put_user_policy(
-        UserName="flaresuite-tests", PolicyName="s3-full-access", PolicyDocument=_S3_FULL_ACCESS
+        UserName="flaresuite-tests", PolicyName="s3-and-assume-role", PolicyDocument=_USER_POLICY
     )
-    return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=_TRUST_POLICY)["Role"]
+    iam.put_role_policy(
+        RoleName=ROLE_NAME, PolicyName="s3-full-access", PolicyDocument=_S3_FULL_ACCESS
+    )
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"]), role["Arn"]
 
 
 @contextmanager
@@ -140,7 +164,7 @@ def moto_s3_server() -> Iterator[MotoS3]:
         )
         try:
             _wait_until_ready(endpoint, process, Path(log.name))
-            credentials = _bootstrap_identity(endpoint)
+            credentials, role_arn = _bootstrap_identity(endpoint)
             boto = boto3.client(
                 "s3",
                 endpoint_url=endpoint,
@@ -149,7 +173,7 @@ def moto_s3_server() -> Iterator[MotoS3]:
                 aws_secret_access_key=credentials.secret_access_key,
                 config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
             )
-            yield MotoS3(endpoint, REGION, credentials, boto)
+            yield MotoS3(endpoint, REGION, credentials, role_arn, boto)
         finally:
             process.terminate()
             try:

@@ -90,14 +90,22 @@ class Harness:
         self.apply(self.coordinator.connect(admission, self.now))
         return socket_id
 
-    def join(self, device_id: str, token: str | None = None, *, cores: int = 4, register: bool = True) -> str:
+    def join(
+        self, device_id: str, token: str | None = None, *, cores: int = 4, register: bool = True
+    ) -> str:
         socket_id = self.connect(self.admit(device_id, token=token or self.invite()))
         if register:
-            self.send(socket_id, "DEVICE_REGISTER", {"name": device_id, "cpuCores": cores, "memoryGB": 8, "gpuAvailable": False})
+            self.send(
+                socket_id,
+                "DEVICE_REGISTER",
+                {"name": device_id, "cpuCores": cores, "memoryGB": 8, "gpuAvailable": False},
+            )
         return socket_id
 
     def resume_key(self, socket_id: str) -> str:
-        return next(m["payload"]["resumeKey"] for m in self.inbox[socket_id] if m["type"] == "WELCOME")
+        return next(
+            m["payload"]["resumeKey"] for m in self.inbox[socket_id] if m["type"] == "WELCOME"
+        )
 
     def send(self, socket_id: str, kind: str, payload: dict[str, Any]) -> list[Effect]:
         return self.send_raw(socket_id, protocol.encode(kind, payload))
@@ -114,14 +122,21 @@ class Harness:
         self.apply(self.coordinator.alarm(self.now))
 
     def submit(self, chunks: int, kind: str = "MATH_STRESS") -> str:
-        job, effects = self.coordinator.submit_job(self.now, kind=kind, chunks=chunks, ops_per_chunk=1000)
+        job, effects = self.coordinator.submit_job(
+            self.now, kind=kind, chunks=chunks, ops_per_chunk=1000
+        )
         self.apply(effects)
         return job.id
 
     def evict(self) -> None:
         """Drops the coordinator and rebuilds it the way the Durable Object does after eviction."""
         self.coordinator, effects = Coordinator.restore(
-            self.coordinator.swarm_id, dict(self.stored), list(self.open.values()), self.now, alarm_at=self.alarm_at, **self.ids
+            self.coordinator.swarm_id,
+            dict(self.stored),
+            list(self.open.values()),
+            self.now,
+            alarm_at=self.alarm_at,
+            **self.ids,
         )
         self.apply(effects)
 

@@ -10,7 +10,9 @@ BOUND = 180.0
 
 
 async def invite(owner: httpx.AsyncClient, swarm: str, *, multi_use: bool = True) -> str:
-    response = await owner.post(f"/swarm/{swarm}/tokens", params={"multiUse": str(multi_use).lower()})
+    response = await owner.post(
+        f"/swarm/{swarm}/tokens", params={"multiUse": str(multi_use).lower()}
+    )
     assert response.status_code == 201, response.text
     return response.json()["token"]
 

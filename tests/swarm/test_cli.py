@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flaresuite.cli import main
+from flaresuite_host.cli import main
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ from flaresuite.swarm.model import OFFLINE, ONLINE
 from .harness import Harness
 
 
-def complete(h: Harness, socket_id: str, chunk_id: str, *, error: str | None = None, ms: int = 500) -> None:
+def complete(
+    h: Harness, socket_id: str, chunk_id: str, *, error: str | None = None, ms: int = 500
+) -> None:
     payload = {"chunkId": chunk_id, "durationMs": ms}
     if error is not None:
         payload["error"] = error
@@ -232,7 +234,11 @@ class TestScheduling:
 
     def test_job_parameters_are_checked(self):
         h = Harness()
-        for kwargs in ({"kind": "NOPE", "chunks": 1}, {"kind": "MAT_MUL", "chunks": 0}, {"kind": "MAT_MUL", "chunks": 10_001}):
+        for kwargs in (
+            {"kind": "NOPE", "chunks": 1},
+            {"kind": "MAT_MUL", "chunks": 0},
+            {"kind": "MAT_MUL", "chunks": 10_001},
+        ):
             with pytest.raises(Refused) as refused:
                 h.coordinator.submit_job(h.now, ops_per_chunk=1, **kwargs)
             assert refused.value.status == 400

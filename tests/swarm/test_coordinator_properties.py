@@ -28,7 +28,9 @@ VOLATILE = {"last_seen", "load"}
 
 def _durable(text):
     value = json.loads(text)
-    return {k: v for k, v in value.items() if k not in VOLATILE} if isinstance(value, dict) else value
+    return (
+        {k: v for k, v in value.items() if k not in VOLATILE} if isinstance(value, dict) else value
+    )
 
 
 class SwarmMachine(RuleBasedStateMachine):
@@ -63,7 +65,11 @@ class SwarmMachine(RuleBasedStateMachine):
         self.current[device] = socket_id
         self.ever_known.add(device)
         if register:
-            self.h.send(socket_id, "DEVICE_REGISTER", {"name": device, "cpuCores": cores, "memoryGB": 4, "gpuAvailable": cores > 4})
+            self.h.send(
+                socket_id,
+                "DEVICE_REGISTER",
+                {"name": device, "cpuCores": cores, "memoryGB": 4, "gpuAvailable": cores > 4},
+            )
 
     @precondition(lambda self: self.sockets)
     @rule(data=st.data())
@@ -173,6 +179,9 @@ class SwarmMachine(RuleBasedStateMachine):
 
 
 SwarmMachine.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 TestSwarmMachine = SwarmMachine.TestCase

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flaresuite.swarm.device import run_devices
 from flaresuite.swarm.model import OBSERVER
+from flaresuite_host.swarm.device import run_devices
 
 from .live import BOUND, invite, state
 
@@ -23,7 +23,9 @@ WAIT_MS = BOUND * 1000
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)"
+    ),
 ]
 
 
@@ -33,7 +35,9 @@ async def page():
 
     async with async_playwright() as playwright:
         # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"]
+        )
         page = await browser.new_page(viewport={"width": 1400, "height": 900})
         yield page
         await browser.close()
@@ -47,17 +51,25 @@ async def test_the_dashboard_shows_devices_joining_and_jobs_completing(served, p
     _, owner, _ = served
     token = await invite(owner, "demo")
     await page.goto(f"{owner.base_url}/swarm/demo?token={token}")
-    await page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS)
+    await page.wait_for_function(
+        "document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS
+    )
 
     chunks = 240
-    await owner.post("/swarm/demo/jobs", params={"chunks": chunks, "opsPerChunk": 400_000, "kind": "MAT_MUL"})
+    await owner.post(
+        "/swarm/demo/jobs", params={"chunks": chunks, "opsPerChunk": 400_000, "kind": "MAT_MUL"}
+    )
     stop = asyncio.Event()
-    devices = asyncio.ensure_future(run_devices(str(owner.base_url), "demo", token, 12, stop=stop, seed=3))
+    devices = asyncio.ensure_future(
+        run_devices(str(owner.base_url), "demo", token, 12, stop=stop, seed=3)
+    )
     try:
         await page.wait_for_function(
             "document.querySelectorAll('#devices tbody tr.ONLINE').length === 12", timeout=WAIT_MS
         )
-        await page.wait_for_function(f"document.getElementById('done').textContent === '{chunks}'", timeout=WAIT_MS)
+        await page.wait_for_function(
+            f"document.getElementById('done').textContent === '{chunks}'", timeout=WAIT_MS
+        )
         # One more snapshot so throughput and the log show the finished job.
         await page.wait_for_function(
             "document.getElementById('log').textContent.includes('finished')", timeout=WAIT_MS
@@ -65,7 +77,9 @@ async def test_the_dashboard_shows_devices_joining_and_jobs_completing(served, p
         names = await page.locator("#devices tbody tr td:nth-child(2)").all_inner_texts()
         assert sorted(names) == sorted(f"sim sim-{i}" for i in range(12))
         assert await page.locator("#queued").inner_text() == "0"
-        assert await page.locator("#jobs tbody tr td:nth-child(6)").all_inner_texts() == ["finished"]
+        assert await page.locator("#jobs tbody tr td:nth-child(6)").all_inner_texts() == [
+            "finished"
+        ]
         assert float(await page.locator("#throughput").inner_text()) > 0
         SCREENSHOT.parent.mkdir(exist_ok=True)
         await page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -79,13 +93,17 @@ async def test_the_dashboard_reconnects_after_its_socket_drops(served, page):
     server, owner, _ = served
     token = await invite(owner, "demo")
     await page.goto(f"{owner.base_url}/swarm/demo?token={token}")
-    await page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS)
+    await page.wait_for_function(
+        "document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS
+    )
     [first] = _observers(server, "demo")
     server.swarms["demo"].close(first, 1012, "restarting")
     async with asyncio.timeout(BOUND):
         while not (_observers(server, "demo") - {first}):
             await asyncio.sleep(0.05)
-    await page.wait_for_function("document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS)
+    await page.wait_for_function(
+        "document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS
+    )
 
 
 async def test_without_a_token_the_page_says_how_to_open_it(served, page):

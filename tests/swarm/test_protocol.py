@@ -30,23 +30,52 @@ def frame(kind, payload):
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (frame("DEVICE_REGISTER", {"name": "n", "cpuCores": 128, "memoryGB": 0.5, "gpuAvailable": True, "gpuName": "A100"}),
-         DeviceRegister("n", 128, 0.5, True, "A100")),
+        (
+            frame(
+                "DEVICE_REGISTER",
+                {
+                    "name": "n",
+                    "cpuCores": 128,
+                    "memoryGB": 0.5,
+                    "gpuAvailable": True,
+                    "gpuName": "A100",
+                },
+            ),
+            DeviceRegister("n", 128, 0.5, True, "A100"),
+        ),
         (frame("HEARTBEAT", {}), Heartbeat()),
         ('{"type": "HEARTBEAT"}', Heartbeat()),
         (frame("HEARTBEAT", {"load": 1}), Heartbeat(1.0)),
         (frame("JOB_REQUEST", {}), JobRequest(1)),
         (frame("JOB_REQUEST", {"slots": 64}), JobRequest(64)),
-        (frame("JOB_COMPLETE", {"chunkId": CHUNK.upper(), "durationMs": 1, "error": "e" * 500}), JobComplete(CHUNK, 1, "e" * 500)),
-        (frame("BENCHMARK_RESULT", {"opsPerSecond": 1.5e6, "durationMs": 20}), BenchmarkResult(1.5e6, 20)),
+        (
+            frame("JOB_COMPLETE", {"chunkId": CHUNK.upper(), "durationMs": 1, "error": "e" * 500}),
+            JobComplete(CHUNK, 1, "e" * 500),
+        ),
+        (
+            frame("BENCHMARK_RESULT", {"opsPerSecond": 1.5e6, "durationMs": 20}),
+            BenchmarkResult(1.5e6, 20),
+        ),
         # The issue bounds the name at 100 characters and asks nothing more of it.
-        (frame("DEVICE_REGISTER", {"name": "", "cpuCores": 1, "memoryGB": 1, "gpuAvailable": False}),
-         DeviceRegister("", 1, 1.0, False)),
+        (
+            frame(
+                "DEVICE_REGISTER", {"name": "", "cpuCores": 1, "memoryGB": 1, "gpuAvailable": False}
+            ),
+            DeviceRegister("", 1, 1.0, False),
+        ),
         # durationMs need only be positive: a browser's performance.now() gives fractions.
         (frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 812.5}), JobComplete(CHUNK, 812.5)),
-        (frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 2**53 - 1}), JobComplete(CHUNK, float(2**53 - 1))),
-        (frame("DEVICE_REGISTER", {"name": "x" * 100, "cpuCores": 1, "memoryGB": 1024, "gpuAvailable": False}).encode(),
-         DeviceRegister("x" * 100, 1, 1024.0, False)),
+        (
+            frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 2**53 - 1}),
+            JobComplete(CHUNK, float(2**53 - 1)),
+        ),
+        (
+            frame(
+                "DEVICE_REGISTER",
+                {"name": "x" * 100, "cpuCores": 1, "memoryGB": 1024, "gpuAvailable": False},
+            ).encode(),
+            DeviceRegister("x" * 100, 1, 1024.0, False),
+        ),
     ],
 )
 def test_valid_frames_parse(raw, expected):
@@ -79,7 +108,11 @@ REGISTER = {"name": "n", "cpuCores": 4, "memoryGB": 8, "gpuAvailable": False}
         ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 2**53}, "invalid_payload"),
         ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": "5"}, "invalid_payload"),
         ("JOB_COMPLETE", {"chunkId": CHUNK}, "invalid_payload"),
-        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 5, "error": "e" * 501}, "invalid_payload"),
+        (
+            "JOB_COMPLETE",
+            {"chunkId": CHUNK, "durationMs": 5, "error": "e" * 501},
+            "invalid_payload",
+        ),
         ("BENCHMARK_RESULT", {"opsPerSecond": 0, "durationMs": 5}, "invalid_payload"),
         ("NOT_A_TYPE", {}, "unknown_type"),
     ],
@@ -99,7 +132,8 @@ HUGE = "1" + "0" * 400
     [
         '{"type": "HEARTBEAT", "payload": {"load": %s}}' % HUGE,
         '{"type": "JOB_COMPLETE", "payload": {"chunkId": "%s", "durationMs": %s}}' % (CHUNK, HUGE),
-        '{"type": "DEVICE_REGISTER", "payload": {"name": "n", "cpuCores": 1, "memoryGB": %s, "gpuAvailable": false}}' % HUGE,
+        '{"type": "DEVICE_REGISTER", "payload": {"name": "n", "cpuCores": 1, "memoryGB": %s, "gpuAvailable": false}}'
+        % HUGE,
     ],
 )
 def test_integers_too_large_for_a_float_are_refused_not_a_crash(raw):
@@ -117,11 +151,26 @@ def test_oversized_frames_are_refused_before_parsing():
         parse_message("é" * (MAX_MESSAGE_BYTES // 2 + 1))  # counted in bytes, not characters
 
 
-@given(st.one_of(st.text(), st.binary(), st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["type", "payload", "name", "slots", "chunkId", "durationMs", "load", "x"]), inner, max_size=5),
-    max_leaves=20,
-).map(lambda v: "NaN" if isinstance(v, float) and math.isnan(v) else json.dumps(v))))
+@given(
+    st.one_of(
+        st.text(),
+        st.binary(),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(
+                        ["type", "payload", "name", "slots", "chunkId", "durationMs", "load", "x"]
+                    ),
+                    inner,
+                    max_size=5,
+                )
+            ),
+            max_leaves=20,
+        ).map(lambda v: "NaN" if isinstance(v, float) and math.isnan(v) else json.dumps(v)),
+    )
+)
 def test_any_input_parses_or_raises_protocol_error_only(raw):
     try:
         parse_message(raw)

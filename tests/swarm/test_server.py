@@ -14,8 +14,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from flaresuite.swarm.device import run_devices, websocket_url
 from flaresuite.swarm.model import ONLINE
+from flaresuite_host.swarm.device import run_devices, websocket_url
 
 from .live import BOUND, invite, state
 
@@ -76,7 +76,9 @@ async def test_bad_tokens_are_refused_before_the_upgrade(served):
         with pytest.raises(InvalidStatus) as refused:
             await connect(websocket_url(base, "lab", **query))
         assert refused.value.response.status_code == 401
-        assert json.loads(refused.value.response.body) == {"error": "missing, unknown or expired invite token"}
+        assert json.loads(refused.value.response.body) == {
+            "error": "missing, unknown or expired invite token"
+        }
     assert any('"SECURITY"' in line and "invite_refused" in line for line in logs)
 
 
@@ -84,9 +86,15 @@ async def test_invalid_frames_get_an_error_and_the_connection_survives(served):
     _, owner, logs = served
     token = await invite(owner, "lab")
     async with asyncio.timeout(BOUND):
-        async with connect(websocket_url(str(owner.base_url), "lab", token=token, deviceId="d1")) as ws:
+        async with connect(
+            websocket_url(str(owner.base_url), "lab", token=token, deviceId="d1")
+        ) as ws:
             await ws.recv()  # WELCOME
-            for frame in ("{oops", json.dumps({"type": "JOB_REQUEST", "payload": {"slots": 1000}}), "x" * 70_000):
+            for frame in (
+                "{oops",
+                json.dumps({"type": "JOB_REQUEST", "payload": {"slots": 1000}}),
+                "x" * 70_000,
+            ):
                 await ws.send(frame)
                 reply = json.loads(await ws.recv())
                 assert reply["type"] == "ERROR"
@@ -119,7 +127,9 @@ async def test_simulated_devices_resume_after_the_server_drops_them(served):
     token = await invite(owner, "lab")
     await owner.post("/swarm/lab/jobs", params={"chunks": 400, "opsPerChunk": 50_000})
     stop = asyncio.Event()
-    devices = asyncio.ensure_future(run_devices(str(owner.base_url), "lab", token, 5, stop=stop, seed=1))
+    devices = asyncio.ensure_future(
+        run_devices(str(owner.base_url), "lab", token, 5, stop=stop, seed=1)
+    )
     swarm = server.swarm("lab")
     async with asyncio.timeout(BOUND):
         while len(swarm.connections) < 5 or swarm.coordinator.done_total == 0:

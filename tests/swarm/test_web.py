@@ -20,7 +20,9 @@ UPGRADE = {"upgrade": "websocket"}
 
 
 def call(h: Harness, method: str, path: str, headers=None, body=b"", config=CONFIG):
-    result = handle(h.coordinator, HttpRequest(method, BASE + path, headers or {}, body), config, h.now)
+    result = handle(
+        h.coordinator, HttpRequest(method, BASE + path, headers or {}, body), config, h.now
+    )
     h.apply(result.effects)
     return result
 
@@ -56,12 +58,22 @@ def test_the_sixth_invite_in_a_minute_is_429():
     assert h.security_logs()[-1]["event"] == "invite_rate_limited"
 
 
-@pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer wrong"}, {"authorization": f"Bearer {ADMIN}x"}, {"authorization": ADMIN}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"authorization": "Bearer wrong"},
+        {"authorization": f"Bearer {ADMIN}x"},
+        {"authorization": ADMIN},
+    ],
+)
 def test_owner_routes_need_the_bearer_token(headers):
     h = Harness()
     for method, path in (("POST", "/tokens"), ("POST", "/jobs?chunks=3"), ("GET", "/state")):
         reply = call(h, method, path, headers)
-        assert reply.response.status == 401 and body(reply) == {"error": "missing or wrong bearer token"}
+        assert reply.response.status == 401 and body(reply) == {
+            "error": "missing or wrong bearer token"
+        }
     assert h.coordinator.invites.invites == {} and h.coordinator.chunks == {}
 
 

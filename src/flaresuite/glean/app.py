@@ -110,9 +110,18 @@ class GleanApp:
             if mode is Mode.FULL and busy.holder.mode is Mode.INCREMENTAL:
                 # The daily FULL did not happen: that must show on /health, not just in a log.
                 now = self._clock.now()
-                record = RunRecord(self._new_id(), mode, "cron", "error", now, now, error=(
-                    f"{busy}; it held the lock past GLEAN_FULL_LOCK_WAIT "
-                    f"({config.full_lock_wait} s)"))
+                record = RunRecord(
+                    self._new_id(),
+                    mode,
+                    "cron",
+                    "error",
+                    now,
+                    now,
+                    error=(
+                        f"{busy}; it held the lock past GLEAN_FULL_LOCK_WAIT "
+                        f"({config.full_lock_wait} s)"
+                    ),
+                )
                 await SyncState(self._kv).record(record)
                 raise RunFailed(record.error) from None
             self._log("glean.run_skipped", mode=mode.value, cron=cron, reason=str(busy))
@@ -138,8 +147,11 @@ class GleanApp:
     async def _health(self) -> HttpResponse:
         body: dict[str, object] = {"status": "ok"}
         if self.config_errors:
-            body = {"status": "error", "error": "; ".join(self.config_errors),
-                    "errors": list(self.config_errors)}
+            body = {
+                "status": "error",
+                "error": "; ".join(self.config_errors),
+                "errors": list(self.config_errors),
+            }
         if self.config is not None:
             body["syncMode"] = "orchestrator" if self.config.backend else "direct"
         if self._kv is not None:
@@ -152,11 +164,13 @@ class GleanApp:
     async def _trigger(self, request: HttpRequest) -> HttpResponse:
         if self.config_errors:
             return error_response(
-                503, "the orchestrator is misconfigured: " + "; ".join(self.config_errors))
+                503, "the orchestrator is misconfigured: " + "; ".join(self.config_errors)
+            )
         config = self._ready()
         if not token_matches(bearer_token(request.headers), config.trigger_token):
-            return error_response(401, "missing or wrong bearer token",
-                                  {"www-authenticate": "Bearer"})
+            return error_response(
+                401, "missing or wrong bearer token", {"www-authenticate": "Bearer"}
+            )
         if len(request.body) > MAX_TRIGGER_BODY:
             return error_response(413, f"body over {MAX_TRIGGER_BODY} bytes")
         try:
@@ -165,7 +179,8 @@ class GleanApp:
             return error_response(400, 'body must be JSON: {"mode": "FULL" | "INCREMENTAL"}')
         if not isinstance(payload, dict):
             return error_response(
-                400, 'body must be a JSON object: {"mode": "FULL" | "INCREMENTAL"}')
+                400, 'body must be a JSON object: {"mode": "FULL" | "INCREMENTAL"}'
+            )
         try:
             mode = parse_mode(payload.get("mode"))
         except InvalidMode as error:
@@ -173,12 +188,13 @@ class GleanApp:
         try:
             record = await self._run(mode, "http", wait_for_incremental=False)
         except LockBusy as busy:
-            return json_response(
-                409, {"error": str(busy), "running": _holder_json(busy.holder)})
+            return json_response(409, {"error": str(busy), "running": _holder_json(busy.holder)})
         if record.status == "completed":
             return json_response(200, {"run": record.to_json()})
-        return json_response(409 if record.status == "skipped" else 502,
-                             {"error": record.error, "run": record.to_json()})
+        return json_response(
+            409 if record.status == "skipped" else 502,
+            {"error": record.error, "run": record.to_json()},
+        )
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -235,36 +251,51 @@ class GleanApp:
         state = SyncState(self._kv)
 
         def record(status: str, indexed: int = 0, deleted: int = 0, error: str | None = None):
-            return RunRecord(run_id, mode, trigger, status, started, self._clock.now(),
-                             indexed, deleted, error)
+            return RunRecord(
+                run_id, mode, trigger, status, started, self._clock.now(), indexed, deleted, error
+            )
 
-        retrying = Retrying(self._fetch, self._policy, self._sleep, self._rng,
-                            before_attempt=keep_alive)
+        retrying = Retrying(
+            self._fetch, self._policy, self._sleep, self._rng, before_attempt=keep_alive
+        )
         try:
             if config.backend is not None:
                 result = await run_backend(config.backend, mode, retrying)
                 status = "completed" if result.completed else "error"
                 return record(status, result.documents_indexed, error=result.error)
             assert config.direct is not None
-            direct = DirectSync(config.direct, retrying, state, clock=self._clock,
-                                new_id=self._new_id, log=self._log)
+            direct = DirectSync(
+                config.direct,
+                retrying,
+                state,
+                clock=self._clock,
+                new_id=self._new_id,
+                log=self._log,
+            )
             if mode is Mode.FULL:
                 counts = await direct.full()
             else:
                 checkpoint = await state.checkpoint()
                 if checkpoint is None:
-                    return record("skipped", error="no checkpoint yet: an INCREMENTAL run needs "
-                                  'a FULL run first (POST /trigger {"mode": "FULL"})')
+                    return record(
+                        "skipped",
+                        error="no checkpoint yet: an INCREMENTAL run needs "
+                        'a FULL run first (POST /trigger {"mode": "FULL"})',
+                    )
                 counts = await direct.incremental(max(0, checkpoint - CHECKPOINT_OVERLAP))
             # Everything changed before this run started is now in Glean.
             await state.set_checkpoint(int(started))
             return record("completed", counts.indexed, counts.deleted)
-        except Exception as error:  # noqa: BLE001 -- every failure becomes the run's record
-            self._log("glean.run_failed", runId=run_id, mode=mode.value,
-                      errorType=type(error).__name__, error=str(error))
+        except Exception as error:
+            self._log(
+                "glean.run_failed",
+                runId=run_id,
+                mode=mode.value,
+                errorType=type(error).__name__,
+                error=str(error),
+            )
             return record("error", error=str(error) or type(error).__name__)
 
 
 def _holder_json(holder: LockHolder) -> dict[str, object]:
     return {"runId": holder.owner, "mode": holder.mode.value, "since": iso_utc(holder.acquired_at)}
-

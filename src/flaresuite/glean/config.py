@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flaresuite.errors import ConfigError as SuiteConfigError
+from flaresuite.errors import Problem
 from flaresuite.glean.modes import Mode
 
 ENV_NAMES = (
@@ -47,7 +48,7 @@ class ConfigError(SuiteConfigError):
     """The configuration cannot run a sync; ``errors`` says every reason."""
 
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
+        super().__init__(Problem(error.split(" ", 1)[0], error) for error in errors)
         self.errors = tuple(errors)
 
 
@@ -165,7 +166,9 @@ def parse_config(env: Mapping[str, str]) -> GleanConfig:
             if instance is None:
                 errors.append("set GLEAN_SERVER_URL (or GLEAN_INSTANCE) for direct mode")
             elif not instance.replace("-", "").isalnum():
-                errors.append(f"GLEAN_INSTANCE must be an instance name like 'acme', got {instance!r}")
+                errors.append(
+                    f"GLEAN_INSTANCE must be an instance name like 'acme', got {instance!r}"
+                )
             else:
                 glean_url = f"https://{instance}-be.glean.com"
         glean_token = text("GLEAN_INDEXING_API_TOKEN")
@@ -175,7 +178,7 @@ def parse_config(env: Mapping[str, str]) -> GleanConfig:
         if datasource is None:
             errors.append("GLEAN_DATASOURCE is not set: direct mode indexes into one datasource")
         page_size = whole("DOCUMENT_SOURCE_PAGE_SIZE", 500, 1, "documents")
-        if 2 * DIRECT_REQUEST_TIMEOUT >= lock_ttl:
+        if lock_ttl <= 2 * DIRECT_REQUEST_TIMEOUT:
             # As for the backend below: the lock must outlive any one request.
             errors.append(
                 f"GLEAN_LOCK_TTL ({lock_ttl} s) must be more than twice the "

@@ -120,8 +120,13 @@ class DirectSync:
             )
             pages_sent += 1
             indexed += len(documents)
-            self._log("glean.bulk_page", uploadId=upload_id, page=pages_sent,
-                      documents=len(documents), last=last)
+            self._log(
+                "glean.bulk_page",
+                uploadId=upload_id,
+                page=pages_sent,
+                documents=len(documents),
+                last=last,
+            )
 
         batch = _Batch(MAX_PAGE_DOCUMENTS)
         async for page in self._source.pages():

@@ -84,7 +84,10 @@ def _problem(document: Mapping[str, object], datasource: str) -> str | None:
             return f"{field} {value} looks like milliseconds; Glean wants epoch seconds"
     object_type = document.get("objectType")
     if object_type is not None and (
-        not isinstance(object_type, str) or not object_type or " " in object_type or "_" in object_type
+        not isinstance(object_type, str)
+        or not object_type
+        or " " in object_type
+        or "_" in object_type
     ):
         return f"objectType {object_type!r} must be a non-empty name without spaces or '_'"
     return None

@@ -82,7 +82,7 @@ class KvLock:
         mine = LockHolder(owner, mode, now, now + self._ttl)
         try:
             await self._kv.put(LOCK_KEY, json.dumps(mine.to_json()), expiration_ttl=self._ttl)
-        except Exception:  # noqa: BLE001 -- the KV port names no error types
+        except Exception:
             # KV refuses a second write to a key within a second (429): a run started in the
             # same instant (both crons at 02:00) took the lock first. Any other failure, or a
             # refusal with no holder to show, is re-raised.

@@ -33,7 +33,7 @@ def parse_mode(value: object) -> Mode:
         for mode in Mode:
             if value == mode.value:
                 return mode
-    raise InvalidMode(f"mode must be \"FULL\" or \"INCREMENTAL\", got {value!r}")
+    raise InvalidMode(f'mode must be "FULL" or "INCREMENTAL", got {value!r}')
 
 
 def mode_for_cron(cron: str, schedule: Mapping[Mode, str]) -> Mode:

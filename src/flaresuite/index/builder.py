@@ -226,9 +226,7 @@ class IndexBuilder:
         pages = list(render_prefix(selection, metadata, with_hashes=not nightly))
         await self._publish(prefix, pages, report, stored)
 
-    async def _list(
-        self, prefix: str, report: PrefixReport, budget: _Budget
-    ) -> list[SourceObject]:
+    async def _list(self, prefix: str, report: PrefixReport, budget: _Budget) -> list[SourceObject]:
         objects: list[SourceObject] = []
         async for obj in self.source.list(prefix):
             objects.append(obj)

@@ -8,15 +8,13 @@ Vars (``wrangler.toml``): ``SOURCE_S3_BUCKET``, ``SOURCE_S3_REGION``, optional
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from flaresuite.errors import ConfigError
+from flaresuite.config import EnvReader, EnvSource
 from flaresuite.index.builder import BuildConfig
 from flaresuite.index.layout import parse_prefix
 from flaresuite.s3.addressing import check_endpoint
-from flaresuite.s3.client import Credentials
+from flaresuite.s3.credentials import CredentialSettings, read_credentials
 
 VARIABLES = (
     "SOURCE_S3_BUCKET",
@@ -25,6 +23,9 @@ VARIABLES = (
     "S3_ACCESS_KEY_ID",
     "S3_SECRET_ACCESS_KEY",
     "S3_SESSION_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "STS_ENDPOINT_URL",
     "INDEX_PREFIXES",
     "NIGHTLY_KEEP",
     "INDEX_STOP_METADATA_AFTER_SECONDS",
@@ -38,51 +39,56 @@ class IndexConfig:
     bucket: str
     region: str
     endpoint: str | None
-    credentials: Credentials | None
+    credentials: CredentialSettings
     build: BuildConfig
     run_token: str | None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str | None]) -> IndexConfig:
-        values = {name: (env.get(name) or "").strip() for name in VARIABLES}
-        bucket = values["SOURCE_S3_BUCKET"]
-        if not bucket:
-            raise ConfigError("SOURCE_S3_BUCKET is not set: name the S3 bucket to index")
+    def from_env(cls, env: EnvSource) -> IndexConfig:
+        """Raises :class:`~flaresuite.errors.ConfigError` naming every misconfigured variable."""
+        reader = EnvReader(env)
+        bucket = reader.text("SOURCE_S3_BUCKET", required=True)
         endpoint = None
-        if values["S3_ENDPOINT_URL"]:
+        raw_endpoint = reader.text("S3_ENDPOINT_URL")
+        if raw_endpoint is not None:
             try:
-                endpoint = check_endpoint(values["S3_ENDPOINT_URL"])
-            except ValueError as error:
-                raise ConfigError(f"S3_ENDPOINT_URL: {error}") from None
+                endpoint = check_endpoint(raw_endpoint)
+            except ValueError:
+                reader.problem(
+                    "S3_ENDPOINT_URL", "must be an http(s) URL with a host and nothing after it"
+                )
         build = BuildConfig()
-        if values["INDEX_PREFIXES"]:
+        listed = reader.text("INDEX_PREFIXES")
+        if listed is not None:
             try:
-                prefixes = tuple(parse_prefix(p) for p in values["INDEX_PREFIXES"].split(","))
-            except ValueError as error:
-                raise ConfigError(f"INDEX_PREFIXES: {error}") from None
-            build = replace(build, prefixes=tuple(dict.fromkeys(prefixes)))
-        if values["NIGHTLY_KEEP"]:
-            build = replace(build, nightly_keep=_positive("NIGHTLY_KEEP", values, int))
-        if values["INDEX_STOP_METADATA_AFTER_SECONDS"]:
-            stop = _positive("INDEX_STOP_METADATA_AFTER_SECONDS", values, float)
-            build = replace(build, stop_metadata_after=stop,
-                            warn_after=tuple(t for t in build.warn_after if t < stop) + (stop,))
+                prefixes = tuple(dict.fromkeys(parse_prefix(p) for p in listed.split(",")))
+            except ValueError:
+                reader.problem(
+                    "INDEX_PREFIXES", "must be comma-separated prefixes like whl/nightly"
+                )
+            else:
+                build = replace(build, prefixes=prefixes)
+        build = replace(
+            build, nightly_keep=reader.integer("NIGHTLY_KEEP", build.nightly_keep, minimum=1)
+        )
+        if reader.is_set("INDEX_STOP_METADATA_AFTER_SECONDS"):
+            stop = reader.number(
+                "INDEX_STOP_METADATA_AFTER_SECONDS", build.stop_metadata_after, positive=True
+            )
+            build = replace(
+                build,
+                stop_metadata_after=stop,
+                warn_after=(*(t for t in build.warn_after if t < stop), stop),
+            )
+        credentials = read_credentials(reader)
+        run_token = reader.text("INDEX_RUN_TOKEN")
+        reader.check()
+        assert bucket is not None
         return cls(
             bucket=bucket,
-            region=values["SOURCE_S3_REGION"] or "us-east-1",
+            region=reader.text("SOURCE_S3_REGION") or "us-east-1",
             endpoint=endpoint,
-            credentials=Credentials.from_env(values),
+            credentials=credentials,
             build=build,
-            run_token=values["INDEX_RUN_TOKEN"] or None,
+            run_token=run_token,
         )
-
-
-def _positive(name: str, values: Mapping[str, str], kind: type) -> int | float:
-    try:
-        value = kind(values[name])
-    except ValueError:
-        raise ConfigError(f"{name} must be a positive number, got {values[name]!r}") from None
-    # "nan" parses as a float and compares false with everything: it would defer every run.
-    if not (0 < value < math.inf):
-        raise ConfigError(f"{name} must be a positive number, got {values[name]!r}")
-    return value

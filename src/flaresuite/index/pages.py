@@ -20,7 +20,7 @@ import posixpath
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flaresuite.index.layout import href_path
 from flaresuite.index.model import NO_METADATA, Distribution, FileMetadata, SourceObject
@@ -79,8 +79,10 @@ def render_prefix(
         for dist in selection.distributions
     }
     for directory in sorted(directories):
-        scope = selection.distributions if directory == selection.prefix else (
-            root + by_directory.get(directory, [])
+        scope = (
+            selection.distributions
+            if directory == selection.prefix
+            else (root + by_directory.get(directory, []))
         )
         yield from _directory_pages(directory, scope, entries)
 
@@ -117,7 +119,7 @@ def _file_entry(dist: Distribution, meta: FileMetadata, with_hashes: bool) -> Fi
 def _upload_time(when: datetime | None) -> str | None:
     if when is None:
         return None
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _html(template: str, **context: object) -> bytes:
@@ -155,8 +157,12 @@ def _project_json(project: str, files: Sequence[FileEntry]) -> bytes:
         documents.append(document)
     versions = sorted({entry.version for entry in files})
     return _json(
-        {"meta": {"api-version": API_VERSION}, "name": project, "versions": versions,
-         "files": documents}
+        {
+            "meta": {"api-version": API_VERSION},
+            "name": project,
+            "versions": versions,
+            "files": documents,
+        }
     )
 
 

@@ -103,7 +103,5 @@ def _nightly_filter(
     versions: dict[NormalizedName, set[Version]] = defaultdict(set)
     for d in candidates:
         versions[d.name.project].add(d.name.public_version)
-    kept = {
-        project: set(sorted(found, reverse=True)[:keep]) for project, found in versions.items()
-    }
+    kept = {project: set(sorted(found, reverse=True)[:keep]) for project, found in versions.items()}
     return [d for d in candidates if d.name.public_version in kept[d.name.project]]

@@ -12,13 +12,21 @@ from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
 from flaresuite.errors import ConfigError
-from flaresuite.http import HttpFetch, HttpRequest, HttpResponse, error_response, json_response
+from flaresuite.http import (
+    HttpFetch,
+    HttpRequest,
+    HttpResponse,
+    error_response,
+    json_response,
+    misconfigured,
+)
 from flaresuite.index.builder import STATUS_KEY, IndexBuilder, RunReport
 from flaresuite.index.config import IndexConfig
 from flaresuite.index.s3source import S3Source
 from flaresuite.logs import Log, json_log
 from flaresuite.ports import Bucket, Clock, SystemClock
 from flaresuite.s3.client import S3Client
+from flaresuite.s3.sts import credential_source
 
 
 class IndexRunFailed(Exception):
@@ -51,20 +59,26 @@ class IndexService:
         self._log = log
         try:
             self.config: IndexConfig | None = IndexConfig.from_env(env)
-            self.config_error: str | None = None
+            self.config_error: ConfigError | None = None
         except ConfigError as error:
-            self.config, self.config_error = None, str(error)
+            self.config, self.config_error = None, error
 
     async def run(self) -> RunReport:
         """One full index run; raises :class:`ConfigError` when the Worker is misconfigured."""
         if self.config is None:
-            self._log("index.config_error", error=self.config_error)
-            raise ConfigError(self.config_error)
+            assert self.config_error is not None
+            self._log("index.config_error", error=str(self.config_error))
+            raise self.config_error
         client = S3Client(
             self._fetch,
             region=self.config.region,
             endpoint=self.config.endpoint,
-            credentials=self.config.credentials,
+            credentials=credential_source(
+                self.config.credentials,
+                fetch=self._fetch,
+                region=self.config.region,
+                clock=self._clock,
+            ),
             clock=self._clock,
         )
         builder = IndexBuilder(
@@ -97,8 +111,8 @@ class IndexService:
         return error_response(404, f"no such endpoint: {path} (try GET /status or POST /run)")
 
     async def _status(self) -> HttpResponse:
-        if self.config is None:
-            return error_response(500, f"configuration error: {self.config_error}")
+        if self.config_error is not None:
+            return misconfigured(self.config_error)
         stored = await self._destinations[0].get(STATUS_KEY)
         if stored is None:
             return error_response(404, "no index run has completed yet")
@@ -106,8 +120,9 @@ class IndexService:
         return HttpResponse(200, {"content-type": "application/json"}, stored.body)
 
     async def _manual_run(self, request: HttpRequest) -> HttpResponse:
-        if self.config is None:
-            return error_response(500, f"configuration error: {self.config_error}")
+        if self.config_error is not None:
+            return misconfigured(self.config_error)
+        assert self.config is not None
         if self.config.run_token is None:
             return error_response(403, "manual runs are disabled: set the INDEX_RUN_TOKEN secret")
         if not token_matches(bearer_token(request.headers), self.config.run_token):

@@ -2,7 +2,7 @@
 
 Two implementations: :class:`flaresuite.index.s3source.S3Source` (an S3 bucket, used by the
 Worker and ``flaresuite index build --s3-bucket``) and
-:class:`flaresuite.host.wheeldir.WheelDirectory` (a directory of wheels, for the CLI).
+:class:`flaresuite_host.index.wheeldir.WheelDirectory` (a directory of wheels, for the CLI).
 """
 
 from __future__ import annotations

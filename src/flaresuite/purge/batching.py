@@ -4,7 +4,7 @@ R2's ``delete(keys)`` takes up to 1000 keys and returns nothing: no per-key resu
 that does not exist is not an error (https://developers.cloudflare.com/r2/api/workers/
 workers-api-reference/). So this module
 
-* splits the keys into batches of at most :data:`~flaresuite.purge.limits.R2_MAX_DELETE_KEYS`
+* splits the keys into batches of at most :data:`~flaresuite.ports.MAX_DELETE_KEYS`
   and makes one ``delete`` call per batch;
 * retries a batch whose call failed once more, key by key, so one bad key cannot fail its
   999 neighbours;
@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from flaresuite.ports import Bucket
-from flaresuite.purge.limits import R2_MAX_DELETE_KEYS, R2_MAX_LIST_LIMIT
+from flaresuite.ports import MAX_DELETE_KEYS
+from flaresuite.purge.limits import R2_MAX_LIST_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +66,10 @@ class Existence:
         return key not in self.existing
 
 
-def batches(keys: Sequence[str], size: int = R2_MAX_DELETE_KEYS) -> list[Sequence[str]]:
+def batches(keys: Sequence[str], size: int = MAX_DELETE_KEYS) -> list[Sequence[str]]:
     """``keys`` in order, cut into consecutive runs of at most ``size``."""
-    if not 1 <= size <= R2_MAX_DELETE_KEYS:
-        raise ValueError(f"batch size must be 1 to {R2_MAX_DELETE_KEYS}, got {size}")
+    if not 1 <= size <= MAX_DELETE_KEYS:
+        raise ValueError(f"batch size must be 1 to {MAX_DELETE_KEYS}, got {size}")
     return [keys[start : start + size] for start in range(0, len(keys), size)]
 
 
@@ -146,12 +147,12 @@ async def delete_in_batches(
         calls += 1
         try:
             await bucket.delete(batch)
-        except Exception:  # noqa: BLE001 - any R2 failure is answered per key below
+        except Exception:
             for key in batch:
                 calls += 1
                 try:
                     await bucket.delete([key])
-                except Exception as error:  # noqa: BLE001 - reported in the key's result
+                except Exception as error:
                     outcomes.append(KeyOutcome(key, False, existence.absent(key), _describe(error)))
                 else:
                     outcomes.append(KeyOutcome(key, True, existence.absent(key)))

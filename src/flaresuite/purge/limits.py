@@ -1,10 +1,10 @@
-"""Limits the delete proxy enforces, with where each one comes from."""
+"""Limits the delete proxy enforces, with where each one comes from.
+
+R2's 1000-key limit on one ``delete`` call is :data:`flaresuite.ports.MAX_DELETE_KEYS`: every
+bucket enforces it, not only this proxy.
+"""
 
 from __future__ import annotations
-
-R2_MAX_DELETE_KEYS = 1000
-"""R2 ``delete(keys)`` takes 1 to 1000 keys per call; outside that it throws error 10027
-(https://developers.cloudflare.com/r2/api/workers/workers-api-reference/#bucket-method-definitions)."""
 
 R2_MAX_LIST_LIMIT = 1000
 """R2 ``list({limit})``: default and maximum 1000 objects per page."""

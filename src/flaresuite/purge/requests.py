@@ -17,7 +17,6 @@ from flaresuite.purge.keys import InvalidKey, unique_in_order, validate_key
 from flaresuite.purge.limits import MAX_BODY_BYTES, MAX_KEYS_PER_REQUEST
 from flaresuite.purge.patterns import InvalidProjectId, validate_project_id
 
-
 _CONTENT_LENGTH = re.compile(r"[ \t]*0*(?P<digits>[0-9]+)[ \t]*")
 """A Content-Length value, optional whitespace around it; ``digits`` without leading zeros."""
 
@@ -46,10 +45,10 @@ def check_body_size(request: HttpRequest) -> None:
     also admits ``"\u00b2"``, which ``int`` cannot read, and ``int`` refuses more than 4300
     digits, so the digits are compared by count before they are converted.
     """
-    if len(request.body) > MAX_BODY_BYTES:
+    if request.oversized or len(request.body) > MAX_BODY_BYTES:
         raise RequestRejected(
             413,
-            f"request body of {len(request.body)} bytes exceeds the {MAX_BODY_BYTES}-byte limit",
+            f"request body exceeds the {MAX_BODY_BYTES}-byte limit",
         )
     declared = request.headers.get("content-length")
     if declared is None:

@@ -122,8 +122,12 @@ class PurgeService:
             if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 10_000:
                 budget = int(raw)
             else:
-                problem = f"{MAX_LIST_CALLS_VARIABLE} must be a whole number from 1 to 10000, got {raw!r}"
-        service = cls(bucket, env.get("DELETE_PROXY_TOKEN"), max_existence_list_calls=budget, **options)
+                problem = (
+                    f"{MAX_LIST_CALLS_VARIABLE} must be a whole number from 1 to 10000, got {raw!r}"
+                )
+        service = cls(
+            bucket, env.get("DELETE_PROXY_TOKEN"), max_existence_list_calls=budget, **options
+        )
         if problem is not None:
             service._config_error = problem
         return service
@@ -150,7 +154,7 @@ class PurgeService:
         except _Unavailable as error:
             response = error_response(503, str(error), _NO_STORE)
             audit["error"] = str(error)
-        except Exception as error:  # noqa: BLE001 - the audit line must still be written
+        except Exception as error:
             response = error_response(500, "internal error", _NO_STORE)
             audit["error"] = f"{type(error).__name__}: {error}"
         audit["status"] = response.status
@@ -207,7 +211,7 @@ class PurgeService:
             existence = await find_existing(
                 self._bucket, keys, max_list_calls=self._max_existence_list_calls
             )
-        except Exception as error:  # noqa: BLE001 - nothing deleted yet: retryable
+        except Exception as error:
             raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
         report = await delete_in_batches(self._bucket, keys, existence)
         self._audit_report(audit, report)
@@ -218,7 +222,7 @@ class PurgeService:
         audit.update(project_id=deletion.project_id, dry_run=deletion.dry_run)
         try:
             found, list_calls = await _list_project(self._bucket, deletion.project_id)
-        except Exception as error:  # noqa: BLE001 - nothing deleted yet: retryable
+        except Exception as error:
             raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
         keys = [key for listed in found.values() for key in listed]
         audit["keys"] = len(keys)
@@ -240,7 +244,7 @@ class PurgeService:
         verification: dict[str, Any]
         try:
             left, verify_calls = await _list_project(self._bucket, deletion.project_id)
-        except Exception as error:  # noqa: BLE001 - the deletions above stand; say so
+        except Exception as error:
             verification = {
                 "verified": False,
                 "remaining": None,

@@ -7,6 +7,6 @@ credentials and the moto test lane.
 from flaresuite.s3.client import S3Client
 from flaresuite.s3.credentials import Credentials
 from flaresuite.s3.errors import S3Error
-from flaresuite.s3.model import ObjectHead, S3Object
+from flaresuite.s3.model import CommonPrefix, ObjectHead, S3Object
 
-__all__ = ["Credentials", "ObjectHead", "S3Client", "S3Error", "S3Object"]
+__all__ = ["CommonPrefix", "Credentials", "ObjectHead", "S3Client", "S3Error", "S3Object"]

@@ -2,12 +2,13 @@
 
 It speaks the S3 REST API (https://docs.aws.amazon.com/AmazonS3/latest/API/) directly,
 signing with :mod:`flaresuite.s3.sigv4`, so the same code runs in a Worker (over the
-runtime's ``fetch``) and on CPython (over :class:`flaresuite.host.transport.HttpxFetch`)
+runtime's ``fetch``) and on CPython (over :class:`flaresuite_host.transport.HttpxFetch`)
 without boto3, which could not run in a Worker. Only what the suite needs is here: listing,
 HEAD, GET, PUT and multipart upload.
 
-Every request is retried on 5xx, 429 and transport failures (see :mod:`flaresuite.s3.retry`)
-and re-signed on each attempt, so a long backoff never sends a stale ``x-amz-date``.
+Every request is retried on 5xx, 429, S3's retryable error codes and transport failures, under
+the suite's one policy (:mod:`flaresuite.retry`), and re-signed on each attempt, so a long
+backoff never sends a stale ``x-amz-date``.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ import base64
 import hashlib
 import re
 import xml.etree.ElementTree as ElementTree
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from flaresuite.http import HttpFetch, HttpRequest, HttpResponse, TransportError
 from flaresuite.ports import Clock, SystemClock
+from flaresuite.retry import Again, Backoff, Retrier, RetryPolicy, Sleep
 from flaresuite.s3 import addressing, responses, sigv4
-from flaresuite.s3.credentials import Credentials
+from flaresuite.s3.credentials import Credentials, CredentialSource
 from flaresuite.s3.errors import S3Error
-from flaresuite.s3.model import ObjectHead, S3Object
-from flaresuite.s3.retry import backoff_delay, is_retryable
+from flaresuite.s3.model import CommonPrefix, ObjectHead, S3Object
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 """S3's smallest part (all but the last) of a multipart upload; R2 and moto agree."""
@@ -35,6 +36,14 @@ MAX_PARTS = 10_000
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 MAX_LIST_PAGE = 1000
 """ListObjectsV2 never returns more keys than this per page."""
+BACKOFF = Backoff(base=0.25, cap=20.0)
+"""The first retry waits up to 0.25 s; no wait is longer than 20 s."""
+_RETRYABLE_CODES = frozenset({"RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable"})
+"""S3 asks clients to retry 5xx answers (``InternalError``, ``ServiceUnavailable``) and to back
+off on throttling (``503 SlowDown``, ``429``), see "Error responses" in the S3 API Reference.
+``400 RequestTimeout`` means the service stopped waiting for the request body, which a fresh
+attempt can fix. Any other 4xx (bad signature, no permission, no such bucket) would fail the
+same way again."""
 
 _METADATA_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
@@ -51,8 +60,9 @@ class S3Client:
     ``endpoint`` is ``None`` for AWS itself (virtual-hosted URLs) or the base URL of a
     compatible service such as R2 (``https://<account>.r2.cloudflarestorage.com``, region
     ``auto``) or moto, addressed path style. ``credentials`` ``None`` sends unsigned
-    requests, for public buckets. ``clock`` dates signatures; ``sleep`` waits between
-    attempts (tests inject one that returns at once).
+    requests, for public buckets; a :class:`~flaresuite.s3.credentials.CredentialSource`
+    (an assumed role) is asked before every attempt. ``clock`` dates signatures; ``sleep``
+    waits between attempts (tests inject one that returns at once).
     """
 
     def __init__(
@@ -61,27 +71,30 @@ class S3Client:
         *,
         region: str,
         endpoint: str | None = None,
-        credentials: Credentials | None,
+        credentials: Credentials | CredentialSource | None,
         clock: Clock | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
         max_attempts: int = 4,
         timeout: float | None = None,
     ) -> None:
         if not region:
             raise ValueError("S3 region must not be empty (R2 uses 'auto')")
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        self._retrier = Retrier(
+            RetryPolicy(attempts=max_attempts, backoff=BACKOFF), sleep=sleep, clock=clock
+        )
         self._fetch = fetch
         self.region = region
         self.endpoint = None if endpoint is None else addressing.check_endpoint(endpoint)
         self._credentials = credentials
         self._clock = clock or SystemClock()
-        self._sleep = sleep
-        self.max_attempts = max_attempts
         self._timeout = timeout
 
     def __repr__(self) -> str:
-        identity = self._credentials.access_key_id if self._credentials else "anonymous"
+        identity: object = "anonymous"
+        if isinstance(self._credentials, Credentials):
+            identity = self._credentials.access_key_id
+        elif self._credentials is not None:
+            identity = self._credentials
         where = self.endpoint or "AWS"
         return f"S3Client({where}, region={self.region!r}, as {identity!r})"
 
@@ -94,6 +107,25 @@ class S3Client:
         Raises :class:`S3Error` (or :class:`~flaresuite.http.TransportError`) if any page
         cannot be fetched, so a caller never mistakes a partial listing for a whole one.
         """
+        async for entry in self._list(bucket, prefix, page_size=page_size, delimiter=None):
+            if isinstance(entry, S3Object):
+                yield entry
+
+    async def list_directory(
+        self, bucket: str, prefix: str, *, page_size: int = MAX_LIST_PAGE
+    ) -> AsyncIterator[S3Object | CommonPrefix]:
+        """One level of the key tree below ``prefix`` (which should end in ``/``): the
+        objects directly in it, and a :class:`CommonPrefix` for each sub-directory
+        (ListObjectsV2 with ``delimiter=/``). Nothing below a sub-directory is listed, so
+        a caller pays only for the levels it descends into. Errors as for
+        :meth:`list_objects`.
+        """
+        async for entry in self._list(bucket, prefix, page_size=page_size, delimiter="/"):
+            yield entry
+
+    async def _list(
+        self, bucket: str, prefix: str, *, page_size: int, delimiter: str | None
+    ) -> AsyncIterator[S3Object | CommonPrefix]:
         if not 1 <= page_size <= MAX_LIST_PAGE:
             raise ValueError(f"page_size must be between 1 and {MAX_LIST_PAGE}, got {page_size}")
         token: str | None = None
@@ -105,6 +137,8 @@ class S3Client:
                 ("encoding-type", "url"),
                 ("max-keys", str(page_size)),
             ]
+            if delimiter is not None:
+                query.append(("delimiter", delimiter))
             if token is not None:
                 query.append(("continuation-token", token))
             response = await self._call("ListObjectsV2", "GET", bucket, query=query)
@@ -113,6 +147,8 @@ class S3Client:
             )
             for obj in page.objects:
                 yield obj
+            for common in page.prefixes:
+                yield common
             if page.next_token is None:
                 return
             if page.next_token in seen_tokens:
@@ -138,7 +174,7 @@ class S3Client:
         cannot say whether the key or the whole bucket is missing; both give ``None``.
         """
         headers = {"x-amz-checksum-mode": "ENABLED"} if checksum_mode else {}
-        response = await self._call(
+        response = await self._call_unless_missing(
             "HeadObject", "HEAD", bucket, key, headers=headers, missing=lambda code: True
         )
         if response is None:
@@ -147,7 +183,7 @@ class S3Client:
 
     async def get_object(self, bucket: str, key: str) -> bytes | None:
         """The object's bytes, or ``None`` for ``NoSuchKey`` (a missing bucket raises)."""
-        response = await self._call(
+        response = await self._call_unless_missing(
             "GetObject", "GET", bucket, key, missing=lambda code: code == "NoSuchKey"
         )
         return None if response is None else response.body
@@ -309,7 +345,7 @@ class S3Client:
             bucket, key, content_type=content_type, metadata=metadata
         )
         try:
-            etags = []
+            etags: list[str] = []
             view = memoryview(body)
             for offset in range(0, total, part_size):
                 part = bytes(view[offset : offset + part_size])
@@ -357,73 +393,115 @@ class S3Client:
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
         body_sha256: bytes | None = None,
-        missing: Callable[[str], bool] | None = None,
+        errors_in_body: bool = False,
+    ) -> HttpResponse:
+        """Send one operation, retrying what is worth retrying, and return its successful
+        response; any other outcome raises. ``errors_in_body`` is for CompleteMultipartUpload,
+        which can answer ``200 OK`` and then an ``<Error>`` document (S3 API Reference,
+        CompleteMultipartUpload)."""
+        response = await self._call_unless_missing(
+            operation,
+            method,
+            bucket,
+            key,
+            query=query,
+            headers=headers,
+            body=body,
+            body_sha256=body_sha256,
+            missing=None,
+            errors_in_body=errors_in_body,
+        )
+        assert response is not None  # only a `missing` predicate can turn a 404 into None
+        return response
+
+    async def _call_unless_missing(
+        self,
+        operation: str,
+        method: str,
+        bucket: str,
+        key: str | None = None,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        body_sha256: bytes | None = None,
+        missing: Callable[[str], bool] | None,
         errors_in_body: bool = False,
     ) -> HttpResponse | None:
-        """Send one operation, retrying what is worth retrying.
-
-        Returns the successful response, or ``None`` for a 404 whose error code ``missing``
-        accepts. ``errors_in_body`` is for CompleteMultipartUpload, which can answer
-        ``200 OK`` and then an ``<Error>`` document (S3 API Reference, CompleteMultipartUpload).
-        """
+        """:meth:`_call`, but ``None`` for a 404 whose error code ``missing`` accepts."""
         url = addressing.request_url(
             bucket, key, region=self.region, endpoint=self.endpoint, query=query or ()
         )
         payload_sha256 = None
         if self._credentials is not None:
             payload_sha256 = (body_sha256 or hashlib.sha256(body).digest()).hex()
-        for attempt in range(1, self.max_attempts + 1):
-            request = HttpRequest(
-                method,
-                url,
-                self._headers(method, url, headers or {}, payload_sha256),
-                body,
-                self._timeout,
-            )
-            try:
-                response = await self._fetch(request)
-            except TransportError as error:
-                if attempt == self.max_attempts:
-                    tries = f" after {attempt} attempts" if attempt > 1 else ""
-                    raise TransportError(
-                        f"S3 {operation} on {_target(bucket, key)} failed{tries}: {error}"
-                    ) from error
-                await self._sleep(backoff_delay(attempt))
-                continue
-            if response.ok and not (errors_in_body and _is_error_document(response.body)):
-                return response
-            error_document = responses.parse_error(response)
-            if response.status == 404 and missing is not None and missing(error_document.code):
-                return None
-            if is_retryable(response.status, error_document.code) and attempt < self.max_attempts:
-                await self._sleep(backoff_delay(attempt))
-                continue
-            raise S3Error(
-                response.status,
-                error_document.code,
-                error_document.message,
-                error_document.request_id,
-                operation=operation,
-                bucket=bucket,
-                key=key,
-                attempts=attempt,
-            )
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _headers(
+        attempts = 0
+
+        async def attempt() -> HttpResponse:
+            nonlocal attempts
+            attempts += 1
+            # Signed per attempt: the signature dates the request, and a retry may come late
+            # (with renewed credentials, if the old ones were about to expire).
+            signed = await self._headers(method, url, headers or {}, payload_sha256)
+            return await self._fetch(HttpRequest(method, url, signed, body, self._timeout))
+
+        def succeeded(response: HttpResponse) -> bool:
+            return response.ok and not (errors_in_body and _is_error_document(response.body))
+
+        def classify(response: HttpResponse) -> Again | None:
+            if succeeded(response):
+                return None
+            error = responses.parse_error(response)
+            if response.status == 404 and missing is not None and missing(error.code):
+                return None
+            return Again() if _is_retryable(response.status, error.code) else None
+
+        try:
+            outcome = await self._retrier.run(attempt, classify)
+        except TransportError as error:
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            raise TransportError(
+                f"S3 {operation} on {_target(bucket, key)} failed{tries}: {error}"
+            ) from error
+        response = outcome.value
+        if succeeded(response):
+            return response
+        error_document = responses.parse_error(response)
+        if response.status == 404 and missing is not None and missing(error_document.code):
+            return None
+        raise S3Error(
+            response.status,
+            error_document.code,
+            error_document.message,
+            error_document.request_id,
+            operation=operation,
+            bucket=bucket,
+            key=key,
+            attempts=outcome.attempts,
+        )
+
+    async def _headers(
         self, method: str, url: str, headers: Mapping[str, str], payload_sha256: str | None
     ) -> dict[str, str]:
         if self._credentials is None or payload_sha256 is None:
             return dict(headers)
+        credentials = self._credentials
+        if not isinstance(credentials, Credentials):
+            credentials = await credentials.credentials()
         return sigv4.sign(
             method=method,
             url=url,
             headers=headers,
             payload_sha256=payload_sha256,
-            credentials=self._credentials,
+            credentials=credentials,
             region=self.region,
-            now=datetime.fromtimestamp(self._clock.now(), timezone.utc),
+            now=datetime.fromtimestamp(self._clock.now(), UTC),
         )
+
+
+def _is_retryable(status: int, code: str) -> bool:
+    return status >= 500 or status == 429 or code in _RETRYABLE_CODES
 
 
 def _target(bucket: str, key: str | None) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from flaresuite.errors import RuntimeFailure
 
-class S3Error(Exception):
+
+class S3Error(RuntimeFailure):
     """S3 answered a request with an error (the ``<Error>`` document of the S3 API
     Reference's "Error responses"), or with a response the client cannot read.
 

@@ -23,6 +23,14 @@ class S3Object:
 
 
 @dataclass(frozen=True, slots=True)
+class CommonPrefix:
+    """One ``CommonPrefixes`` entry of a delimited listing: a sub-directory, ending in the
+    delimiter (``whl/cu126/``)."""
+
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectHead:
     """What HeadObject tells about an object without transferring it."""
 

@@ -2,9 +2,13 @@
 
 Documents are in the ``http://s3.amazonaws.com/doc/2006-03-01/`` namespace on AWS, R2 and
 moto, but error documents are not, and some compatible services omit the namespace
-altogether, so elements are matched by local name. The stdlib parser is safe here: the
-expat it ships refuses entity-expansion bombs (Python 3.11+ with expat >= 2.4.1), and the
-documents come from the service the client was pointed at.
+altogether, so elements are matched by local name.
+
+The stdlib parser refuses entity-expansion bombs (Python 3.11+ with expat >= 2.4.1), but not
+depth: a tree of a few thousand nested elements is built fine and then exhausts the
+WebAssembly stack on Pyodide when it is freed, killing the Worker. So a document's depth is
+measured first, by expat alone with no tree, and anything deeper than :data:`MAX_DEPTH` is a
+:class:`MalformedResponse` before any element exists.
 """
 
 from __future__ import annotations
@@ -12,15 +16,18 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import unquote_plus
 
 from flaresuite.http import HttpResponse
-from flaresuite.s3.model import ObjectHead, S3Object
+from flaresuite.s3.model import CommonPrefix, ObjectHead, S3Object
 
 METADATA_PREFIX = "x-amz-meta-"
+MAX_DEPTH = 16
+"""The deepest element nesting accepted. S3's documents nest at most 4 levels
+(``ListBucketResult/Contents/Owner/ID``)."""
 
 
 class MalformedResponse(ValueError):
@@ -29,10 +36,35 @@ class MalformedResponse(ValueError):
 
 def parse_document(body: bytes) -> ElementTree.Element:
     try:
+        _check_depth(body)
         return ElementTree.fromstring(body)
     except ElementTree.ParseError as error:
         snippet = body[:200].decode("utf-8", "replace")
         raise MalformedResponse(f"response is not XML ({error}): {snippet!r}") from None
+
+
+class _DepthLimit:
+    """An expat target that builds nothing and stops the parse past :data:`MAX_DEPTH`."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise MalformedResponse(f"response nests elements deeper than {MAX_DEPTH} levels")
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
+
+    def close(self) -> None:
+        return None
+
+
+def _check_depth(body: bytes) -> None:
+    parser = ElementTree.XMLParser(target=_DepthLimit())
+    parser.feed(body)
+    parser.close()
 
 
 def local_name(element: ElementTree.Element) -> str:
@@ -98,8 +130,8 @@ def parse_timestamp(text: str) -> datetime:
     except ValueError:
         raise MalformedResponse(f"LastModified {text!r} is not an ISO 8601 timestamp") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +139,8 @@ class ListPage:
     objects: list[S3Object]
     next_token: str | None
     """``NextContinuationToken``: set exactly when the listing is truncated."""
+    prefixes: list[CommonPrefix]
+    """``CommonPrefixes`` of a listing with a delimiter; empty without one."""
 
 
 def parse_list_page(body: bytes) -> ListPage:
@@ -135,11 +169,15 @@ def parse_list_page(body: bytes) -> ListPage:
                 last_modified=parse_timestamp(required_text(entry, "LastModified")),
             )
         )
+    prefixes = []
+    for entry in children(root, "CommonPrefixes"):
+        prefix = required_text(entry, "Prefix")
+        prefixes.append(CommonPrefix(unquote_plus(prefix) if url_encoded else prefix))
     truncated = (child_text(root, "IsTruncated") or "false").strip().lower() == "true"
     token = child_text(root, "NextContinuationToken")
     if truncated and not token:
         raise MalformedResponse("listing is truncated but has no NextContinuationToken")
-    return ListPage(objects, token if truncated else None)
+    return ListPage(objects, token if truncated else None, prefixes)
 
 
 def parse_http_date(value: str | None) -> datetime | None:
@@ -152,8 +190,8 @@ def parse_http_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def parse_head(response: HttpResponse) -> ObjectHead:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from flaresuite.s3.credentials import Credentials
@@ -109,7 +109,7 @@ def string_to_sign(amz_date: str, scope: str, request: str) -> str:
 
 def signing_key(secret_access_key: str, date: str, region: str, service: str = SERVICE) -> bytes:
     """``HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")``."""
-    key = f"AWS4{secret_access_key}".encode("utf-8")
+    key = f"AWS4{secret_access_key}".encode()
     for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
     return key
@@ -119,7 +119,7 @@ def amz_date(moment: datetime) -> str:
     """The ISO 8601 basic timestamp of ``x-amz-date`` (``20130524T000000Z``), in UTC."""
     if moment.tzinfo is None:
         raise ValueError("a SigV4 timestamp must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def sign(

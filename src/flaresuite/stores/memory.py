@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from flaresuite.ports import Clock, ListedObject, ListPage, StoredObject, SystemClock
-
-MAX_DELETE_KEYS = 1000
-"""R2's per-call limit on ``delete``: 0 or more than 1000 keys is error 10027."""
+from flaresuite.ports import (
+    Clock,
+    ListedObject,
+    ListPage,
+    StoredObject,
+    SystemClock,
+    check_delete_batch,
+)
 
 
 class MemoryBucket:
@@ -42,11 +46,7 @@ class MemoryBucket:
 
     async def delete(self, keys: Sequence[str]) -> None:
         self.calls.append(("delete", tuple(keys)))
-        if not 1 <= len(keys) <= MAX_DELETE_KEYS:
-            raise ValueError(
-                "delete: The number of keys in the request must be between 1 and 1000 "
-                "inclusive. (10027)"
-            )
+        check_delete_batch(keys)
         for key in keys:
             self.objects.pop(key, None)
 

@@ -166,7 +166,9 @@ class Coordinator:
         self._log(now, "INFO", "invite", f"{'multi' if multi_use else 'single'}-use invite issued")
         return IssuedInvite(secret, invite.expires_at, multi_use), self._flush()
 
-    def submit_job(self, now: float, *, kind: str, chunks: int, ops_per_chunk: int) -> tuple[Job, list[Effect]]:
+    def submit_job(
+        self, now: float, *, kind: str, chunks: int, ops_per_chunk: int
+    ) -> tuple[Job, list[Effect]]:
         if kind not in CHUNK_KINDS:
             raise Refused(400, f"kind must be one of {', '.join(CHUNK_KINDS)}")
         if not 1 <= chunks <= MAX_CHUNKS_PER_JOB:
@@ -174,7 +176,10 @@ class Coordinator:
         if not 1 <= ops_per_chunk <= MAX_OPS_PER_CHUNK:
             raise Refused(400, f"opsPerChunk must be between 1 and {MAX_OPS_PER_CHUNK}")
         if len(self.chunks) + chunks > MAX_QUEUE:
-            raise Refused(409, f"the swarm already holds {len(self.chunks)} unfinished chunks (limit {MAX_QUEUE})")
+            raise Refused(
+                409,
+                f"the swarm already holds {len(self.chunks)} unfinished chunks (limit {MAX_QUEUE})",
+            )
         job = Job(self._new_id(), kind, chunks, ops_per_chunk, now)
         self.jobs[job.id] = job
         self._touch(f"job:{job.id}", "meta")
@@ -217,16 +222,26 @@ class Coordinator:
         device = self.devices.get(device_id)
         if resume_key is not None:
             given = invites_module.digest(resume_key)
-            if device is None or device.resume_digest is None or not hmac.compare_digest(given, device.resume_digest):
+            if (
+                device is None
+                or device.resume_digest is None
+                or not hmac.compare_digest(given, device.resume_digest)
+            ):
                 self._security(now, "resume_refused", deviceId=device_id)
-                raise self._refuse(401, "unknown device or resume key; join again with an invite token")
+                raise self._refuse(
+                    401, "unknown device or resume key; join again with an invite token"
+                )
             return Admission(Attachment(socket_id, DEVICE, device_id, now), None), self._flush()
         invite = self._valid_invite(now, token)
         if device is not None and device.status == ONLINE:
             self._security(now, "join_conflict", deviceId=device_id)
-            raise self._refuse(409, "this deviceId is online; reconnect with its resume key or pick another id")
+            raise self._refuse(
+                409, "this deviceId is online; reconnect with its resume key or pick another id"
+            )
         self._spend(invite)
-        return Admission(Attachment(socket_id, DEVICE, device_id, now), self._new_secret()), self._flush()
+        return Admission(
+            Attachment(socket_id, DEVICE, device_id, now), self._new_secret()
+        ), self._flush()
 
     def connect(self, admission: Admission, now: float) -> list[Effect]:
         """The socket is open and carries ``admission.attachment``."""
@@ -263,7 +278,9 @@ class Coordinator:
         if admission.resume_key is not None:
             welcome["resumeKey"] = admission.resume_key
         self._send(att.socket_id, "WELCOME", welcome)
-        self._log(now, "INFO", "join", f"device {device.id} {'reconnected' if resumed else 'joined'}")
+        self._log(
+            now, "INFO", "join", f"device {device.id} {'reconnected' if resumed else 'joined'}"
+        )
         self._arm(now)
         return self._flush()
 
@@ -280,7 +297,11 @@ class Coordinator:
         att = self.sockets.get(socket_id)
         if att is None:
             # Closed by this side (replaced, silent, too many invalid frames) or never admitted.
-            self._send(socket_id, "ERROR", {"code": "stale_session", "message": "this connection was closed; reconnect"})
+            self._send(
+                socket_id,
+                "ERROR",
+                {"code": "stale_session", "message": "this connection was closed; reconnect"},
+            )
             return self._flush()
         try:
             parsed = protocol.parse_message(raw)
@@ -303,8 +324,17 @@ class Coordinator:
         device.gpu_available, device.gpu_name = msg.gpu_available, msg.gpu_name
         device.demand = min(device.demand, self._free_slots(device))
         self._touch(f"device:{device.id}")
-        self._send(device.socket_id, "REGISTERED", {"weight": round(device.weight, 1), "quota": device.quota})
-        self._log(now, "INFO", "device", f"device {device.id} registered as {msg.name!r} ({msg.cpu_cores} cores)")
+        self._send(
+            device.socket_id,
+            "REGISTERED",
+            {"weight": round(device.weight, 1), "quota": device.quota},
+        )
+        self._log(
+            now,
+            "INFO",
+            "device",
+            f"device {device.id} registered as {msg.name!r} ({msg.cpu_cores} cores)",
+        )
 
     def _on_heartbeat(self, device: Device, msg: protocol.Heartbeat, now: float) -> None:
         if msg.load is not None:
@@ -312,7 +342,11 @@ class Coordinator:
 
     def _on_job_request(self, device: Device, msg: protocol.JobRequest, now: float) -> None:
         if not device.registered:
-            self._send(device.socket_id, "ERROR", {"code": "not_registered", "message": "send DEVICE_REGISTER first"})
+            self._send(
+                device.socket_id,
+                "ERROR",
+                {"code": "not_registered", "message": "send DEVICE_REGISTER first"},
+            )
             return
         device.demand = min(msg.slots, self._free_slots(device))
         self._touch(f"device:{device.id}")
@@ -324,7 +358,14 @@ class Coordinator:
         chunk = self.chunks.get(msg.chunk_id)
         if chunk is None or chunk.assigned_to != device.id:
             # Normal after a reconnect: the chunk went back to the queue and may be elsewhere.
-            self._send(device.socket_id, "ERROR", {"code": "chunk_not_held", "message": f"chunk {msg.chunk_id} is not assigned to this device"})
+            self._send(
+                device.socket_id,
+                "ERROR",
+                {
+                    "code": "chunk_not_held",
+                    "message": f"chunk {msg.chunk_id} is not assigned to this device",
+                },
+            )
             return
         device.active.discard(chunk.id)
         device.mean_chunk_ms = scheduler.next_mean(device.mean_chunk_ms, msg.duration_ms)
@@ -340,7 +381,12 @@ class Coordinator:
             self.failed_total += 1
             if job is not None:
                 job.failed += 1
-            self._log(now, "WARN", "jobs", f"chunk {chunk.id[:8]} failed {MAX_ATTEMPTS} times: {msg.error[:100]}")
+            self._log(
+                now,
+                "WARN",
+                "jobs",
+                f"chunk {chunk.id[:8]} failed {MAX_ATTEMPTS} times: {msg.error[:100]}",
+            )
         else:
             device.completed += 1
             self.done_total += 1
@@ -354,12 +400,19 @@ class Coordinator:
             if job.done + job.failed == job.total:
                 del self.jobs[job.id]
                 self._finished_jobs.appendleft({**job.public(), "finished": True})
-                self._log(now, "INFO", "jobs", f"job {job.id[:8]} finished: {job.done} done, {job.failed} failed")
+                self._log(
+                    now,
+                    "INFO",
+                    "jobs",
+                    f"job {job.id[:8]} finished: {job.done} done, {job.failed} failed",
+                )
 
     def _on_benchmark(self, device: Device, msg: protocol.BenchmarkResult, now: float) -> None:
         device.ops_per_second = msg.ops_per_second
         self._touch(f"device:{device.id}")
-        self._log(now, "INFO", "device", f"device {device.id} benchmark {msg.ops_per_second:.0f} ops/s")
+        self._log(
+            now, "INFO", "device", f"device {device.id} benchmark {msg.ops_per_second:.0f} ops/s"
+        )
 
     _HANDLERS: ClassVar[dict[type, Callable[..., None]]] = {
         protocol.DeviceRegister: _on_register,
@@ -381,12 +434,19 @@ class Coordinator:
             silent = now - device.last_seen
             if device.status == ONLINE and silent > OFFLINE_AFTER_SECONDS:
                 assert device.socket_id is not None
-                self._close_socket(device.socket_id, now, CLOSE_SILENT, f"silent for {silent:.0f} s")
+                self._close_socket(
+                    device.socket_id, now, CLOSE_SILENT, f"silent for {silent:.0f} s"
+                )
             elif device.status == OFFLINE and silent > REMOVE_AFTER_SECONDS:
                 del self.devices[device.id]
                 self._waiting.discard(device.id)
                 self._touch(f"device:{device.id}")
-                self._log(now, "INFO", "device", f"device {device.id} removed after {silent:.0f} s offline")
+                self._log(
+                    now,
+                    "INFO",
+                    "device",
+                    f"device {device.id} removed after {silent:.0f} s offline",
+                )
         for d in self.invites.expire(now):
             self._touch(f"invite:{d}")
         self._broadcast_state(now)
@@ -398,9 +458,13 @@ class Coordinator:
         observers = tuple(s for s, a in self.sockets.items() if a.role == OBSERVER)
         devices = tuple(s for s, a in self.sockets.items() if a.role == DEVICE)
         if observers:
-            self._out.append(Broadcast(observers, protocol.encode("SNAPSHOT", self.snapshot(now, log=log))))
+            self._out.append(
+                Broadcast(observers, protocol.encode("SNAPSHOT", self.snapshot(now, log=log)))
+            )
         if devices:
-            self._out.append(Broadcast(devices, protocol.encode("STATUS", self.status(now, log=log))))
+            self._out.append(
+                Broadcast(devices, protocol.encode("STATUS", self.status(now, log=log)))
+            )
 
     def _arm(self, now: float) -> None:
         if self.sockets and self.alarm_at is None:
@@ -429,7 +493,13 @@ class Coordinator:
     def status(self, now: float, *, log: list[dict[str, Any]]) -> dict[str, Any]:
         """The compact state every device receives: one serialisation for all of them."""
         online = sum(1 for d in self.devices.values() if d.status == ONLINE)
-        return {"at": now, "devicesOnline": online, "queue": self.counts(), "throughput": self.throughput(now), "log": log}
+        return {
+            "at": now,
+            "devicesOnline": online,
+            "queue": self.counts(),
+            "throughput": self.throughput(now),
+            "log": log,
+        }
 
     def snapshot(self, now: float, *, log: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The dashboard's full view; the device list is capped, online devices first."""
@@ -442,7 +512,10 @@ class Coordinator:
             "devicesOnline": sum(1 for d in ordered if d.status == ONLINE),
             "queue": self.counts(),
             "jobs": [
-                *({**j.public(), "finished": False} for j in sorted(self.jobs.values(), key=lambda j: j.created_at)),
+                *(
+                    {**j.public(), "finished": False}
+                    for j in sorted(self.jobs.values(), key=lambda j: j.created_at)
+                ),
                 *self._finished_jobs,
             ],
             "throughput": self.throughput(now),
@@ -472,7 +545,12 @@ class Coordinator:
         if key == "invites:recent":
             return json.dumps(self.invites.recent)
         if key == "meta":
-            meta = {"swarm": self.swarm_id, "nextSeq": self.next_seq, "done": self.done_total, "failed": self.failed_total}
+            meta = {
+                "swarm": self.swarm_id,
+                "nextSeq": self.next_seq,
+                "done": self.done_total,
+                "failed": self.failed_total,
+            }
             return json.dumps(meta)
         raise KeyError(key)
 
@@ -515,7 +593,11 @@ class Coordinator:
                 self.invites.recent = json.loads(value)
             elif key == "meta":
                 meta = json.loads(value)
-                self.next_seq, self.done_total, self.failed_total = meta["nextSeq"], meta["done"], meta["failed"]
+                self.next_seq, self.done_total, self.failed_total = (
+                    meta["nextSeq"],
+                    meta["done"],
+                    meta["failed"],
+                )
         for text in attachments:
             try:
                 att = Attachment.from_json(text)
@@ -617,7 +699,9 @@ class Coordinator:
         """Serves standing requests from the queue, shared by weight (see scheduler)."""
         if not self.queue or not self._waiting:
             return
-        demands = [(d.id, d.weight, d.demand) for d in map(self.devices.__getitem__, sorted(self._waiting))]
+        demands = [
+            (d.id, d.weight, d.demand) for d in map(self.devices.__getitem__, sorted(self._waiting))
+        ]
         for device_id, granted in scheduler.allocate(len(self.queue), demands).items():
             device = self.devices[device_id]
             batch = []
@@ -643,7 +727,14 @@ class Coordinator:
 
     def _reject(self, att: Attachment, now: float, code: str, message: str) -> None:
         self._send(att.socket_id, "ERROR", {"code": code, "message": message})
-        self._security(now, "invalid_message", code=code, detail=message, socketId=att.socket_id, deviceId=att.device_id)
+        self._security(
+            now,
+            "invalid_message",
+            code=code,
+            detail=message,
+            socketId=att.socket_id,
+            deviceId=att.device_id,
+        )
         strikes = self._strikes[att.socket_id] = self._strikes.get(att.socket_id, 0) + 1
         if strikes == MAX_STRIKES:
             self._close_socket(att.socket_id, now, CLOSE_POLICY, "too many invalid messages")
@@ -653,7 +744,18 @@ class Coordinator:
             self._out.append(Send(socket_id, protocol.encode(kind, payload)))
 
     def _security(self, now: float, event: str, **fields: Any) -> None:
-        self._out.append(Log({"at": now, "level": "WARN", "category": "SECURITY", "swarm": self.swarm_id, "event": event, **fields}))
+        self._out.append(
+            Log(
+                {
+                    "at": now,
+                    "level": "WARN",
+                    "category": "SECURITY",
+                    "swarm": self.swarm_id,
+                    "event": event,
+                    **fields,
+                }
+            )
+        )
 
     def _log(self, now: float, level: str, category: str, message: str) -> None:
         line = {"at": now, "level": level, "category": category, "message": message}

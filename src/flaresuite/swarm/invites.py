@@ -43,7 +43,9 @@ class Invite:
 
 class RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"at most {ISSUES_PER_WINDOW} invites per minute; retry in {retry_after:.0f} s")
+        super().__init__(
+            f"at most {ISSUES_PER_WINDOW} invites per minute; retry in {retry_after:.0f} s"
+        )
         self.retry_after = retry_after
 
 

@@ -58,7 +58,9 @@ class Device:
 
     @property
     def weight(self) -> float:
-        return scheduler.weight(self.cpu_cores, self.gpu_available, self.ops_per_second, self.mean_chunk_ms)
+        return scheduler.weight(
+            self.cpu_cores, self.gpu_available, self.ops_per_second, self.mean_chunk_ms
+        )
 
     @property
     def quota(self) -> int:
@@ -112,7 +114,13 @@ class Job:
         return _load(cls, text)
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "total": self.total, "done": self.done, "failed": self.failed}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+        }
 
 
 @dataclass(slots=True)
@@ -152,7 +160,12 @@ class Attachment:
 
     def to_json(self) -> str:
         return _dumps(
-            {"socketId": self.socket_id, "role": self.role, "deviceId": self.device_id, "connectedAt": self.connected_at}
+            {
+                "socketId": self.socket_id,
+                "role": self.role,
+                "deviceId": self.device_id,
+                "connectedAt": self.connected_at,
+            }
         )
 
     @classmethod

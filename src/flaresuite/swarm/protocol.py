@@ -87,7 +87,9 @@ def parse_message(raw: str | bytes) -> DeviceMessage:
     """
     size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
     if size > MAX_MESSAGE_BYTES:
-        raise ProtocolError("too_large", f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+        raise ProtocolError(
+            "too_large", f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}"
+        )
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         document = json.loads(text, parse_constant=_reject_constant)
@@ -127,7 +129,9 @@ def _fields(payload: Mapping[str, Any], allowed: set[str]) -> None:
         raise _Invalid(f"{unknown[0][:40]}: unknown field")
 
 
-def _int(payload: Mapping[str, Any], key: str, low: int, high: int, default: int | None = None) -> int:
+def _int(
+    payload: Mapping[str, Any], key: str, low: int, high: int, default: int | None = None
+) -> int:
     value = payload.get(key, default)
     # bool is an int subclass in Python but not a number in JSON.
     if isinstance(value, bool) or not isinstance(value, int):

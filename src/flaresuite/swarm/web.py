@@ -48,7 +48,9 @@ class SwarmConfig:
         origins = str(env.get("SWARM_ALLOWED_ORIGINS") or "")
         return cls(
             admin_token=str(env.get("SWARM_ADMIN_TOKEN") or "") or None,
-            allowed_origins=frozenset(o.strip().rstrip("/") for o in origins.split(",") if o.strip()),
+            allowed_origins=frozenset(
+                o.strip().rstrip("/") for o in origins.split(",") if o.strip()
+            ),
         )
 
 
@@ -79,7 +81,9 @@ def not_a_swarm() -> HttpResponse:
     return error_response(404, "not found; swarms live under /swarm/<id>")
 
 
-def handle(coordinator: Coordinator, request: HttpRequest, config: SwarmConfig, now: float) -> Reply | Upgrade:
+def handle(
+    coordinator: Coordinator, request: HttpRequest, config: SwarmConfig, now: float
+) -> Reply | Upgrade:
     located = swarm_of(request.url)
     if located is None or located[0] != coordinator.swarm_id:
         return Reply(error_response(404, "not found"))
@@ -90,11 +94,15 @@ def handle(coordinator: Coordinator, request: HttpRequest, config: SwarmConfig, 
     cors = _cors_headers(origin)
     if request.method == "OPTIONS":
         return Reply(_preflight(origin))
-    query = {k: v[-1] for k, v in parse_qs(urlsplit(request.url).query, keep_blank_values=True).items()}
+    query = {
+        k: v[-1] for k, v in parse_qs(urlsplit(request.url).query, keep_blank_values=True).items()
+    }
     try:
         if rest == "" and request.method in ("GET", "HEAD"):
             page = render_dashboard(coordinator.swarm_id).encode()
-            return Reply(HttpResponse(200, {"content-type": "text/html; charset=utf-8", **NO_STORE}, page))
+            return Reply(
+                HttpResponse(200, {"content-type": "text/html; charset=utf-8", **NO_STORE}, page)
+            )
         if rest == "/ws" and request.method == "GET":
             return _upgrade(coordinator, request, query, now)
         if rest in ("/tokens", "/jobs", "/state"):
@@ -106,7 +114,9 @@ def handle(coordinator: Coordinator, request: HttpRequest, config: SwarmConfig, 
     return Reply(error_response(404, "not found", cors))
 
 
-def _upgrade(coordinator: Coordinator, request: HttpRequest, query: dict[str, str], now: float) -> Upgrade:
+def _upgrade(
+    coordinator: Coordinator, request: HttpRequest, query: dict[str, str], now: float
+) -> Upgrade:
     if request.headers.get("upgrade", "").lower() != "websocket":
         raise Refused(426, "this endpoint needs a WebSocket upgrade")
     admission, effects = coordinator.admit(
@@ -134,7 +144,11 @@ def _owner(
     if config.admin_token is None:
         raise Refused(503, "SWARM_ADMIN_TOKEN is not configured")
     if not token_matches(bearer_token(request.headers), config.admin_token):
-        return Reply(error_response(401, "missing or wrong bearer token", {**cors, "www-authenticate": "Bearer"}))
+        return Reply(
+            error_response(
+                401, "missing or wrong bearer token", {**cors, "www-authenticate": "Bearer"}
+            )
+        )
     if request.body:
         raise Refused(400, "send parameters in the query string; the body must be empty")
     if rest == "/state":

@@ -1,10 +1,9 @@
 """A Worker that exposes src/cfbindings.py as RPC methods, so tests can drive each adapter
 against real Miniflare bindings and real loopback HTTP."""
 
-from workers import WorkerEntrypoint
-
 import cfbindings
 from flaresuite.http import HttpRequest, HttpResponse, TransportError
+from workers import WorkerEntrypoint
 
 
 def _stored(found):
@@ -108,6 +107,7 @@ class Default(WorkerEntrypoint):
 
     async def fetch(self, request):
         if request.url.endswith("/fails-later"):
+
             async def fail():
                 raise RuntimeError("background work failed")
 
@@ -116,7 +116,9 @@ class Default(WorkerEntrypoint):
         if request.url.endswith("/raises"):
             raise LookupError("handler bug")
         # Echo the core's view of the request back through to_worker_response.
-        core = await cfbindings.to_core_request(request)
+        core = await cfbindings.to_core_request(request, max_body_bytes=1024)
+        if core.oversized:
+            return cfbindings.to_worker_response(HttpResponse(413, {"x-oversized": "yes"}))
         if core.url.endswith("/empty"):
             return cfbindings.to_worker_response(HttpResponse(204, {"x-empty": "yes"}))
         echo = (

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 from js import Date, Object, WebSocketPair, WebSocketRequestResponsePair
 from pyodide.ffi import to_js
+
 from workers import DurableObject, Response, WorkerEntrypoint
 
 _generations = itertools.count(1)

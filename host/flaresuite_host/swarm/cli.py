@@ -1,0 +1,194 @@
+"""``flaresuite swarm serve|device|invite|submit``: run a swarm locally and drive it.
+
+``serve`` hosts the coordinator (the same core as the Durable Object) on 127.0.0.1;
+``invite`` and ``submit`` are the owner's calls (``SWARM_ADMIN_TOKEN``); ``device`` connects
+simulated devices with an invite token. docs/swarm.md walks through all four.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+import httpx
+
+from flaresuite.swarm.model import CHUNK_KINDS
+from flaresuite.swarm.web import SWARM_ID, SwarmConfig
+from flaresuite_host.arguments import UsageError, positive_int
+from flaresuite_host.swarm.device import run_devices
+from flaresuite_host.swarm.server import serve_forever
+
+DEFAULT_URL = "http://127.0.0.1:8787"
+
+
+def add_commands(group: argparse.ArgumentParser) -> None:
+    """Adds the sub-commands of ``flaresuite swarm`` to its parser."""
+    commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="host swarms on a local WebSocket + HTTP server",
+        description="Needs SWARM_ADMIN_TOKEN in the environment (the owner's bearer token).",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_port, default=8787)
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed besides the server's own; repeatable "
+        "(default: $SWARM_ALLOWED_ORIGINS, comma-separated)",
+    )
+    serve.set_defaults(run=run_serve)
+
+    device = commands.add_parser("device", help="connect N simulated devices that run jobs")
+    _target(device)
+    device.add_argument(
+        "--token",
+        default=os.environ.get("SWARM_INVITE_TOKEN"),
+        help="invite token (default: $SWARM_INVITE_TOKEN); N devices need a multi-use one",
+    )
+    device.add_argument("--count", type=positive_int, default=10, metavar="N")
+    device.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)"
+    )
+    device.add_argument(
+        "--failure-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="P",
+        help="fraction of chunks reported as failed (default 0)",
+    )
+    device.add_argument("--seed", type=int, default=0)
+    device.add_argument("--prefix", default="sim", help="device ids are PREFIX-0 .. PREFIX-(N-1)")
+    device.set_defaults(run=run_device)
+
+    invite = commands.add_parser("invite", help="issue an invite token (owner; 5 per minute)")
+    _target(invite)
+    invite.add_argument(
+        "--multi-use", action="store_true", help="usable by many devices until it expires (24 h)"
+    )
+    invite.set_defaults(run=run_invite)
+
+    submit = commands.add_parser("submit", help="queue a job of N chunks (owner)")
+    _target(submit)
+    submit.add_argument("--chunks", type=positive_int, default=100, metavar="N")
+    submit.add_argument("--kind", choices=CHUNK_KINDS, default="MATH_STRESS")
+    submit.add_argument(
+        "--ops", type=positive_int, default=1_000_000, metavar="N", help="operations per chunk"
+    )
+    submit.set_defaults(run=run_submit)
+
+
+def _target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", default=DEFAULT_URL, help=f"coordinator base URL (default {DEFAULT_URL})"
+    )
+    parser.add_argument("--swarm", required=True, metavar="ID", type=_swarm_id)
+
+
+def _port(text: str) -> int:
+    value = positive_int(text) if text != "0" else 0
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _swarm_id(text: str) -> str:
+    if not SWARM_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError("swarm ids are 1-64 characters of A-Z a-z 0-9 _ -")
+    return text
+
+
+def _admin_token() -> str:
+    token = os.environ.get("SWARM_ADMIN_TOKEN")
+    if not token:
+        raise UsageError("set SWARM_ADMIN_TOKEN to the swarm owner's bearer token")
+    return token
+
+
+def run_serve(args: argparse.Namespace) -> int:
+
+    config = SwarmConfig.from_env(os.environ)
+    if args.allowed_origin:
+        config = SwarmConfig(
+            config.admin_token, frozenset(o.rstrip("/") for o in args.allowed_origin)
+        )
+    if config.admin_token is None:
+        _admin_token()
+    try:
+        asyncio.run(serve_forever(config, args.host, args.port))
+    except OSError as error:
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
+        ) from None
+    return 0
+
+
+def run_device(args: argparse.Namespace) -> int:
+
+    if not args.token:
+        raise UsageError(
+            "pass --token or set SWARM_INVITE_TOKEN (get one with `flaresuite swarm invite --multi-use`)"
+        )
+    tally = asyncio.run(
+        run_devices(
+            args.url,
+            args.swarm,
+            args.token,
+            args.count,
+            duration=args.duration,
+            failure_rate=args.failure_rate,
+            seed=args.seed,
+            prefix=args.prefix,
+        )
+    )
+    print(json.dumps(vars(tally)))
+    return 0 if tally.joined or tally.reconnects else 1
+
+
+def run_invite(args: argparse.Namespace) -> int:
+    query = {"multiUse": "true" if args.multi_use else "false"}
+    print(json.dumps(_owner_post(args, "tokens", query)))
+    return 0
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    query = {"kind": args.kind, "chunks": str(args.chunks), "opsPerChunk": str(args.ops)}
+    print(json.dumps(_owner_post(args, "jobs", query)))
+    return 0
+
+
+def _owner_post(args: argparse.Namespace, route: str, query: dict[str, str]) -> dict[str, object]:
+
+    token = _admin_token()
+    url = f"{args.url.rstrip('/')}/swarm/{args.swarm}/{route}"
+    try:
+        response = httpx.post(
+            url, params=query, headers={"authorization": f"Bearer {token}"}, timeout=30
+        )
+    except httpx.HTTPError as error:
+        print(f"flaresuite: cannot reach {url}: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    body = (
+        response.json()
+        if response.headers.get("content-type", "").startswith("application/json")
+        else {}
+    )
+    if response.status_code >= 400:
+        raise UsageError(f"{url}: {response.status_code} {body.get('error', response.text)}")
+    return body

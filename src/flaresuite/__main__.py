@@ -1,5 +1,0 @@
-import sys
-
-from flaresuite.cli import main
-
-sys.exit(main())
