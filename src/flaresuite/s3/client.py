@@ -174,19 +174,23 @@ class S3Client:
         cannot say whether the key or the whole bucket is missing; both give ``None``.
         """
         headers = {"x-amz-checksum-mode": "ENABLED"} if checksum_mode else {}
-        response = await self._call_unless_missing(
-            "HeadObject", "HEAD", bucket, key, headers=headers, missing=lambda code: True
-        )
-        if response is None:
-            return None
+        try:
+            response = await self._call("HeadObject", "HEAD", bucket, key, headers=headers)
+        except S3Error as error:
+            if error.status == 404:
+                return None
+            raise
         return self._read(response, responses.parse_head, "HeadObject", bucket, key)
 
     async def get_object(self, bucket: str, key: str) -> bytes | None:
         """The object's bytes, or ``None`` for ``NoSuchKey`` (a missing bucket raises)."""
-        response = await self._call_unless_missing(
-            "GetObject", "GET", bucket, key, missing=lambda code: code == "NoSuchKey"
-        )
-        return None if response is None else response.body
+        try:
+            response = await self._call("GetObject", "GET", bucket, key)
+        except S3Error as error:
+            if error.status == 404 and error.code == "NoSuchKey":
+                return None
+            raise
+        return response.body
 
     async def put_object(
         self,
@@ -396,46 +400,17 @@ class S3Client:
         errors_in_body: bool = False,
     ) -> HttpResponse:
         """Send one operation, retrying what is worth retrying, and return its successful
-        response; any other outcome raises. ``errors_in_body`` is for CompleteMultipartUpload,
+        response; any other outcome raises :class:`S3Error` (a 404 included: callers for whom
+        "missing" is an answer catch it). ``errors_in_body`` is for CompleteMultipartUpload,
         which can answer ``200 OK`` and then an ``<Error>`` document (S3 API Reference,
-        CompleteMultipartUpload)."""
-        response = await self._call_unless_missing(
-            operation,
-            method,
-            bucket,
-            key,
-            query=query,
-            headers=headers,
-            body=body,
-            body_sha256=body_sha256,
-            missing=None,
-            errors_in_body=errors_in_body,
-        )
-        assert response is not None  # only a `missing` predicate can turn a 404 into None
-        return response
-
-    async def _call_unless_missing(
-        self,
-        operation: str,
-        method: str,
-        bucket: str,
-        key: str | None = None,
-        *,
-        query: list[tuple[str, str]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
-        body_sha256: bytes | None = None,
-        missing: Callable[[str], bool] | None,
-        errors_in_body: bool = False,
-    ) -> HttpResponse | None:
-        """:meth:`_call`, but ``None`` for a 404 whose error code ``missing`` accepts."""
+        CompleteMultipartUpload).
+        """
         url = addressing.request_url(
             bucket, key, region=self.region, endpoint=self.endpoint, query=query or ()
         )
         payload_sha256 = None
         if self._credentials is not None:
             payload_sha256 = (body_sha256 or hashlib.sha256(body).digest()).hex()
-
         attempts = 0
 
         async def attempt() -> HttpResponse:
@@ -453,8 +428,6 @@ class S3Client:
             if succeeded(response):
                 return None
             error = responses.parse_error(response)
-            if response.status == 404 and missing is not None and missing(error.code):
-                return None
             return Again() if _is_retryable(response.status, error.code) else None
 
         try:
@@ -468,8 +441,6 @@ class S3Client:
         if succeeded(response):
             return response
         error_document = responses.parse_error(response)
-        if response.status == 404 and missing is not None and missing(error_document.code):
-            return None
         raise S3Error(
             response.status,
             error_document.code,
