@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flaresuite.http import HttpRequest
+from flaresuite.purge.config import PurgeConfig
 from flaresuite.purge.service import PurgeService
 from flaresuite.stores.memory import MemoryBucket
 
@@ -83,7 +84,7 @@ async def one_key_per_call(keys: Sequence[str], latency: float) -> tuple[float, 
 
 async def batched(keys: Sequence[str], latency: float) -> tuple[float, SlowBucket]:
     bucket = await seeded(keys, latency)
-    service = PurgeService(bucket, TOKEN, log=lambda event, **fields: None)
+    service = PurgeService(bucket, PurgeConfig(token=TOKEN), log=lambda event, **fields: None)
     started = time.perf_counter()
     for start in range(0, len(keys), 10_000):
         body = json.dumps({"objectKeys": list(keys[start : start + 10_000])}).encode()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from flaresuite.http import HttpRequest
+from flaresuite.purge.config import PurgeConfig
 from flaresuite.purge.service import PurgeService
 from flaresuite.stores.memory import MemoryBucket
 
@@ -75,4 +76,4 @@ def audit() -> AuditLog:
 
 @pytest.fixture
 def service(bucket: FaultyBucket, audit: AuditLog) -> PurgeService:
-    return PurgeService(bucket, TOKEN, log=audit)
+    return PurgeService(bucket, PurgeConfig(token=TOKEN), log=audit)

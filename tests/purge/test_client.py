@@ -25,6 +25,7 @@ from flaresuite.purge.client import (
     schedule_delete,
     split_keys,
 )
+from flaresuite.purge.config import PurgeConfig
 from flaresuite.purge.service import PurgeService
 from tests.purge.conftest import TOKEN, AuditLog, seed
 
@@ -72,7 +73,7 @@ def sleeps() -> Sleeps:
 @pytest.fixture
 def proxy(httpserver, bucket):
     """Serve the real service; returns a function that installs another handler."""
-    service = PurgeService(bucket, TOKEN, log=AuditLog())
+    service = PurgeService(bucket, PurgeConfig(token=TOKEN), log=AuditLog())
 
     def install(handler: Callable[[Request], Response] | None = None) -> None:
         httpserver.clear()

@@ -70,8 +70,8 @@ def test_delete_body_gives_unique_keys_in_first_seen_order():
     ("raw", "reason"),
     [
         (b"{not json", "not valid JSON"),
-        (b"\xff\xfe\x00", "not valid JSON"),
-        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b"\xff\xfe\x00", "without a byte-order mark"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested 100000 levels deep; the limit is 64"),
         ([], "must be a JSON object, got array"),
         ({}, "objectKeys is required"),
         ({"objectKeys": "a"}, "must be an array, got string"),

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from flaresuite.http import HttpRequest
+from flaresuite.purge.config import PurgeConfig
 from flaresuite.purge.service import PurgeService
-from tests.purge.conftest import TOKEN, post, seed
+from tests.purge.conftest import TOKEN, AuditLog, post, seed
 
 PROJECT_12 = [
     *(f"projects/12/scenes/{i}/media/clip.mp4" for i in range(300)),
@@ -167,6 +168,25 @@ BAD_REQUESTS = [
         post("/delete-project", {"projectId": "a", "dryrun": True}), 400, id="misspelt dryRun"
     ),
     pytest.param(post("/delete-project", {"projectId": "a"}, token="no"), 401, id="project token"),
+    pytest.param(post("/delete", b"[" * 10_000 + b"]" * 10_000), 400, id="nested 10000 deep"),
+    pytest.param(
+        post("/delete", b'\xef\xbb\xbf{"objectKeys": ["a"]}'), 400, id="UTF-8 byte-order mark"
+    ),
+    pytest.param(
+        post("/delete", '{"objectKeys": ["a"]}'.encode("utf-16")), 400, id="UTF-16 with BOM"
+    ),
+    pytest.param(
+        post("/delete", '{"objectKeys": ["a"]}'.encode("utf-16-le")), 400, id="UTF-16 without BOM"
+    ),
+    pytest.param(
+        post("/delete-project", b'{"projectId": "a", "dryRun": true, "dryRun": false}'),
+        400,
+        id="dryRun twice",
+    ),
+    pytest.param(
+        post("/delete", b'{"objectKeys": ["a"], "objectKeys": ["a_1"]}'), 400, id="keys twice"
+    ),
+    pytest.param(post("/delete", b'{"objectKeys": ["a"], "n": NaN}'), 400, id="NaN"),
 ]
 
 
@@ -187,17 +207,18 @@ async def test_401_asks_for_a_bearer_token(service):
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_without_a_configured_token_every_delete_is_refused(bucket, audit):
+@pytest.mark.parametrize("token", [None, "", "   ", "\t\n"])
+async def test_without_a_configured_token_every_delete_is_refused(bucket, audit, token):
     await seed(bucket, ["a"])
-    for token in (None, ""):
-        service = PurgeService(bucket, token, log=audit)
-        assert (
-            await service.handle(post("/delete", {"objectKeys": ["a"]}, token=""))
-        ).status == 503
-        assert (await service.handle(post("/delete", {"objectKeys": ["a"]}))).status == 503
-        health = await service.handle(HttpRequest("GET", "https://x/health"))
-        assert (health.status, answer(health)["status"]) == (503, "unconfigured")
+    service = PurgeService.from_env(bucket, {"DELETE_PROXY_TOKEN": token}, log=audit)
+    for presented in ("", token or "", "   ", TOKEN):
+        response = await service.handle(post("/delete", {"objectKeys": ["a"]}, token=presented))
+        assert response.status == 503
+        assert answer(response)["variables"] == ["DELETE_PROXY_TOKEN"]
+    health = await service.handle(HttpRequest("GET", "https://x/health"))
+    assert (health.status, answer(health)["variables"]) == (503, ["DELETE_PROXY_TOKEN"])
     assert set(bucket.objects) == {"a"}
+    assert all(fields["error"] == "misconfigured: DELETE_PROXY_TOKEN" for _, fields in audit)
 
 
 async def test_the_worker_configuration_sets_the_token_and_the_list_budget(bucket, audit):
@@ -214,17 +235,36 @@ async def test_the_worker_configuration_sets_the_token_and_the_list_budget(bucke
     assert not set(keys) & set(bucket.objects)
 
 
-@pytest.mark.parametrize("budget", ["0", "-3", "many", "²", "100000"])
-async def test_a_bad_list_budget_refuses_every_delete_and_says_why(bucket, audit, budget):
+@pytest.mark.parametrize(
+    "budget", ["0", "-3", "many", "²", "100000", "1_0", "pasted-secret-6f1d9c2b"]
+)
+async def test_a_bad_list_budget_refuses_every_delete_and_names_the_variable(bucket, audit, budget):
     await seed(bucket, ["a"])
     env = {"DELETE_PROXY_TOKEN": TOKEN, "DELETE_PROXY_MAX_LIST_CALLS": budget}
     service = PurgeService.from_env(bucket, env, log=audit)
     response = await service.handle(post("/delete", {"objectKeys": ["a"]}))
     assert response.status == 503
-    assert "DELETE_PROXY_MAX_LIST_CALLS must be a whole number" in answer(response)["error"]
+    assert "DELETE_PROXY_MAX_LIST_CALLS" in answer(response)["error"]
+    assert answer(response)["variables"] == ["DELETE_PROXY_MAX_LIST_CALLS"]
     health = await service.handle(HttpRequest("GET", "https://x/health"))
     assert health.status == 503 and "DELETE_PROXY_MAX_LIST_CALLS" in answer(health)["error"]
     assert set(bucket.objects) == {"a"}
+    # The value may be anything an operator pasted; it is named, never shown.
+    shown = response.body.decode() + health.body.decode() + json.dumps(audit)
+    assert "pasted-secret" not in shown
+
+
+async def test_every_configuration_problem_is_named_at_once(bucket, audit):
+    env = {"DELETE_PROXY_TOKEN": " ", "DELETE_PROXY_MAX_LIST_CALLS": "lots"}
+    service = PurgeService.from_env(bucket, env, log=audit)
+    response = await service.handle(HttpRequest("GET", "https://x/health"))
+    assert answer(response)["variables"] == ["DELETE_PROXY_TOKEN", "DELETE_PROXY_MAX_LIST_CALLS"]
+
+
+async def test_a_misconfigured_worker_still_answers_404_and_405(bucket, audit):
+    service = PurgeService.from_env(bucket, {}, log=audit)
+    assert (await service.handle(HttpRequest("GET", "https://x/nowhere"))).status == 404
+    assert (await service.handle(HttpRequest("GET", "https://x/delete"))).status == 405
 
 
 async def test_health_needs_no_token(service):
@@ -304,3 +344,49 @@ async def test_delete_project_never_deletes_a_key_a_loose_listing_returns(servic
     assert [result["key"] for result in body["results"]] == ["proj_12_a"]
     assert (body["verified"], body["remaining"]) == (True, [])
     assert set(bucket.objects) == {"proj_123_b"}
+
+
+LONG_TOKEN = "tok-" + "0123456789abcdef" * 4
+"""Longer than the 40 characters a refusal once quoted, so a quoted prefix is not the whole
+token and replacing the token would not have hidden it."""
+
+
+def shows_part_of(text: str, secret: str, width: int = 8) -> bool:
+    return any(secret[start : start + width] in text for start in range(len(secret) - width + 1))
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pytest.param(
+            post("/delete", {"objectKeys": [LONG_TOKEN * 20]}, token=LONG_TOKEN), id="key"
+        ),
+        pytest.param(
+            post("/delete", {"objectKeys": ["a", LONG_TOKEN + "\ud800"]}, token=LONG_TOKEN),
+            id="non-UTF-8 key",
+        ),
+        pytest.param(
+            post(
+                "/delete", {"objectKeys": ["a"]}, token=LONG_TOKEN, **{"content-length": LONG_TOKEN}
+            ),
+            id="Content-Length",
+        ),
+        pytest.param(
+            post("/delete-project", {"projectId": LONG_TOKEN + "_"}, token=LONG_TOKEN),
+            id="projectId",
+        ),
+        pytest.param(
+            post("/delete-project", {"projectId": "a", LONG_TOKEN: True}, token=LONG_TOKEN),
+            id="field name",
+        ),
+        pytest.param(post(f"/{LONG_TOKEN[:30]}", {}, token=LONG_TOKEN), id="path"),
+    ],
+)
+async def test_no_part_of_a_refused_value_reaches_the_audit_log(bucket, request_):
+    audit = AuditLog()
+    service = PurgeService(bucket, PurgeConfig(token=LONG_TOKEN), log=audit)
+    response = await service.handle(request_)
+    assert 400 <= response.status < 500
+    [(_, fields)] = audit
+    assert fields["error"] and not shows_part_of(json.dumps(fields), LONG_TOKEN)
+    assert not shows_part_of(response.body.decode(), LONG_TOKEN)

@@ -18,8 +18,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from flaresuite.ports import Bucket
-from flaresuite.ports import MAX_DELETE_KEYS
+from flaresuite.ports import MAX_DELETE_KEYS, Bucket
 from flaresuite.purge.limits import R2_MAX_LIST_LIMIT
 
 
@@ -105,7 +104,8 @@ async def find_existing(bucket: Bucket, keys: Iterable[str], *, max_list_calls: 
     calls = 0
     while pending and calls < max_list_calls:
         group = pending.pop()
-        prefix = os.path.commonprefix([group[0], group[-1]])
+        # Character by character is what is wanted: an R2 list prefix, not a path.
+        prefix = os.path.commonprefix([group[0], group[-1]])  # noqa: RUF071
         wanted = set(group)
         page_budget = -(-len(group) // R2_MAX_LIST_LIMIT) + 1
         cursor: str | None = None

@@ -3,17 +3,22 @@
 R2 accepts any non-empty UTF-8 string of at most 1024 bytes as a key
 (https://developers.cloudflare.com/r2/platform/limits/). A key that breaks those rules could
 never have been stored, so asking to delete one is a caller bug and is rejected up front.
+
+Messages describe the key (its type, its size) and never quote it: they reach the Worker's audit
+log, and a refused "key" may be the bearer token pasted in the wrong place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flaresuite.errors import BadInput
 from flaresuite.purge.limits import R2_MAX_KEY_BYTES
 
 
-class InvalidKey(ValueError):
-    """A key R2 could not hold; the message says which rule it breaks."""
+class InvalidKey(BadInput, ValueError):
+    """A key R2 could not hold; the message says which rule it breaks. A ``ValueError`` too,
+    which is what the client documents for a bad key."""
 
 
 def validate_key(key: object) -> str:
@@ -26,11 +31,10 @@ def validate_key(key: object) -> str:
         size = len(key.encode("utf-8"))
     except UnicodeEncodeError:
         # JSON can smuggle in a lone surrogate ("\ud800"), which no UTF-8 key can hold.
-        raise InvalidKey(f"object key {key!r} is not valid UTF-8") from None
+        raise InvalidKey("object key is not valid UTF-8 (it holds a lone surrogate)") from None
     if size > R2_MAX_KEY_BYTES:
         raise InvalidKey(
-            f"object key {key[:40]!r}... is {size} bytes; R2 keys are at most "
-            f"{R2_MAX_KEY_BYTES} bytes of UTF-8"
+            f"object key is {size} bytes; R2 keys are at most {R2_MAX_KEY_BYTES} bytes of UTF-8"
         )
     return key
 

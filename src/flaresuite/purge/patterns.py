@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flaresuite.errors import BadInput
+
 MAX_PROJECT_ID_LENGTH = 128
 
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
@@ -32,8 +34,9 @@ _AMBIGUOUS_IDS = frozenset({"proj"})
 """Ids whose flat prefix (``proj_``) is also the start of other projects' keys."""
 
 
-class InvalidProjectId(ValueError):
-    """A project id whose key patterns could reach another project's keys."""
+class InvalidProjectId(BadInput, ValueError):
+    """A project id whose key patterns could reach another project's keys. The message never
+    quotes the id (it reaches the audit log, and a caller may have sent the token there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +54,13 @@ def validate_project_id(project_id: object) -> str:
         raise InvalidProjectId(f"projectId must be 1 to {MAX_PROJECT_ID_LENGTH} characters")
     if not _PROJECT_ID.fullmatch(project_id):
         raise InvalidProjectId(
-            f"projectId {project_id!r} must be the bare id (for example 12, not proj_12): "
+            "projectId must be the bare id (for example 12, not proj_12): "
             "ASCII letters, digits, '.' and '-', starting with a letter or digit; '_' and '/' "
             "would make the key patterns of two projects overlap"
         )
     if project_id in _AMBIGUOUS_IDS:
         raise InvalidProjectId(
-            f"projectId {project_id!r} is ambiguous: its flat prefix {project_id}_ is the start "
+            f"projectId {project_id} is ambiguous: its flat prefix {project_id}_ is the start "
             "of every project's proj_ keys"
         )
     return project_id

@@ -6,21 +6,31 @@ Routes (docs/purge.md has the full contract):
 * ``POST /delete`` - delete up to 10,000 keys, one R2 call per 1000, a result per key;
 * ``POST /delete-project`` - delete (or with ``dryRun`` only list) every key of one project
   under its four historical patterns, then list again to verify nothing is left;
-* ``GET /health`` - no token needed; 503 while ``DELETE_PROXY_TOKEN`` is not configured.
+* ``GET /health`` - no token needed; 503 while the configuration is unusable.
 
 The two POST routes need ``Authorization: Bearer <DELETE_PROXY_TOKEN>``. Every check (route,
-token, body size, JSON shape, every key) runs before the first delete, so a rejected request
-changes nothing. Every request, answered or not, writes exactly one audit log line.
+configuration, token, body size, JSON shape, every key) runs before the first delete, so a
+rejected request changes nothing. Every request, answered or not, writes exactly one audit log
+line, which never holds the token nor any value a caller sent that validation refused (a path
+no route has is logged as :func:`~flaresuite.redact.describe_rejected` shows it; refusal
+messages never quote the input).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
-from flaresuite.http import HttpRequest, HttpResponse, error_response, json_response
+from flaresuite.config import EnvSource
+from flaresuite.errors import BadInput, ConfigError
+from flaresuite.http import (
+    HttpRequest,
+    HttpResponse,
+    error_response,
+    json_response,
+    misconfigured,
+)
 from flaresuite.logs import Log, json_log
 from flaresuite.ports import Bucket, Clock, SystemClock
 from flaresuite.purge.batching import (
@@ -31,6 +41,7 @@ from flaresuite.purge.batching import (
     find_existing,
     list_keys,
 )
+from flaresuite.purge.config import PurgeConfig, read_config
 from flaresuite.purge.patterns import KeyPattern, matching_pattern, project_patterns
 from flaresuite.purge.requests import (
     RequestRejected,
@@ -38,33 +49,25 @@ from flaresuite.purge.requests import (
     parse_delete,
     parse_project_deletion,
 )
+from flaresuite.redact import REDACTED, describe_rejected
 
 AUDIT_EVENT = "purge.audit"
-
-DEFAULT_MAX_EXISTENCE_LIST_CALLS = 100
-"""List calls one ``POST /delete`` may spend learning which keys existed. Clustered keys cost
-one call per 1000; only keys scattered across a crowded bucket reach this, and their results
-then say ``"absent": null`` rather than exhaust the Worker's subrequest budget."""
-
-VARIABLES = ("DELETE_PROXY_TOKEN", "DELETE_PROXY_MAX_LIST_CALLS")
-"""Every name the Worker reads; the entry module copies exactly these out of ``env``."""
-
-MAX_LIST_CALLS_VARIABLE = "DELETE_PROXY_MAX_LIST_CALLS"
-"""Lowers :data:`DEFAULT_MAX_EXISTENCE_LIST_CALLS`, e.g. to 20 on plans allowing 50
-subrequests per request, where 100 list calls would exceed the limit."""
 
 _ROUTES = {"/delete": "POST", "/delete-project": "POST", "/health": "GET"}
 
 _AUDITED_FAILURES = 20
 """Failed keys named in an audit line; the counts are always complete."""
 
-_REDACTED = "[redacted]"
-"""What an audit line shows where a caller sent the token itself."""
-
 
 class _Unavailable(Exception):
-    """The proxy cannot serve yet (R2 failed before anything was deleted, or no token is
-    configured): 503, safe to retry."""
+    """The proxy cannot serve yet (R2 failed before anything was deleted): 503, safe to
+    retry."""
+
+
+class _Misconfigured(Exception):
+    def __init__(self, error: ConfigError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 _NO_STORE = {"cache-control": "no-store"}
@@ -93,51 +96,40 @@ def _report_json(report: DeleteReport) -> dict[str, Any]:
 
 
 class PurgeService:
+    """The delete proxy over ``bucket``. ``config`` is what :func:`read_config` made of the
+    Worker's env, or the :class:`ConfigError` it raised: then every route that needs the
+    configuration answers :func:`~flaresuite.http.misconfigured` and nothing is deleted."""
+
     def __init__(
         self,
         bucket: Bucket,
-        token: str | None,
+        config: PurgeConfig | ConfigError,
         *,
         log: Log = json_log,
         clock: Clock | None = None,
-        max_existence_list_calls: int = DEFAULT_MAX_EXISTENCE_LIST_CALLS,
     ) -> None:
         self._bucket = bucket
-        self._token = token or None
+        self._config = config
         self._log = log
         self._clock = clock or SystemClock()
-        self._max_existence_list_calls = max_existence_list_calls
-        self._config_error = None if self._token else "DELETE_PROXY_TOKEN is not set"
 
     @classmethod
-    def from_env(
-        cls, bucket: Bucket, env: Mapping[str, str | None], **options: Any
-    ) -> PurgeService:
-        """The service as the Worker's vars and secrets configure it. A bad value does not
-        raise: every request then answers 503 naming it, and nothing is deleted."""
-        raw = (env.get(MAX_LIST_CALLS_VARIABLE) or "").strip()
-        budget = DEFAULT_MAX_EXISTENCE_LIST_CALLS
-        problem = None
-        if raw:
-            if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 10_000:
-                budget = int(raw)
-            else:
-                problem = (
-                    f"{MAX_LIST_CALLS_VARIABLE} must be a whole number from 1 to 10000, got {raw!r}"
-                )
-        service = cls(
-            bucket, env.get("DELETE_PROXY_TOKEN"), max_existence_list_calls=budget, **options
-        )
-        if problem is not None:
-            service._config_error = problem
-        return service
+    def from_env(cls, bucket: Bucket, env: EnvSource, **options: Any) -> PurgeService:
+        """The service as the Worker's vars and secrets configure it (a ``dict`` works as
+        ``env``). A bad or missing value does not raise; the service answers 503 for it."""
+        config: PurgeConfig | ConfigError
+        try:
+            config = read_config(env)
+        except ConfigError as error:
+            config = error
+        return cls(bucket, config, **options)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         started = self._clock.monotonic()
         path = urlsplit(request.url).path
         audit: dict[str, Any] = {
             "method": request.method,
-            "path": path,
+            "path": path if path in _ROUTES else describe_rejected(path),
             "ray": request.headers.get("cf-ray"),
             "client_ip": request.headers.get("cf-connecting-ip"),
             "user_agent": request.headers.get("user-agent"),
@@ -145,12 +137,15 @@ class PurgeService:
         }
         try:
             response = await self._route(request, path, audit)
-        except RequestRejected as rejection:
+        except BadInput as rejection:
             challenge = {"www-authenticate": "Bearer"} if rejection.status == 401 else {}
             response = error_response(
                 rejection.status, rejection.message, {**_NO_STORE, **challenge}
             )
             audit["error"] = rejection.message
+        except _Misconfigured as misconfiguration:
+            response = misconfigured(misconfiguration.error)
+            audit["error"] = f"misconfigured: {', '.join(misconfiguration.error.variables)}"
         except _Unavailable as error:
             response = error_response(503, str(error), _NO_STORE)
             audit["error"] = str(error)
@@ -163,53 +158,54 @@ class PurgeService:
         return response
 
     def _redacted(self, audit: dict[str, Any]) -> dict[str, Any]:
-        """``audit`` without the token. The presented token is never recorded, but a caller may
-        still put the secret where the line echoes what it sent (path, user agent, a key or
-        project id named in an error), e.g. a body ``{"projectId": <token>}``."""
-        if self._token is None:
+        """``audit`` without the token. The presented token is never recorded and refused
+        values are never quoted, but a caller may still put the secret where the line echoes
+        what it sent and validation accepted (its user agent, a key named in ``failed_keys``),
+        e.g. a body ``{"objectKeys": ["proj_<token>_a"]}``."""
+        if isinstance(self._config, ConfigError):
             return audit
-        return {name: _without(value, self._token) for name, value in audit.items()}
+        token = self._config.token
+        return {name: _without(value, token) for name, value in audit.items()}
 
     async def _route(self, request: HttpRequest, path: str, audit: dict[str, Any]) -> HttpResponse:
         method = _ROUTES.get(path)
         if method is None:
             raise RequestRejected(
-                404, f"no route {path}; try POST /delete, POST /delete-project or GET /health"
+                "no such route; try POST /delete, POST /delete-project or GET /health",
+                status=404,
             )
         if request.method != method:
             audit["error"] = f"{path} accepts {method} only"
             return error_response(405, audit["error"], {**_NO_STORE, "allow": method})
+        if isinstance(self._config, ConfigError):
+            raise _Misconfigured(self._config)
         if path == "/health":
-            if self._config_error is not None:
-                return json_response(
-                    503, {"status": "unconfigured", "error": self._config_error}, _NO_STORE
-                )
             return json_response(200, {"status": "ok"}, _NO_STORE)
-        self._authorize(request, audit)
+        self._authorize(request, self._config.token, audit)
         check_body_size(request)
         if path == "/delete":
-            return await self._delete(request, audit)
+            return await self._delete(request, self._config, audit)
         return await self._delete_project(request, audit)
 
-    def _authorize(self, request: HttpRequest, audit: dict[str, Any]) -> None:
-        if self._token is None:
-            raise _Unavailable("the delete proxy has no DELETE_PROXY_TOKEN configured")
-        if self._config_error is not None:
-            raise _Unavailable(f"the delete proxy is misconfigured: {self._config_error}")
+    def _authorize(self, request: HttpRequest, token: str, audit: dict[str, Any]) -> None:
         presented = bearer_token(request.headers)
         if presented is None:
-            raise RequestRejected(401, "missing bearer token: send Authorization: Bearer <token>")
-        if not token_matches(presented, self._token):
+            raise RequestRejected(
+                "missing bearer token: send Authorization: Bearer <token>", status=401
+            )
+        if not token_matches(presented, token):
             audit["auth"] = "wrong"
-            raise RequestRejected(401, "wrong bearer token")
+            raise RequestRejected("wrong bearer token", status=401)
         audit["auth"] = "ok"
 
-    async def _delete(self, request: HttpRequest, audit: dict[str, Any]) -> HttpResponse:
+    async def _delete(
+        self, request: HttpRequest, config: PurgeConfig, audit: dict[str, Any]
+    ) -> HttpResponse:
         keys = parse_delete(request)
         audit["keys"] = len(keys)
         try:
             existence = await find_existing(
-                self._bucket, keys, max_list_calls=self._max_existence_list_calls
+                self._bucket, keys, max_list_calls=config.max_list_calls
             )
         except Exception as error:
             raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
@@ -272,7 +268,7 @@ class PurgeService:
 
 def _without(value: Any, secret: str) -> Any:
     if isinstance(value, str):
-        return value.replace(secret, _REDACTED)
+        return value.replace(secret, REDACTED)
     if isinstance(value, list):
         return [_without(item, secret) for item in value]
     return value
