@@ -15,8 +15,6 @@ CORE = ROOT / "src" / "flaresuite"
 WORKER_SIDE = [*(ROOT / "src").glob("*_worker.py"), *(ROOT / "src" / "cfbindings").glob("*.py")]
 RUNTIME = {"js", "pyodide", "workers"}
 HOST_ONLY = {"flaresuite_host", "httpx", "websockets", "yaml", "boto3", "botocore"}
-NOT_YET_LAYERED = {CORE / "purge" / "client.py"}
-"""Being moved onto the core's HttpFetch; remove from here when it no longer imports httpx."""
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -31,8 +29,6 @@ def imported_packages(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_core_imports_neither_the_runtime_nor_the_host(path):
-    if path in NOT_YET_LAYERED:
-        pytest.xfail("not yet moved onto HttpFetch")
     assert imported_packages(path) & (RUNTIME | HOST_ONLY) == set()
 
 

@@ -5,11 +5,13 @@ nothing, and the Python client talking to it."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
+from tests.support.hostile import LANE_BODIES
 
 from driver import RECORD_R2_CALLS, LaneConfig
+from flaresuite.http import HttpFetch, HttpRequest, HttpResponse
 from flaresuite.purge.client import DeleteProxyClient, DeleteProxyRejected
 
 pytestmark = pytest.mark.lane
@@ -94,7 +96,7 @@ def test_delete_project_removes_exactly_the_projects_keys_in_all_four_patterns(l
 def test_a_2500_key_delete_takes_three_r2_delete_calls(lane):
     keys = [f"projects/7/assets/{i:05}.png" for i in range(2500)]
     seed(lane, keys)
-    response = post(lane, "/delete", {"objectKeys": keys + ["projects/7/assets/missing.png"]})
+    response = post(lane, "/delete", {"objectKeys": [*keys, "projects/7/assets/missing.png"]})
     body = response.json()
     assert response.status == 200
     assert (body["total"], body["deleted"], body["failed"], body["absent"]) == (2501, 2501, 0, 1)
@@ -145,60 +147,84 @@ def test_health_needs_no_token(lane):
     assert (response.status, response.json()) == (200, {"status": "ok"})
 
 
-class LaneTransport(httpx.AsyncBaseTransport):
+def lane_fetch(lane) -> HttpFetch:
     """Carries the client's requests into the lane's Worker instead of over a socket."""
 
-    def __init__(self, lane) -> None:
-        self.lane = lane
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self.lane.fetch(
+    async def fetch(request: HttpRequest) -> HttpResponse:
+        answer = lane.fetch(
             request.method,
-            request.url.raw_path.decode(),
+            urlsplit(request.url).path,
             headers=dict(request.headers),
-            body=await request.aread(),
+            body=request.body,
         )
-        return httpx.Response(answer.status, headers=dict(answer.headers), content=answer.body)
+        return HttpResponse(answer.status, dict(answer.headers), answer.body)
+
+    return fetch
 
 
 async def test_the_python_client_deletes_through_the_worker(lane):
     ours = project_keys("42", 25)
     loose = [f"uploads/42/{i:03}.bin" for i in range(250)]
     seed(lane, ours + loose + DECOYS)
-    transport = LaneTransport(lane)
-    async with DeleteProxyClient(
-        CONFIG.origin, TOKEN, keys_per_request=100, transport=transport
-    ) as client:
-        deleted = await client.delete(loose + ["uploads/42/never-existed.bin"])
-        preview = await client.delete_project("42", dry_run=True)
-        assert sorted(preview.keys) == sorted(ours)
-        assert r2_calls(lane).count("delete") == 3  # the dry run deleted nothing
-        assert set(ours) <= set(lane.r2_list(BUCKET))
-        project = await client.delete_project("42")
+    fetch = lane_fetch(lane)
+    client = DeleteProxyClient(CONFIG.origin, TOKEN, keys_per_request=100, fetch=fetch)
+    deleted = await client.delete([*loose, "uploads/42/never-existed.bin"])
+    preview = await client.delete_project("42", dry_run=True)
+    assert sorted(preview.keys) == sorted(ours)
+    assert r2_calls(lane).count("delete") == 3  # the dry run deleted nothing
+    assert set(ours) <= set(lane.r2_list(BUCKET))
+    project = await client.delete_project("42")
     assert (deleted.total, deleted.deleted, deleted.absent) == (251, 251, 1)
     assert project.ok and project.deletion.deleted == 100
-    assert (
-        r2_calls(lane).count("delete") == 3 + 1
-    )  # three requests of up to 100 keys, then the project
+    # Three requests of up to 100 keys, then the project.
+    assert r2_calls(lane).count("delete") == 3 + 1
     assert lane.r2_list(BUCKET) == sorted(DECOYS)
-    async with DeleteProxyClient(CONFIG.origin, "wrong", transport=transport) as client:
-        with pytest.raises(DeleteProxyRejected, match="401"):
-            await client.delete(DECOYS)
+    with pytest.raises(DeleteProxyRejected, match="401"):
+        await DeleteProxyClient(CONFIG.origin, "wrong", fetch=fetch).delete(DECOYS)
     assert lane.r2_list(BUCKET) == sorted(DECOYS)
 
 
-def test_without_a_configured_token_the_worker_refuses_every_delete(lane_factory):
-    lane = lane_factory(LaneConfig(main="src/purge_worker.py", r2_buckets=(BUCKET,)))
+@pytest.mark.parametrize("token", [None, "  \t "], ids=["unset", "whitespace"])
+def test_without_a_configured_token_the_worker_refuses_every_delete(lane_factory, token):
+    variables = {} if token is None else {"DELETE_PROXY_TOKEN": token}
+    lane = lane_factory(
+        LaneConfig(main="src/purge_worker.py", r2_buckets=(BUCKET,), vars=variables)
+    )
     lane.reset()
     seed_keys = ["proj_5_a"]
     for key in seed_keys:
         lane.r2_put(BUCKET, key, b"x")
-    response = post(lane, "/delete", {"objectKeys": seed_keys}, {"authorization": "Bearer "})
-    assert response.status == 503
+    for presented in ("Bearer ", f"Bearer {token or ''}", f"Bearer {TOKEN}"):
+        response = post(lane, "/delete", {"objectKeys": seed_keys}, {"authorization": presented})
+        assert response.status == 503
+        assert response.json()["variables"] == ["DELETE_PROXY_TOKEN"]
     assert lane.fetch("GET", "/health").status == 503
     assert lane.r2_list(BUCKET) == seed_keys
 
 
-def test_the_client_module_imports_on_pyodide_without_ssl(lane):
-    # httpx needs `ssl`, which Pyodide lacks; the client imports it only when constructed.
+@pytest.mark.parametrize("name", sorted(LANE_BODIES))
+@pytest.mark.parametrize("path", ["/delete", "/delete-project"])
+def test_deep_and_non_utf8_bodies_are_400_on_pyodide_and_delete_nothing(lane, name, path):
+    # "[" * 10_000 + "]" * 10_000 used to kill the interpreter (RangeError, fatal), and BOM or
+    # UTF-16 bodies were decoded leniently and their keys deleted.
+    keys = ["a", "proj_9_a"]
+    seed(lane, keys)
+    response = post(lane, path, LANE_BODIES[name])
+    assert response.status == 400, response.body
+    assert response.json()["error"]
+    assert lane.r2_list(BUCKET) == keys
+    assert "delete" not in r2_calls(lane)
+    assert lane.fetch("GET", "/health").status == 200  # the Worker is still there
+
+
+def test_a_duplicate_dry_run_flag_is_refused_not_resolved_to_a_real_delete(lane):
+    keys = project_keys("9", 2)
+    seed(lane, keys)
+    response = post(lane, "/delete-project", b'{"projectId": "9", "dryRun": true, "dryRun": false}')
+    assert response.status == 400
+    assert lane.r2_list(BUCKET) == sorted(keys)
+
+
+def test_the_client_module_imports_on_pyodide(lane):
+    # It speaks through an injected HttpFetch, so a Worker could use it over cfbindings.fetch.
     assert lane.run_python("import flaresuite.purge.client\n'imported'") == "imported"

@@ -2,9 +2,14 @@
 
 :class:`DeleteProxyClient` validates keys locally, splits long key lists into requests the
 Worker accepts (at most 10,000 keys and 1 MiB of JSON each), and retries a request that got a
-5xx or no response at all, with exponential backoff and jitter. It never retries a 4xx: the
+5xx or no response at all, under the suite's one retry policy (:mod:`flaresuite.retry`:
+exponential backoff with full jitter, ``Retry-After`` honoured). It never retries a 4xx: the
 same request would be refused again. Deletes are idempotent, so a retry after a lost response
 is safe; the retried keys then come back ``absent``, because the first attempt removed them.
+
+It speaks HTTP through an injected :data:`~flaresuite.http.HttpFetch`, like every client in
+the core: on a host ``flaresuite_host.transport.httpx_fetch()``, in a Worker
+``cfbindings.fetch``, in tests whatever stands in for the Worker.
 
 :func:`schedule_delete` hands a deletion to a FastAPI-style ``BackgroundTasks``, so an
 endpoint can answer "project deleted" while its objects are removed after the response.
@@ -15,18 +20,20 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
+from flaresuite.errors import RuntimeFailure
+from flaresuite.http import HttpFetch, HttpRequest, HttpResponse, TransportError
+from flaresuite.jsonbody import BadJson, parse_json
 from flaresuite.logs import Log, json_log
-from flaresuite.purge.keys import unique_in_order, validate_key
+from flaresuite.ports import Clock, SystemClock
+from flaresuite.purge.keys import InvalidKey, unique_in_order, validate_key
 from flaresuite.purge.limits import MAX_BODY_BYTES, MAX_KEYS_PER_REQUEST
 from flaresuite.purge.patterns import validate_project_id
-
-if TYPE_CHECKING:
-    import httpx
+from flaresuite.retry import Again, Backoff, Retrier, RetryPolicy, Sleep, retry_after_seconds
 
 _T = TypeVar("_T")
 
@@ -94,7 +101,7 @@ class ProjectDeleteResult:
         return self.dry_run or bool(self.verified and self.deletion and self.deletion.ok)
 
 
-class DeleteProxyError(Exception):
+class DeleteProxyError(RuntimeFailure):
     """The delete proxy did not do what was asked."""
 
 
@@ -198,63 +205,47 @@ def _project_result(project_id: str, payload: Mapping[str, Any]) -> ProjectDelet
 
 
 class DeleteProxyClient:
-    """Async client of one delete proxy Worker; use as ``async with``."""
+    """Async client of one delete proxy Worker at ``base_url``, over ``fetch``.
+
+    The client holds no connection of its own: ``fetch`` does, and its owner closes it::
+
+        async with httpx_fetch() as fetch:
+            proxy = DeleteProxyClient(url, token, fetch=fetch)
+            result = await proxy.delete(keys)
+
+    ``max_attempts`` counts the first try; waits grow from ``backoff`` seconds and never exceed
+    ``max_backoff``. ``sleep``, ``rng`` and ``clock`` are for tests.
+    """
 
     def __init__(
         self,
         base_url: str,
         token: str,
         *,
+        fetch: HttpFetch,
         keys_per_request: int = DEFAULT_KEYS_PER_REQUEST,
         max_attempts: int = 5,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         timeout: float = 60.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        jitter: Callable[[], float] = random.random,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        # Imported here: the Pyodide lane has no `ssl`; every module under src/ must import there.
-        import httpx
-
         if not 1 <= keys_per_request <= MAX_KEYS_PER_REQUEST:
             raise ValueError(f"keys_per_request must be 1 to {MAX_KEYS_PER_REQUEST}")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self._httpx = httpx
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-            timeout=timeout,
-            transport=transport,
-        )
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("base_url must be an http(s) URL with a host")
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        self._fetch = fetch
         self._keys_per_request = keys_per_request
-        self._max_attempts = max_attempts
-        self._backoff = backoff
-        self._max_backoff = max_backoff
-        self._sleep = sleep
-        self._jitter = jitter
-
-    async def __aenter__(self) -> DeleteProxyClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    def backoff_delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt ``attempt`` (1-based): the exponential step
-        ``backoff * 2**(attempt-1)``, capped, of which a random half is kept ("equal jitter"),
-        so clients that failed together do not retry together."""
-        step = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
-        return step / 2 + self._jitter() * step / 2
+        self._timeout = timeout
+        self._clock = clock or SystemClock()
+        # RetryPolicy refuses max_attempts < 1.
+        policy = RetryPolicy(attempts=max_attempts, backoff=Backoff(backoff, max_backoff))
+        self._retrier = Retrier(policy, sleep=sleep, rng=rng, clock=self._clock)
 
     async def delete(self, keys: Iterable[str]) -> DeleteResult:
         """Delete ``keys`` (each at most once) and answer for every one.
@@ -264,7 +255,7 @@ class DeleteProxyClient:
         not the Worker's, and :class:`DeleteProxyUnavailable` when one request exhausts its
         retries.
         """
-        unique = unique_in_order(validate_key(key) for key in keys)
+        unique = unique_in_order(_valid_keys(keys))
         results: list[KeyResult] = []
         for chunk in split_keys(unique, max_keys=self._keys_per_request):
             try:
@@ -299,38 +290,70 @@ class DeleteProxyClient:
         return _read(payload, lambda answer: _project_result(project_id, answer))
 
     async def _post(self, path: str, document: object) -> dict[str, Any]:
-        body = _encoded(document)
-        reason = ""
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                response = await self._http.post(path, content=body)
-            except self._httpx.TransportError as error:
-                reason = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code < 500:
-                    return self._answer(response)
-                reason = f"HTTP {response.status_code}: {_error_text(response)}"
-            if attempt < self._max_attempts:
-                await self._sleep(self.backoff_delay(attempt))
-        raise _Exhausted(reason, self._max_attempts)
+        request = HttpRequest(
+            "POST", self._base_url + path, self._headers, _encoded(document), self._timeout
+        )
+        attempts = 0
 
-    def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        if response.status_code != 200:
-            raise DeleteProxyRejected(response.status_code, _error_text(response))
+        async def attempt() -> HttpResponse:
+            nonlocal attempts
+            attempts += 1
+            return await self._fetch(request)
+
+        def classify(response: HttpResponse) -> Again | None:
+            if response.status < 500:
+                return None
+            return Again(retry_after_seconds(response.header("retry-after"), self._clock.now()))
+
         try:
-            payload = response.json()
-        except ValueError:
-            raise DeleteProxyRejected(200, f"answer is not JSON: {response.text[:200]!r}") from None
-        if not isinstance(payload, dict):
-            raise DeleteProxyRejected(200, f"answer is not a JSON object: {response.text[:200]!r}")
-        return payload
+            outcome = await self._retrier.run(attempt, classify)
+        except TransportError as error:
+            raise _Exhausted(str(error), attempts) from None
+        response = outcome.value
+        if outcome.exhausted:
+            raise _Exhausted(f"HTTP {response.status}: {_error_text(response)}", attempts)
+        return _answer(response)
 
 
-def _error_text(response: httpx.Response) -> str:
+def _valid_keys(keys: Iterable[str]) -> Iterable[str]:
+    """``keys``, each checked; a bad one raises naming its position, not its content."""
+    for index, key in enumerate(keys):
+        try:
+            yield validate_key(key)
+        except InvalidKey as error:
+            raise InvalidKey(f"keys[{index}]: {error}") from None
+
+
+def _answer(response: HttpResponse) -> dict[str, Any]:
+    if response.status != 200:
+        raise DeleteProxyRejected(response.status, _error_text(response))
     try:
-        return str(response.json()["error"])
-    except (ValueError, KeyError, TypeError):
-        return response.text[:200] or response.reason_phrase
+        payload = _json(response)
+    except BadJson as error:
+        raise DeleteProxyRejected(
+            200, f"answer is not JSON ({error.message}): {_excerpt(response)!r}"
+        ) from None
+    if not isinstance(payload, dict):
+        raise DeleteProxyRejected(200, f"answer is not a JSON object: {_excerpt(response)!r}")
+    return payload
+
+
+def _json(response: HttpResponse) -> Any:
+    """The answer's JSON value. It goes through the same guard as a request body for its depth
+    and encoding checks; its size is not limited: the answer is already in memory, and a dry
+    run of a large project may rightly be many megabytes."""
+    return parse_json(response.body, max_bytes=len(response.body))
+
+
+def _excerpt(response: HttpResponse) -> str:
+    return response.body[:200].decode("utf-8", "replace")
+
+
+def _error_text(response: HttpResponse) -> str:
+    try:
+        return str(_json(response)["error"])
+    except (BadJson, KeyError, TypeError):
+        return _excerpt(response) or f"HTTP {response.status}"
 
 
 class BackgroundTasks(Protocol):
@@ -340,7 +363,13 @@ class BackgroundTasks(Protocol):
 
 
 async def delete_keys_task(
-    base_url: str, token: str, keys: Sequence[str], *, log: Log = json_log, **options: Any
+    base_url: str,
+    token: str,
+    keys: Sequence[str],
+    *,
+    fetch: HttpFetch,
+    log: Log = json_log,
+    **options: Any,
 ) -> DeleteResult | None:
     """Delete ``keys`` and log one JSON line saying how it went; never raises.
 
@@ -349,8 +378,8 @@ async def delete_keys_task(
     to send again when some failed. ``options`` go to :class:`DeleteProxyClient`.
     """
     try:
-        async with DeleteProxyClient(base_url, token, **options) as client:
-            result = await client.delete(keys)
+        client = DeleteProxyClient(base_url, token, fetch=fetch, **options)
+        result = await client.delete(keys)
     except DeleteProxyUnavailable as error:
         log(
             "purge.client.unavailable",
@@ -383,16 +412,19 @@ def schedule_delete(
     base_url: str,
     token: str,
     keys: Iterable[str],
+    *,
+    fetch: HttpFetch,
     **options: Any,
 ) -> None:
-    """Queue the deletion of ``keys`` to run after the response, e.g. from a FastAPI endpoint::
+    """Queue the deletion of ``keys`` to run after the response, e.g. from a FastAPI endpoint
+    whose app opened one ``httpx_fetch()`` for its lifetime::
 
     @router.delete("/projects/{project_id}")
     async def delete_project(project_id: str, background_tasks: BackgroundTasks):
         paths = await db.project_file_paths(project_id)
         await db.delete_project(project_id)
         schedule_delete(background_tasks, settings.delete_proxy_url,
-                        settings.delete_proxy_token, paths)
+                        settings.delete_proxy_token, paths, fetch=app.state.fetch)
         return {"message": "project deleted"}
     """
-    background_tasks.add_task(delete_keys_task, base_url, token, list(keys), **options)
+    background_tasks.add_task(delete_keys_task, base_url, token, list(keys), fetch=fetch, **options)
