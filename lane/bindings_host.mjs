@@ -1,5 +1,8 @@
-// The Miniflare Worker that hosts the lane's R2 and KV bindings, and the one R2 call the lane
-// routes through it instead of through Miniflare's binding proxy: list().
+import { wireDecode, wireEncode } from "./queues.mjs";
+
+// The Miniflare Worker that hosts the lane's R2, KV and queue bindings; the R2 call the lane
+// routes through it instead of through Miniflare's binding proxy (list()); and the queue
+// producer and consumer ends (queues.mjs says why they live here).
 //
 // Miniflare hands Node a proxy for every workerd object that is not plain data, and each
 // property read on it is a synchronous HTTP round trip into workerd. A listed R2 object is
@@ -26,15 +29,54 @@ function plain(o) {
     range: o.range, storageClass: o.storageClass, ssecKeyMd5: o.ssecKeyMd5,
   };
 }
+${wireEncode.toString()}
+${wireDecode.toString()}
+const OPS = {
+  // R2Bucket.list(options), the page as data.
+  "/r2/list": async (env, { binding, options }) => {
+    const page = await env[binding].list(options);
+    return { ...page, objects: page.objects.map(plain) };
+  },
+  // WorkerQueue.send(body, options) or sendBatch(messages, options) on the real producer.
+  "/queue/send": async (env, { binding, method, messages, options }) => {
+    const decoded = messages.map(({ body, ...rest }) => ({ body: wireDecode(body), ...rest }));
+    if (method === "send") {
+      const [{ body, ...sendOptions }] = decoded;
+      return (await env[binding].send(body, sendOptions)) ?? null;
+    }
+    return (await env[binding].sendBatch(decoded, options)) ?? null;
+  },
+};
 export default {
   async fetch(request, env) {
-    const { binding, options } = await request.json();
+    const op = OPS[new URL(request.url).pathname];
+    if (!op) return new Response("no such bindings host route", { status: 404 });
     try {
-      const page = await env[binding].list(options);
-      return Response.json({ page: { ...page, objects: page.objects.map(plain) } });
+      return Response.json({ result: await op(env, await request.json()) });
     } catch (error) {
       return Response.json({ error: { name: error.name, message: error.message } }, { status: 500 });
     }
+  },
+  // A batch from Miniflare's broker: the lane runs the Worker's handler and returns the calls
+  // it made, replayed here in order on the broker's messages; a handler that raised fails the
+  // batch here too, so the broker retries it as workerd's outcome "exception".
+  async queue(batch, env) {
+    const messages = batch.messages.map((m) => ({
+      id: m.id, timestamp: m.timestamp.getTime(), body: wireEncode(m.body), attempts: m.attempts,
+    }));
+    const response = await env.LANE.fetch("http://lane/queue", {
+      method: "POST",
+      body: JSON.stringify({ queue: batch.queue, messages, metadata: batch.metadata ?? null }),
+    });
+    const { calls, error } = await response.json();
+    const byId = new Map(batch.messages.map((m) => [m.id, m]));
+    for (const [op, ...args] of calls) {
+      if (op === "ack") byId.get(args[0])?.ack();
+      else if (op === "retry") byId.get(args[0])?.retry(args[1]);
+      else if (op === "ackAll") batch.ackAll();
+      else if (op === "retryAll") batch.retryAll(args[0]);
+    }
+    if (error !== null) throw new Error(error);
   },
 };
 `;
@@ -89,13 +131,19 @@ class HeadResult {
   }
 }
 
+// One bindings host operation (a route of OPS above); its error is rethrown as workerd's.
+export async function callBindingsHost(mf, route, args) {
+  const response = await mf.dispatchFetch(`http://bindings-host${route}`, {
+    method: "POST",
+    body: JSON.stringify(args),
+  });
+  const { result, error } = await response.json();
+  if (error) throw Object.assign(new (ERRORS[error.name] ?? Error)(error.message), { name: error.name });
+  return result;
+}
+
 // R2Bucket.list(options) for `binding`, run by the bindings host in one request.
 export async function listR2(mf, binding, options) {
-  const response = await mf.dispatchFetch("http://bindings-host/r2/list", {
-    method: "POST",
-    body: JSON.stringify({ binding, options: options ?? {} }),
-  });
-  const { page, error } = await response.json();
-  if (error) throw Object.assign(new (ERRORS[error.name] ?? Error)(error.message), { name: error.name });
+  const page = await callBindingsHost(mf, "/r2/list", { binding, options: options ?? {} });
   return { ...page, objects: page.objects.map((o) => new HeadResult(o)) };
 }

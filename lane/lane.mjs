@@ -1,10 +1,11 @@
 // The Pyodide lane: runs one Python Worker's entry module on Pyodide 314 in Node 22, with
-// real Miniflare R2/KV bindings and in-process Durable Objects, driven over JSON lines.
+// real Miniflare R2/KV/Queues bindings and in-process Durable Objects, driven over JSON lines.
 //
 //   node lane/lane.mjs < commands > replies
 //
 // Each stdin line is {"id": n, "op": "...", ...}; each reply is {"id": n, "ok": true,
-// "result": ...} or {"id": n, "ok": false, "error": "...", "kind": "worker" | "lane"}.
+// "result": ...} or {"id": n, "ok": false, "error": "...", "kind": "worker" | "lane"}, and
+// carries "memory": the size in bytes of Pyodide's WebAssembly memory once the command ended.
 // The first command must be {"op": "start", "config": {...}}. The Python driver
 // (tests/lane/driver.py) speaks this protocol; docs/runtime.md describes both.
 import { readFile, readdir } from "node:fs/promises";
@@ -12,7 +13,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { performance } from "node:perf_hooks";
 import { loadPyodide } from "pyodide";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { Miniflare, Response as MiniflareResponse, convertV4MiniflareOptions } from "miniflare";
 import {
   ExecutionContext,
   ScheduledController,
@@ -22,7 +23,8 @@ import {
   patchWaitUntil,
 } from "./runtime.mjs";
 import { DurableObjectNamespace } from "./durable_objects.mjs";
-import { BINDINGS_HOST_SCRIPT, listR2 } from "./bindings_host.mjs";
+import { BINDINGS_HOST_SCRIPT, callBindingsHost, listR2 } from "./bindings_host.mjs";
+import { LaneQueues, producerBindingName, wireDecode } from "./queues.mjs";
 
 const LANE_DIR = path.dirname(new URL(import.meta.url).pathname);
 const SESSION_DIR = "/session/metadata"; // where workerd puts the Worker's modules
@@ -64,15 +66,26 @@ class Lane {
     const t0 = performance.now();
     installGlobals();
     const { r2_buckets: r2 = [], kv_namespaces: kv = [] } = this.config;
-    // Miniflare (and its workerd) only hosts R2 and KV: a Worker without them does not pay for it.
+    this.queues = new LaneQueues(this, {
+      producers: this.config.queues ?? {},
+      consumers: this.config.queue_consumers ?? [],
+    });
+    const queueOptions = this.queues.miniflareOptions();
+    // Miniflare (and its workerd) only hosts R2, KV and queues: a Worker without them does not
+    // pay for it.
     this.mf = null;
-    if (r2.length + kv.length > 0) {
+    if (r2.length + kv.length > 0 || queueOptions.queueProducers) {
       this.mf = new Miniflare(
         convertV4MiniflareOptions({
           modules: true,
           script: BINDINGS_HOST_SCRIPT,
           r2Buckets: r2,
           kvNamespaces: kv,
+          ...queueOptions,
+          // The broker delivers each batch to the bindings host, which hands it to the lane.
+          serviceBindings: {
+            LANE: async (request) => MiniflareResponse.json(await this.queues.deliver(await request.json())),
+          },
           compatibilityDate: this.config.compatibility_date,
         }),
       );
@@ -90,6 +103,7 @@ class Lane {
       this.env[name] = rebadge(this.r2[name], "R2Bucket", { list: (options) => listR2(this.mf, name, options) });
     }
     for (const name of kv) this.env[name] = rebadge(this.kv[name], "KvNamespace");
+    Object.assign(this.env, this.queues.bindings());
     this.namespaces = {};
     for (const [binding, className] of Object.entries(this.config.durable_objects ?? {})) {
       this.namespaces[binding] = new DurableObjectNamespace(binding, className, this, {
@@ -194,8 +208,24 @@ class Lane {
     log(`uncaught: ${error?.stack ?? error}`);
   }
 
+  // The size of Pyodide's WebAssembly memory (the Python heap included). Linear memory never
+  // shrinks, so this is also the peak so far, the figure Cloudflare's 128 MB limit applies to.
+  memoryBytes() {
+    return this.pyodide?._module?.HEAPU8?.length ?? null;
+  }
+
+  // Called after every event, including those that run in the background (queue batches).
+  afterEvent() {
+    this.onEvent?.();
+  }
+
+  // One operation of the bindings host (bindings_host.mjs).
+  async bindingsHost(route, args) {
+    return await callBindingsHost(this.mf, route, args);
+  }
+
   // One event on a fresh Default(ctx, env), finished only when its waitUntil promises settle.
-  async #defaultEvent(prop, args, { relaxed }) {
+  async defaultEvent(prop, args, { relaxed }) {
     const ctx = new ExecutionContext();
     const instance = await this.construct("Default", ctx);
     try {
@@ -230,7 +260,7 @@ class Lane {
 
   async fetch(command) {
     const request = this.#request(command);
-    const response = await this.#defaultEvent("fetch", (ctx) => [request, this.env, ctx], {
+    const response = await this.defaultEvent("fetch", (ctx) => [request, this.env, ctx], {
       relaxed: true,
     });
     return await this.#wireResponse(response);
@@ -238,12 +268,12 @@ class Lane {
 
   async scheduled({ cron, scheduled_time: scheduledTime }) {
     const controller = new ScheduledController(scheduledTime ?? Date.now(), cron);
-    await this.#defaultEvent("scheduled", (ctx) => [controller, this.env, ctx], { relaxed: false });
+    await this.defaultEvent("scheduled", (ctx) => [controller, this.env, ctx], { relaxed: false });
     return { outcome: "ok", no_retry: controller.retryDisabled };
   }
 
   async rpc({ method, args = [] }) {
-    return toWire(await this.#defaultEvent(method, () => args, { relaxed: false }));
+    return toWire(await this.defaultEvent(method, () => args, { relaxed: false }));
   }
 
   async #wireResponse(response) {
@@ -468,6 +498,22 @@ class Lane {
     return null;
   }
 
+  // A message sent from outside the Worker, as its producer binding would send it.
+  async queueSend({ queue, body, content_type: contentType, delay_seconds: delaySeconds }) {
+    const message = { body: wireDecode(body) };
+    if (contentType) message.contentType = contentType;
+    if (delaySeconds) message.delaySeconds = delaySeconds;
+    if (!this.mf || !this.queues.miniflareOptions().queueProducers?.[producerBindingName(queue)]) {
+      throw new Error(`no queue ${queue} in this lane's producers or consumers`);
+    }
+    await this.queues.send(queue, "send", [message], {});
+    return null;
+  }
+
+  async queueDrain({ timeout_ms: timeoutMs = 30000 }) {
+    return toWire(await this.queues.drain(timeoutMs));
+  }
+
   async reset() {
     for (const name of Object.keys(this.r2)) {
       await this.r2Delete({ bucket: name, keys: await this.r2List({ bucket: name }) });
@@ -476,6 +522,7 @@ class Lane {
       for (const { name: key } of await this.kvList({ namespace: name })) await this.#kv(name).delete(key);
     }
     for (const ns of Object.values(this.namespaces)) ns.reset();
+    this.queues.reset();
     this.sockets.clear();
     logs.splice(0);
     return null;
@@ -575,6 +622,9 @@ const OPS = {
   kv_put: (a) => lane.kvPut(a),
   kv_list: (a) => lane.kvList(a),
   kv_delete: (a) => lane.kvDelete(a),
+  queue_send: (a) => lane.queueSend(a),
+  queue_drain: (a) => lane.queueDrain(a),
+  memory: async () => lane.memoryBytes(),
   logs: async () => logs.splice(0),
   reset: () => lane.reset(),
   run_python: (a) => lane.runPython(a),
@@ -609,12 +659,19 @@ async function handle(line) {
     } else {
       result = await OPS[op](args);
     }
-    reply({ id, ok: true, result: result ?? null });
+    reply({ id, ok: true, result: result ?? null, memory: lane?.memoryBytes() ?? null });
     if (op === "stop") process.exit(0);
   } catch (error) {
     // Whatever goes wrong while the Worker's code runs is the Worker's; the rest is ours.
     const kind = WORKER_OPS.has(op) || error instanceof WorkerError ? "worker" : "lane";
-    reply({ id, ok: false, kind, error: String(error?.message ?? error), stack: error?.stack ?? null });
+    reply({
+      id,
+      ok: false,
+      kind,
+      error: String(error?.message ?? error),
+      stack: error?.stack ?? null,
+      memory: lane?.memoryBytes() ?? null,
+    });
   }
 }
 

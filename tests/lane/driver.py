@@ -1,8 +1,8 @@
 """Drive the Pyodide lane (lane/lane.mjs) from pytest.
 
-One Node 22 process runs one Worker's entry module on Pyodide 314 with real Miniflare R2/KV
-bindings and in-process Durable Objects. :class:`Lane` speaks the lane's JSON-lines protocol
-over the process's stdin/stdout, one command at a time; the ``lane_factory`` fixture in
+One Node 22 process runs one Worker's entry module on Pyodide 314 with real Miniflare
+R2/KV/Queues bindings and in-process Durable Objects. :class:`Lane` speaks the lane's JSON-lines
+protocol over the process's stdin/stdout, one command at a time; the ``lane_factory`` fixture in
 ``conftest.py`` keeps one process per configuration for the whole pytest session.
 
 Example (see docs/runtime.md)::
@@ -19,6 +19,7 @@ Example (see docs/runtime.md)::
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import queue
@@ -90,6 +91,33 @@ def _pairs(mapping: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> tup
 
 
 @dataclass(frozen=True)
+class QueueConsumer:
+    """The Worker consumes ``queue`` (wrangler.toml's ``[[queues.consumers]]``). Defaults are
+    Cloudflare's, except ``max_batch_timeout``: 0 delivers a batch as soon as messages wait,
+    so tests do not sleep (Cloudflare's default is 5 s)."""
+
+    queue: str
+    max_batch_size: int = 10
+    max_batch_timeout: float = 0.0
+    """Seconds the broker waits for a batch to fill."""
+    max_retries: int = 3
+    """Deliveries after the first; then the message is dropped or dead-lettered."""
+    retry_delay: int = 0
+    """Seconds before a retried message is delivered again (unless retry() says)."""
+    dead_letter_queue: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "queue": self.queue,
+            "max_batch_size": self.max_batch_size,
+            "max_batch_timeout": self.max_batch_timeout,
+            "max_retries": self.max_retries,
+            "retry_delay": self.retry_delay,
+            "dead_letter_queue": self.dead_letter_queue,
+        }
+
+
+@dataclass(frozen=True)
 class LaneConfig:
     """What one lane process hosts: an entry module and the bindings wrangler.toml would give
     it. Hashable, so equal configurations share one process per session."""
@@ -100,6 +128,10 @@ class LaneConfig:
     kv_namespaces: tuple[str, ...] = ()
     durable_objects: tuple[tuple[str, str], ...] = ()
     """``{binding: class name}``: classes the entry module exports."""
+    queues: tuple[tuple[str, str], ...] = ()
+    """``{binding: queue name}``: queue producer bindings (``env.<binding>.send(...)``)."""
+    queue_consumers: tuple[QueueConsumer, ...] = ()
+    """Queues whose batches go to the Worker's ``queue(batch, env, ctx)``."""
     vars: tuple[tuple[str, str], ...] = ()
     """Plain-text vars and secrets alike (both are strings on ``env``)."""
     alarms: str = "auto"
@@ -116,6 +148,8 @@ class LaneConfig:
         object.__setattr__(self, "kv_namespaces", tuple(self.kv_namespaces))
         object.__setattr__(self, "durable_objects", _pairs(self.durable_objects))
         object.__setattr__(self, "vars", _pairs(self.vars))
+        object.__setattr__(self, "queues", _pairs(self.queues))
+        object.__setattr__(self, "queue_consumers", tuple(self.queue_consumers))
         object.__setattr__(self, "module_roots", tuple(self.module_roots))
         if self.alarms not in ("auto", "manual"):
             raise ValueError(f"alarms must be 'auto' or 'manual', not {self.alarms!r}")
@@ -137,6 +171,8 @@ class LaneConfig:
             "r2_buckets": list(self.r2_buckets),
             "kv_namespaces": list(self.kv_namespaces),
             "durable_objects": dict(self.durable_objects),
+            "queues": dict(self.queues),
+            "queue_consumers": [c.to_wire() for c in self.queue_consumers],
             "vars": dict(self.vars),
             "alarms": self.alarms,
             "compatibility_date": self.compatibility_date,
@@ -191,6 +227,71 @@ class DurableObjectState:
     """Whether an instance exists (False before the first event and after eviction)."""
     websockets: list[dict[str, Any]]
     """Open hibernatable sockets: ``{"tags": [...], "attachment": ...}``."""
+
+
+@dataclass(frozen=True)
+class DeliveredMessage:
+    id: str
+    body: Any
+    """As the consumer received it: JSON values, ``bytes``, ``datetime``, ``set``."""
+    attempts: int
+    """1 on the first delivery."""
+    outcome: str
+    """``acked``, ``retried`` (it will come again), ``dropped`` or ``dead-lettered`` (that was
+    its last attempt)."""
+
+
+@dataclass(frozen=True)
+class DeliveredBatch:
+    queue: str
+    messages: list[DeliveredMessage]
+    calls: list[list[Any]]
+    """What the handler called, in order: ``["ack", id]``, ``["retry", id, options]``,
+    ``["ackAll"]``, ``["retryAll", options]``."""
+    error: str | None
+    """The handler's exception (with its traceback): the broker then retries the batch."""
+
+
+def wire_encode(value: Any) -> Any:
+    """A Python value as lane/queues.mjs's ``wireDecode`` reads it (the structured-clone
+    values a queue message may carry)."""
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if isinstance(value, datetime.datetime):
+        return {"$date": value.timestamp() * 1000}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": [wire_encode(v) for v in value]}
+    if isinstance(value, (list, tuple)):
+        return [wire_encode(v) for v in value]
+    if isinstance(value, dict):
+        encoded = {str(k): wire_encode(v) for k, v in value.items()}
+        return {"$object": encoded} if any(k.startswith("$") for k in encoded) else encoded
+    return value
+
+
+def wire_decode(value: Any) -> Any:
+    """The inverse of :func:`wire_encode` (a JS ``Map`` becomes a ``dict``)."""
+    if isinstance(value, list):
+        return [wire_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((tag, tagged),) = value.items()
+        if tag == "$undefined":
+            return None
+        if tag == "$bigint":
+            return int(tagged)
+        if tag == "$date":
+            return datetime.datetime.fromtimestamp(tagged / 1000, tz=datetime.UTC)
+        if tag == "$bytes":
+            return base64.b64decode(tagged)
+        if tag == "$set":
+            return {wire_decode(v) for v in tagged}
+        if tag == "$map":
+            return {wire_decode(k): wire_decode(v) for k, v in tagged}
+        if tag == "$object":
+            return {k: wire_decode(v) for k, v in tagged.items()}
+    return {k: wire_decode(v) for k, v in value.items()}
 
 
 def _b64(data: bytes | str) -> str:
@@ -297,7 +398,8 @@ class DurableObject:
 def _expect_websocket(response: LaneResponse) -> WebSocket:
     if response.status != 101 or response.websocket is None:
         raise WorkerError(
-            f"expected a 101 response with a webSocket, got {response.status}: {response.body[:200]!r}"
+            "expected a 101 response with a webSocket, "
+            f"got {response.status}: {response.body[:200]!r}"
         )
     return response.websocket
 
@@ -313,6 +415,9 @@ class Lane:
         self.stderr: deque[str] = deque(maxlen=2000)
         self._replies: queue.Queue[str | None] = queue.Queue()
         self._next_id = 0
+        self.wasm_memory_bytes: int | None = None
+        """Size of Pyodide's WebAssembly memory after the last command: linear memory only
+        grows, so this is the peak so far (Cloudflare's 128 MB limit includes it)."""
         self._process = subprocess.Popen(
             [str(NODE), str(LANE_SCRIPT)],
             cwd=root,
@@ -360,6 +465,8 @@ class Lane:
             reply = json.loads(line)
             if reply["id"] == command_id:
                 break
+        if reply.get("memory") is not None:
+            self.wasm_memory_bytes = reply["memory"]
         if reply["ok"]:
             return reply["result"]
         error = WorkerError if reply["kind"] == "worker" else LaneError
@@ -466,6 +573,52 @@ class Lane:
 
     def durable_object(self, binding: str, name: str) -> DurableObject:
         return DurableObject(self, binding, name)
+
+    def queue_send(
+        self,
+        queue: str,
+        body: Any,
+        *,
+        content_type: str | None = None,
+        delay_seconds: int | None = None,
+    ) -> None:
+        """Sends one message to ``queue`` (by queue name) as a producer binding would;
+        ``body`` is a JSON value, ``bytes``, ``datetime`` or ``set``."""
+        self.call(
+            "queue_send",
+            queue=queue,
+            body=wire_encode(body),
+            content_type=content_type,
+            delay_seconds=delay_seconds,
+        )
+
+    def drain_queues(self, timeout: float = 30.0) -> list[DeliveredBatch]:
+        """Waits until every message sent so far to a queue the Worker consumes was acked, or
+        dropped/dead-lettered after its last attempt, and returns the batches delivered since
+        the last call, in delivery order. Miniflare's broker delivers them on its own schedule
+        (batch size, batch timeout, retry delays), each as one ``queue`` event."""
+        reply = self.call("queue_drain", timeout_ms=int(timeout * 1000), timeout=timeout + 30)
+        return [
+            DeliveredBatch(
+                queue=batch["queue"],
+                messages=[
+                    DeliveredMessage(
+                        id=m["id"],
+                        body=wire_decode(m["body"]),
+                        attempts=m["attempts"],
+                        outcome=m["outcome"],
+                    )
+                    for m in batch["messages"]
+                ],
+                calls=batch["calls"],
+                error=batch["error"],
+            )
+            for batch in reply
+        ]
+
+    def memory(self) -> int:
+        """Size in bytes of Pyodide's WebAssembly memory now (see ``wasm_memory_bytes``)."""
+        return self.call("memory")
 
     # Housekeeping.
 
