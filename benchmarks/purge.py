@@ -106,7 +106,8 @@ from cfbindings import R2Bucket, to_core_request
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        keys = json.loads((await to_core_request(request, max_body_bytes=1 << 20)).body)["objectKeys"]
+        body = (await to_core_request(request, max_body_bytes=1 << 20)).body
+        keys = json.loads(body)["objectKeys"]
         bucket = R2Bucket(self.env.PURGE_BUCKET)
         await asyncio.gather(*(bucket.delete([key]) for key in keys))
         return Response("{}")
