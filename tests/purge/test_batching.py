@@ -60,8 +60,8 @@ async def test_a_failed_batch_is_retried_key_by_key_so_one_bad_key_fails_alone(b
 
 async def test_clustered_keys_are_checked_with_one_list_call_per_1000(bucket):
     stored = [f"projects/7/{i:05}" for i in range(2500)]
-    await seed(bucket, stored + ["projects/8/a", "zzz"])
-    asked = stored + ["projects/7/missing"]
+    await seed(bucket, [*stored, "projects/8/a", "zzz"])
+    asked = [*stored, "projects/7/missing"]
     existence = await find_existing(bucket, asked, max_list_calls=100)
     assert existence.list_calls == 3
     assert existence.existing == frozenset(stored)
