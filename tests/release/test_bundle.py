@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flaresuite_host.release.errors import ReleaseSetupError
 from flaresuite_host.release.bundle import bundle_worker, read_bundle
-from flaresuite_host.release.errors import ReleaseError
+from flaresuite_host.release.errors import ReleaseError, ReleaseSetupError
 from flaresuite_host.release.fingerprint import MAX_BUNDLE_BYTES
 
 from .conftest import FakePywrangler
@@ -124,7 +123,9 @@ def test_two_workers_of_one_project_get_different_archives(project: Path) -> Non
 
 
 def test_a_file_in_the_way_of_the_manifest_is_refused(project: Path) -> None:
-    with pytest.raises(ReleaseError, match="flaresuite-bundle.json exists: the name is reserved"):
+    with pytest.raises(
+        ReleaseSetupError, match=r"flaresuite-bundle\.json exists: the name is reserved"
+    ):
         bundle_worker(project, "index", FakePywrangler(extra={"flaresuite-bundle.json": b"{}"}))
 
 
@@ -152,14 +153,14 @@ def test_files_left_by_an_earlier_build_are_not_packed(project: Path) -> None:
 def test_a_missing_wrangler_toml_is_reported_before_running_anything(project: Path) -> None:
     (project / "wrangler.toml").unlink()
     pywrangler = FakePywrangler()
-    with pytest.raises(ReleaseSetupError, match="wrangler.toml not found in project root"):
+    with pytest.raises(ReleaseSetupError, match=r"wrangler\.toml not found in project root"):
         bundle_worker(project, "index", pywrangler)
     assert pywrangler.calls == []
 
 
 def test_an_unparsable_wrangler_toml_is_reported(project: Path) -> None:
     (project / "wrangler.toml").write_text("name = \n")
-    with pytest.raises(ReleaseSetupError, match="wrangler.toml is not valid TOML"):
+    with pytest.raises(ReleaseSetupError, match=r"wrangler\.toml is not valid TOML"):
         bundle_worker(project, "index", FakePywrangler())
 
 
@@ -186,7 +187,7 @@ def test_a_failure_with_nothing_on_stderr_shows_stdout(project: Path) -> None:
 
 
 def test_a_zero_exit_without_the_entry_module_is_bundle_not_created(project: Path) -> None:
-    with pytest.raises(ReleaseError, match="^Bundle not created at dist/purge/purge_worker.py"):
+    with pytest.raises(ReleaseError, match=r"^Bundle not created at dist/purge/purge_worker\.py"):
         bundle_worker(project, "purge", FakePywrangler(writes=False))
 
 
@@ -200,7 +201,7 @@ def test_a_failed_build_leaves_no_archive_from_an_earlier_one(project: Path) -> 
 
 def test_an_unknown_worker_names_the_ones_that_exist(project: Path) -> None:
     pywrangler = FakePywrangler()
-    with pytest.raises(ReleaseSetupError, match="unknown Worker 'swarm'.*index, glean, purge"):
+    with pytest.raises(ReleaseSetupError, match=r"unknown Worker 'swarm'.*index, glean, purge"):
         bundle_worker(project, "swarm", pywrangler)
     assert pywrangler.calls == []
 
@@ -219,7 +220,7 @@ def test_a_worker_without_a_main_module_is_reported(project: Path) -> None:
 
 def test_a_bundle_over_10_mb_is_refused_and_not_written(project: Path) -> None:
     incompressible = hashlib.shake_256(b"seed").digest(MAX_BUNDLE_BYTES + 1)
-    with pytest.raises(ReleaseError, match="over Cloudflare's Worker size limit of 10 MB"):
+    with pytest.raises(ReleaseSetupError, match="over Cloudflare's Worker size limit of 10 MB"):
         bundle_worker(project, "index", FakePywrangler(extra={"big.bin": incompressible}))
     assert not (project / "dist" / "index.tar.gz").exists()
 
@@ -232,21 +233,21 @@ def test_read_bundle_returns_what_bundle_wrote(project: Path) -> None:
 
 
 def test_read_bundle_before_bundling_says_what_to_run(project: Path) -> None:
-    with pytest.raises(ReleaseError, match="run `flaresuite release bundle index` first"):
+    with pytest.raises(ReleaseSetupError, match="run `flaresuite release bundle index` first"):
         read_bundle(project, "index")
 
 
 def test_an_unreadable_wrangler_toml_is_reported(project: Path) -> None:
     (project / "wrangler.toml").unlink()
     (project / "wrangler.toml").mkdir()
-    with pytest.raises(ReleaseSetupError, match="cannot read .*wrangler.toml: .*Is a directory"):
+    with pytest.raises(ReleaseSetupError, match=r"cannot read .*wrangler\.toml: .*Is a directory"):
         bundle_worker(project, "index", FakePywrangler())
 
 
 def test_read_bundle_refuses_a_checksum_record_that_is_not_text(project: Path) -> None:
     bundle_worker(project, "index", FakePywrangler())
     (project / "dist" / "index.tar.gz.sha256").write_bytes(b"\xff\xfe  index.tar.gz\n")
-    with pytest.raises(ReleaseError, match="changed since it was bundled"):
+    with pytest.raises(ReleaseSetupError, match="changed since it was bundled"):
         read_bundle(project, "index")
 
 
@@ -262,5 +263,5 @@ def test_read_bundle_refuses_an_archive_changed_after_bundling(project: Path) ->
     bundle = bundle_worker(project, "index", FakePywrangler())
     with tarfile.open(bundle.archive, "w:gz") as tar:
         tar.addfile(tarfile.TarInfo("other.py"), io.BytesIO(b""))
-    with pytest.raises(ReleaseError, match="changed since it was bundled"):
+    with pytest.raises(ReleaseSetupError, match="changed since it was bundled"):
         read_bundle(project, "index")

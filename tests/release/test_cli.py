@@ -1,5 +1,6 @@
-"""``flaresuite release`` from the command line: output, and exit status 2 with a message for
-every error."""
+"""``flaresuite release`` from the command line: output, and a message with exit status 2 for
+every error the caller must fix (an option, wrangler.toml, the credentials, the order of the
+steps) or 1 for a step that failed with good inputs (the build)."""
 
 from __future__ import annotations
 
@@ -54,11 +55,20 @@ def no_credentials_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def fails_with(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    """Runs the CLI, expects exit status 2, and returns the error message."""
+    """Runs the CLI, expects exit status 2 (bad input), and returns the error message."""
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("flaresuite: error: ")
+    return captured.err
+
+
+def breaks_with(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Runs the CLI, expects exit status 1 (a runtime failure), and returns the message."""
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("flaresuite: failed: ")
     return captured.err
 
 
@@ -97,14 +107,14 @@ def test_bundle_reports_the_tools_stderr(project, monkeypatch, capsys) -> None:
         "run_subprocess",
         FakePywrangler(returncode=1, stderr='✘ [ERROR] Could not resolve "src/index_worker.py"\n'),
     )
-    error = fails_with(capsys, ["release", "bundle", "index", "--project-root", str(project)])
+    error = breaks_with(capsys, ["release", "bundle", "index", "--project-root", str(project)])
     assert "failed with exit status 1" in error
     assert '✘ [ERROR] Could not resolve "src/index_worker.py"' in error
 
 
 def test_bundle_not_created(project, monkeypatch, capsys) -> None:
     monkeypatch.setattr(release_cli, "run_subprocess", FakePywrangler(writes=False))
-    error = fails_with(capsys, ["release", "bundle", "index", "--project-root", str(project)])
+    error = breaks_with(capsys, ["release", "bundle", "index", "--project-root", str(project)])
     assert "Bundle not created at dist/index/index_worker.py" in error
 
 

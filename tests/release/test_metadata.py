@@ -6,7 +6,6 @@ import pytest
 import yaml
 
 from flaresuite_host.release.errors import ReleaseSetupError
-from flaresuite_host.release.errors import ReleaseError
 from flaresuite_host.release.fingerprint import MAX_BUNDLE_BYTES, Fingerprint
 from flaresuite_host.release.location import ArtifactLocation
 from flaresuite_host.release.metadata import artifact_config_map, owner_label, to_yaml
@@ -64,7 +63,7 @@ def test_a_bundle_of_exactly_10_mb_is_accepted_and_one_byte_more_refused() -> No
     at_limit = Fingerprint(sha256="0" * 64, size=MAX_BUNDLE_BYTES)
     assert config_map(bundle=at_limit)["data"]["size-bytes"] == str(MAX_BUNDLE_BYTES)
     with pytest.raises(
-        ReleaseError, match="10485761 bytes, over Cloudflare's Worker size limit of 10 MB"
+        ReleaseSetupError, match="10485761 bytes, over Cloudflare's Worker size limit of 10 MB"
     ):
         config_map(bundle=Fingerprint(sha256="0" * 64, size=MAX_BUNDLE_BYTES + 1))
 
@@ -100,7 +99,7 @@ def test_an_invalid_owner_label_value_is_refused(value: str) -> None:
 
 
 def test_the_owner_label_cannot_replace_managed_by() -> None:
-    with pytest.raises(ReleaseSetupError, match="cannot be app.kubernetes.io/managed-by"):
+    with pytest.raises(ReleaseSetupError, match=r"cannot be app\.kubernetes\.io/managed-by"):
         owner_label("app.kubernetes.io/managed-by", "someone")
 
 

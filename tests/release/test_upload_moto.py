@@ -167,9 +167,10 @@ def test_a_wrong_secret_is_refused_by_the_server(project, moto_s3, tmp_path, cap
     secret.mkdir()
     (secret / "access-key-id").write_text(moto_s3.credentials.access_key_id)
     (secret / "secret-access-key").write_text("not-the-secret")
-    assert upload(project, moto_s3, bucket, "index/x.tar.gz", "--credentials-dir", str(secret)) == 2
+    # The server refused the signature: a failed upload (1), not a usage error.
+    assert upload(project, moto_s3, bucket, "index/x.tar.gz", "--credentials-dir", str(secret)) == 1
     error = capsys.readouterr().err
-    assert error.startswith(f"flaresuite: error: upload of s3://{bucket}/index/x.tar.gz failed: ")
+    assert error.startswith(f"flaresuite: failed: upload of s3://{bucket}/index/x.tar.gz failed: ")
     assert "403 SignatureDoesNotMatch" in error
     assert "not-the-secret" not in error
     assert moto_s3.boto.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
@@ -186,7 +187,7 @@ def test_a_missing_bucket_is_reported(project, moto_s3, secret_dir, capsys) -> N
             "--credentials-dir",
             str(secret_dir),
         )
-        == 2
+        == 1
     )
     assert "404 NoSuchBucket" in capsys.readouterr().err
 
@@ -216,7 +217,7 @@ def test_an_unreachable_endpoint_is_reported_after_retries(project, tmp_path, ca
                 str(secret),
             ]
         )
-        == 2
+        == 1
     )
     error = capsys.readouterr().err
     assert "upload of s3://worker-scripts/k failed" in error

@@ -56,7 +56,7 @@ class CommandResult:
 
 Runner = Callable[[Sequence[str], Path], CommandResult]
 """Runs ``argv`` with the given working directory, waits for it, and returns its output.
-Raises :class:`ReleaseError` when the program cannot be started."""
+Raises :class:`ReleaseSetupError` when the program is not installed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ def bundle_worker(project_root: Path, worker: str, run: Runner) -> Bundle:
 
     files = collect_files(project_root / outdir)
     if MANIFEST in files:
-        raise ReleaseError(
+        raise ReleaseSetupError(
             f"{outdir.as_posix()}/{MANIFEST} exists: the name is reserved for "
             "the bundle's manifest; rename that file"
         )
@@ -235,7 +235,7 @@ def read_bundle(project_root: Path, worker: str) -> tuple[Path, bytes, Fingerpri
         record = checksum_file(archive).read_text(encoding="ascii", errors="replace")
         recorded = record.split(maxsplit=1)[0]
     except (FileNotFoundError, IndexError):
-        raise ReleaseError(
+        raise ReleaseSetupError(
             f"no bundle at {archive_name(worker)} with its .sha256 file: "
             f"run `flaresuite release bundle {worker}` first"
         ) from None
@@ -246,7 +246,7 @@ def read_bundle(project_root: Path, worker: str) -> tuple[Path, bytes, Fingerpri
         ) from None
     identity = fingerprint(data)
     if identity.sha256 != recorded:
-        raise ReleaseError(
+        raise ReleaseSetupError(
             f"{archive_name(worker)} changed since it was bundled (sha256 {identity.sha256}, "
             f"recorded {recorded}): run `flaresuite release bundle {worker}` again"
         )

@@ -1,7 +1,10 @@
 """``flaresuite release``: bundle a Worker, upload the bundle to R2, print its ConfigMap.
 
-Each sub-command is one stage of the Tekton pipeline in ``deploy/tekton/``. Every failure exits
-2 with a message that says what to fix (docs/release.md).
+Each sub-command is one stage of the Tekton pipeline in ``deploy/tekton/``. Errors are raised
+as the type that says whose they are, and the root CLI turns them into exit statuses
+(docs/release.md): 2 when the caller must change something (an option, wrangler.toml, the
+credentials, the order of the steps: :class:`ReleaseSetupError`, ``ConfigError``), 1 when a
+step failed with good inputs (the build, the upload: :class:`ReleaseError`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from flaresuite.errors import ConfigError
-from flaresuite.http import TransportError
+from flaresuite.errors import RuntimeFailure
 from flaresuite.s3.client import MIN_PART_SIZE, S3Client
 from flaresuite.s3.credentials import ACCESS_KEY_ID, SECRET_ACCESS_KEY, Credentials
-from flaresuite.s3.errors import S3Error
 from flaresuite_host.arguments import UsageError
 from flaresuite_host.progress import ProgressBar
 from flaresuite_host.release.bundle import CommandResult, bundle_worker, read_bundle
@@ -153,10 +154,7 @@ def add_commands(group: argparse.ArgumentParser) -> None:
 
 
 def run_bundle(args: argparse.Namespace) -> int:
-    try:
-        bundle = bundle_worker(args.project_root, args.worker, run_subprocess)
-    except (ConfigError, ReleaseSetupError, ReleaseError) as error:
-        raise UsageError(str(error)) from None
+    bundle = bundle_worker(args.project_root, args.worker, run_subprocess)
     archive = bundle.archive.relative_to(args.project_root).as_posix()
     if args.json:
         print(
@@ -179,13 +177,12 @@ def run_bundle(args: argparse.Namespace) -> int:
 
 
 def run_subprocess(argv: Sequence[str], cwd: Path) -> CommandResult:
-
     try:
         done = subprocess.run(
             list(argv), cwd=cwd, capture_output=True, text=True, errors="replace", check=False
         )
     except FileNotFoundError:
-        raise ReleaseError(
+        raise ReleaseSetupError(
             f"{argv[0]} not found on PATH: it comes with workers-py; run `uv sync` and call "
             "`uv run flaresuite release ...`"
         ) from None
@@ -205,12 +202,9 @@ def _part_size(text: str) -> int:
 
 
 def run_upload(args: argparse.Namespace) -> int:
-    try:
-        archive, data, identity = read_bundle(args.project_root, args.worker)
-        location = ArtifactLocation(args.bucket, args.key)
-        credentials = load_credentials(os.environ, args.credentials_dir)
-    except (ConfigError, ReleaseSetupError, ReleaseError) as error:
-        raise UsageError(str(error)) from None
+    archive, data, identity = read_bundle(args.project_root, args.worker)
+    location = ArtifactLocation(args.bucket, args.key)
+    credentials = load_credentials(os.environ, args.credentials_dir)
     result = asyncio.run(_upload(args, location, data, identity, credentials))
     if args.json:
         print(
@@ -242,7 +236,6 @@ async def _upload(
     identity: Fingerprint,
     credentials: Credentials,
 ) -> UploadResult:
-
     async with httpx_fetch() as fetch:
         try:
             client = S3Client(
@@ -261,8 +254,8 @@ async def _upload(
                 part_size=args.part_size,
                 on_progress=lambda sent, total: progress("upload", sent, total),
             )
-        except (S3Error, TransportError, ReleaseError) as error:
-            raise UsageError(
+        except RuntimeFailure as error:  # S3Error, TransportError, ReleaseError
+            raise ReleaseError(
                 f"upload of s3://{location.bucket}/{location.key} failed: {error}"
             ) from None
         finally:
@@ -270,24 +263,21 @@ async def _upload(
 
 
 def run_metadata(args: argparse.Namespace) -> int:
-    try:
-        _, _, identity = read_bundle(args.project_root, args.worker)
-        manifest = artifact_config_map(
-            name=args.name,
-            location=ArtifactLocation(args.bucket, args.key),
-            bundle=identity,
-            owner=owner_label(args.owner_label_key, args.owner_label_value),
-            managed_by=args.managed_by,
-            namespace=args.namespace,
-        )
-    except (ConfigError, ReleaseSetupError, ReleaseError) as error:
-        raise UsageError(str(error)) from None
+    _, _, identity = read_bundle(args.project_root, args.worker)
+    manifest = artifact_config_map(
+        name=args.name,
+        location=ArtifactLocation(args.bucket, args.key),
+        bundle=identity,
+        owner=owner_label(args.owner_label_key, args.owner_label_value),
+        managed_by=args.managed_by,
+        namespace=args.namespace,
+    )
     text = to_yaml(manifest)
     if args.output is None:
         sys.stdout.write(text)
     else:
         try:
             args.output.write_text(text, encoding="utf-8")
-        except OSError as error:
+        except OSError as error:  # --output names a place that cannot be written
             raise UsageError(f"cannot write {args.output}: {error.strerror}") from None
     return 0

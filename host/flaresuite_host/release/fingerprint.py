@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from flaresuite_host.release.errors import ReleaseError
+from flaresuite_host.release.errors import ReleaseSetupError
 
 MAX_BUNDLE_BYTES = 10 * 1024 * 1024
 """Cloudflare refuses a Worker whose compressed upload exceeds 10 MB on the paid plan
@@ -27,7 +27,7 @@ def fingerprint(data: bytes) -> Fingerprint:
 def check_size(bundle: Fingerprint, what: str) -> None:
     """Refuses a bundle Cloudflare would refuse, before anyone uploads or deploys it."""
     if bundle.size > MAX_BUNDLE_BYTES:
-        raise ReleaseError(
+        raise ReleaseSetupError(
             f"{what} is {bundle.size} bytes, over Cloudflare's Worker size limit of 10 MB "
             f"({MAX_BUNDLE_BYTES} bytes); drop dependencies or split the Worker"
         )

@@ -109,5 +109,4 @@ def artifact_config_map(
 
 
 def to_yaml(manifest: dict[str, object]) -> str:
-
     return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
