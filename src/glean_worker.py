@@ -7,25 +7,19 @@ there. The mode of a cron run comes from ``controller.cron``. Runs are awaited, 
 cut off 30 s after a response.
 """
 
-from cfbindings import KVNamespace, fetch, to_core_request, to_worker_response
-from flaresuite.glean.app import KV_BINDING, GleanApp
-from flaresuite.glean.config import ENV_NAMES
+from cfbindings import EnvVars, KVNamespace, fetch, to_core_request, to_worker_response
+from flaresuite.glean.app import KV_BINDING, MAX_REQUEST_BODY, GleanApp
 from workers import WorkerEntrypoint
 
 
 class Default(WorkerEntrypoint):
     def _app(self) -> GleanApp:
         kv = getattr(self.env, KV_BINDING, None)
-        return GleanApp(
-            {name: getattr(self.env, name, None) for name in ENV_NAMES},
-            KVNamespace(kv) if kv is not None else None,
-            fetch,
-        )
+        return GleanApp(EnvVars(self.env), None if kv is None else KVNamespace(kv), fetch)
 
     async def scheduled(self, controller, env, ctx):
         await self._app().scheduled(str(controller.cron))
 
     async def fetch(self, request):
-        return to_worker_response(
-            await self._app().handle(await to_core_request(request, max_body_bytes=64 * 1024))
-        )
+        core = await to_core_request(request, max_body_bytes=MAX_REQUEST_BODY)
+        return to_worker_response(await self._app().handle(core))

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from flaresuite.glean.app import RunFailed
+from flaresuite.glean.direct import REFUSALS_KEPT
 from flaresuite.glean.state import CHECKPOINT_KEY, UNFINISHED_UPLOAD_KEY
 from flaresuite.stores.memory import MemoryKeyValue
-from tests.glean.glean_fakes import answer, direct_env, doc
+from tests.glean.glean_fakes import Logs, answer, direct_env, doc
 
 FULL_CRON = "0 2 * * *"
 
@@ -186,14 +187,95 @@ async def test_an_empty_source_never_empties_the_datasource(world, make_app):
     assert world.glean_requests() == []
 
 
-async def test_an_invalid_document_stops_the_run_and_names_it(world, make_app):
+async def test_an_invalid_document_is_refused_by_id_and_the_rest_are_indexed(
+    world, make_app, clock
+):
+    """Issue 12.11: one bad document no longer stops the run; it is named with the reason."""
     documents = [doc(n) for n in range(3)]
     documents[1] = {**doc(1), "updatedAt": 1_763_000_000_000}
     world.serve_documents(documents, page_size=500)
+    kv = MemoryKeyValue(clock)
+    logs = Logs()
 
-    with pytest.raises(RunFailed, match=r"'doc-000001': updatedAt 1763000000000 looks like milli"):
+    record = await make_app(direct_env(world), kv, logs=logs).scheduled(FULL_CRON)
+
+    [page] = world.glean_requests()
+    assert [d["id"] for d in page.body["documents"]] == ["doc-000000", "doc-000002"]
+    assert (record.status, record.documents_indexed, record.documents_refused) == (
+        "completed",
+        2,
+        1,
+    )
+    refusal = {
+        "id": "doc-000001",
+        "reason": "updatedAt 1763000000000 looks like milliseconds; Glean wants epoch seconds",
+    }
+    assert json.loads(await kv.get("glean:last-run:FULL"))["refused"] == [refusal]
+    assert [e for e in logs if e["event"] == "glean.document_refused"] == [
+        {"event": "glean.document_refused", **refusal}
+    ]
+
+
+async def test_a_lone_surrogate_refuses_only_its_document_and_names_it(world, make_app, clock):
+    """A JSON escape such as \\ud800 decodes to a lone surrogate, which UTF-8 cannot carry: it
+    used to fail the whole run without naming the document."""
+    documents = [doc(0), doc(1, title="broken \ud800 title"), doc(2)]
+    world.serve_documents(documents, page_size=500)
+
+    record = await make_app(direct_env(world)).scheduled(FULL_CRON)
+
+    assert record.documents_indexed == 2
+    assert [r.to_json() for r in record.refused] == [
+        {"id": "doc-000001", "reason": "title holds a lone surrogate, which UTF-8 cannot encode"}
+    ]
+
+
+async def test_a_source_of_only_invalid_documents_never_empties_the_datasource(world, make_app):
+    world.serve_documents([doc(n, permissions={}) for n in range(3)], page_size=500)
+
+    with pytest.raises(RunFailed, match=r"listed no valid documents \(3 refused\)"):
         await make_app(direct_env(world)).scheduled(FULL_CRON)
     assert world.glean_requests() == []
+
+
+async def test_only_the_first_refusals_are_kept_but_all_are_counted(world, make_app):
+    documents = [doc(n, objectType="bad type") for n in range(30)] + [doc(30)]
+    world.serve_documents(documents, page_size=500)
+
+    record = await make_app(direct_env(world)).scheduled(FULL_CRON)
+
+    assert (record.documents_refused, len(record.refused)) == (30, REFUSALS_KEPT)
+
+
+async def test_a_200_carrying_an_error_fails_the_run_and_the_upload_stays_unfinished(
+    world, make_app, clock
+):
+    """Issue 12.10: it counted as success and moved the checkpoint."""
+    world.serve_documents([doc(1)], page_size=500)
+    world.script("bulkindexdocuments", answer(200, {"error": "upload rejected"}))
+    kv = MemoryKeyValue(clock)
+    await kv.put(CHECKPOINT_KEY, "1700000000")
+
+    with pytest.raises(RunFailed, match='bulkindexdocuments answered HTTP 200 with an error: "up'):
+        await make_app(direct_env(world), kv).scheduled(FULL_CRON)
+    assert await kv.get(CHECKPOINT_KEY) == "1700000000"
+    assert await kv.get(UNFINISHED_UPLOAD_KEY) == "id-2"
+
+
+async def test_a_source_past_its_page_cap_fails_the_run_before_the_last_page(
+    world, make_app, clock
+):
+    """Issue 12.9: past DOCUMENT_SOURCE_MAX_PAGES the run fails and the checkpoint stays; no
+    last page is sent, so Glean deletes nothing."""
+    world.serve_documents([doc(n) for n in range(1500)], page_size=100)
+    kv = MemoryKeyValue(clock)
+    await kv.put(CHECKPOINT_KEY, "1700000000")
+
+    with pytest.raises(RunFailed, match="more than 10 pages"):
+        await make_app(direct_env(world, DOCUMENT_SOURCE_MAX_PAGES="10"), kv).scheduled(FULL_CRON)
+    assert len(world.requests("/source")) == 10
+    assert all(not p.body["isLastPage"] for p in world.glean_requests())
+    assert await kv.get(CHECKPOINT_KEY) == "1700000000"
 
 
 async def test_a_source_error_fails_the_run_and_keeps_the_checkpoint(world, make_app, clock):

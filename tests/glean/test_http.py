@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from flaresuite.errors import ConfigError
 from flaresuite.glean.app import GleanApp
-from flaresuite.glean.config import ConfigError
 from flaresuite.glean.lock import KvLock
 from flaresuite.glean.modes import Mode
 from flaresuite.glean.state import CHECKPOINT_KEY
@@ -23,8 +23,8 @@ def trigger(body: object, headers=AUTH, method: str = "POST") -> HttpRequest:
     return HttpRequest(method, "https://glean.example.workers.dev/trigger", headers, raw)
 
 
-def health() -> HttpRequest:
-    return HttpRequest("GET", "https://glean.example.workers.dev/health")
+def health(headers=None) -> HttpRequest:
+    return HttpRequest("GET", "https://glean.example.workers.dev/health", headers or {})
 
 
 def parsed(response):
@@ -103,6 +103,40 @@ async def test_an_oversized_trigger_body_is_413(world, make_app, kv):
     status, _ = parsed(await make_app(direct_env(world), kv).handle(trigger(body)))
 
     assert status == 413 and world.seen == []
+
+
+async def test_a_body_the_host_stopped_reading_is_413(world, make_app, kv):
+    request = HttpRequest(
+        "POST", "https://glean.example.workers.dev/trigger", AUTH, b"", oversized=True
+    )
+
+    status, body = parsed(await make_app(direct_env(world), kv).handle(request))
+
+    assert status == 413 and body == {"error": "request body is larger than 1024 bytes"}
+    assert world.seen == [] and kv.values == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"[" * 1000, "nested 1000 levels deep"),
+        (b"[" * 65 + b"]" * 65, "nested 65 levels deep"),
+        (b'{"mode": "FULL", "mode": "INCREMENTAL"}', "names the same member more than once"),
+        (b'{"mode": "FULL", "x": NaN}', "NaN is not a JSON number"),
+        (b"\xef\xbb\xbf" + b'{"mode": "FULL"}', "without a byte-order mark"),
+        ('{"mode": "FULL"}'.encode("utf-16"), "without a byte-order mark"),
+        ('{"mode": "FULL"}'.encode("utf-16-le"), "body must be JSON"),
+    ],
+)
+async def test_a_body_the_json_guard_refuses_is_400_and_changes_nothing(
+    world, make_app, kv, body, error
+):
+    """``"["*1000`` raised an uncaught RecursionError (issue 12.1); a duplicated ``mode`` must
+    not pick one silently."""
+    status, answer_body = parsed(await make_app(direct_env(world), kv).handle(trigger(body)))
+
+    assert status == 400 and error in answer_body["error"]
+    assert world.seen == [] and kv.values == {}
 
 
 async def test_a_trigger_while_a_run_is_in_progress_is_409(world, make_app, kv, clock):
@@ -186,6 +220,7 @@ async def test_health_reports_ok_and_the_last_run_of_each_mode(world, make_app, 
         "finishedAt": "2026-11-23T02:00:01Z",
         "documentsIndexed": 1,
         "documentsDeleted": 0,
+        "documentsRefused": 0,
     }
     assert body["lastRuns"]["INCREMENTAL"] is None
 
@@ -198,21 +233,22 @@ async def test_health_shows_a_run_in_progress(world, make_app, kv, clock):
     assert body["running"]["mode"] == "INCREMENTAL"
 
 
-async def test_health_lists_every_config_error_and_no_secret(make_app, kv):
+async def test_a_misconfigured_worker_answers_503_naming_only_the_variables(make_app, kv):
     app = make_app({"GLEAN_INDEXING_API_TOKEN": "s3cret-token"}, kv)
 
-    status, body = parsed(await app.handle(health()))
+    for request in (health(), health(AUTH), trigger({"mode": "FULL"})):
+        response = await app.handle(request)
+        status, body = parsed(response)
 
-    assert status == 503 and body["status"] == "error"
-    assert body["errors"] == [
-        "GLEAN_TRIGGER_TOKEN (secret) is not set: POST /trigger needs it",
-        (
-            "neither CONNECTOR_API_URL (orchestrator mode) nor DOCUMENT_SOURCE_URL (direct mode) "
-            "is set: nothing to sync"
-        ),
-    ]
-    assert body["lastRuns"] == {"FULL": None, "INCREMENTAL": None}
-    assert "s3cret-token" not in json.dumps(body)
+        assert status == 503 and response.header("cache-control") == "no-store"
+        assert body == {
+            "error": (
+                "the Worker is misconfigured; check GLEAN_TRIGGER_TOKEN, CONNECTOR_API_URL, "
+                "DOCUMENT_SOURCE_URL"
+            ),
+            "variables": ["GLEAN_TRIGGER_TOKEN", "CONNECTOR_API_URL", "DOCUMENT_SOURCE_URL"],
+        }
+    assert kv.values == {}
 
 
 async def test_config_errors_are_logged_as_the_worker_starts(world, make_app, kv):
@@ -221,7 +257,10 @@ async def test_config_errors_are_logged_as_the_worker_starts(world, make_app, kv
     assert logs == [], "a sound configuration logs nothing"
 
     make_app(
-        {"GLEAN_INDEXING_API_TOKEN": "s3cret-token", "DOCUMENT_SOURCE_URL": "ftp://x"},
+        {
+            "GLEAN_INDEXING_API_TOKEN": "s3cret-token",
+            "DOCUMENT_SOURCE_URL": "ftp://x?apikey=s3cret-key",
+        },
         kv,
         logs=logs,
     )
@@ -230,14 +269,20 @@ async def test_config_errors_are_logged_as_the_worker_starts(world, make_app, kv
         {
             "event": "glean.config_error",
             "errors": [
-                "GLEAN_TRIGGER_TOKEN (secret) is not set: POST /trigger needs it",
-                "DOCUMENT_SOURCE_URL must be an http(s) URL with a host",
-                "set GLEAN_SERVER_URL (or GLEAN_INSTANCE) for direct mode",
-                "GLEAN_DATASOURCE is not set: direct mode indexes into one datasource",
+                "GLEAN_TRIGGER_TOKEN: is not set (a secret): POST /trigger needs it",
+                "GLEAN_SERVER_URL: is not set, nor is GLEAN_INSTANCE: direct mode needs one",
+                "GLEAN_DATASOURCE: is not set: direct mode indexes into one datasource",
+                "DOCUMENT_SOURCE_URL: must be a https/http URL with a host",
+            ],
+            "variables": [
+                "GLEAN_TRIGGER_TOKEN",
+                "GLEAN_SERVER_URL",
+                "GLEAN_DATASOURCE",
+                "DOCUMENT_SOURCE_URL",
             ],
         }
     ]
-    assert "s3cret-token" not in json.dumps(logs)
+    assert "s3cret" not in json.dumps(logs)
 
 
 async def test_a_missing_kv_binding_is_a_config_error(world, fetch):
@@ -245,16 +290,18 @@ async def test_a_missing_kv_binding_is_a_config_error(world, fetch):
 
     status, body = parsed(await app.handle(health()))
 
-    assert status == 503
-    assert body["errors"] == ["the KV namespace binding GLEAN_STATE is missing (wrangler.toml)"]
+    assert status == 503 and body["variables"] == ["GLEAN_STATE"]
+    assert app.config_error.problems[0].message == (
+        "the KV namespace binding is missing (wrangler.toml)"
+    )
 
 
 async def test_a_misconfigured_worker_refuses_triggers_and_fails_crons(world, make_app, kv):
-    app = make_app(direct_env(world, GLEAN_DATASOURCE=""), kv)
+    app = make_app(direct_env(world, GLEAN_DATASOURCE=" "), kv)
 
     status, body = parsed(await app.handle(trigger({"mode": "FULL"})))
-    assert status == 503 and "GLEAN_DATASOURCE is not set" in body["error"]
-    with pytest.raises(ConfigError, match="GLEAN_DATASOURCE is not set"):
+    assert status == 503 and body["variables"] == ["GLEAN_DATASOURCE"]
+    with pytest.raises(ConfigError, match="GLEAN_DATASOURCE: is not set"):
         await app.scheduled("0 2 * * *")
     assert world.seen == [] and kv.values == {}
 
@@ -265,3 +312,38 @@ async def test_health_survives_an_unreadable_run_record(world, make_app, kv):
     status, body = parsed(await make_app(direct_env(world), kv).handle(health()))
 
     assert status == 200 and body["lastRuns"]["FULL"] == {"status": "unreadable"}
+
+
+async def test_health_shows_a_stranger_no_error_text_and_the_token_holder_all(world, make_app, kv):
+    """Issue 12.3: a failed run's error can name the source and quote upstream answers."""
+    await kv.put(CHECKPOINT_KEY, "1763000000")
+    world.script("source", *[answer(500, {"detail": "db password expired for admin"})] * 6)
+    app = make_app(direct_env(world), kv)
+    await app.handle(trigger({"mode": "INCREMENTAL"}))
+
+    status, public = parsed(await app.handle(health()))
+    _, private = parsed(await app.handle(health(AUTH)))
+
+    assert status == 200
+    assert public["lastRuns"]["INCREMENTAL"] == {
+        "runId": "id-1",
+        "mode": "INCREMENTAL",
+        "trigger": "http",
+        "status": "error",
+        "startedAt": "2026-11-23T02:00:00Z",
+        "finishedAt": private["lastRuns"]["INCREMENTAL"]["finishedAt"],
+        "documentsIndexed": 0,
+        "documentsDeleted": 0,
+        "documentsRefused": 0,
+    }
+    assert "password" not in json.dumps(public) and "/source" not in json.dumps(public)
+    assert "db password expired" in private["lastRuns"]["INCREMENTAL"]["error"]
+
+
+@pytest.mark.parametrize(
+    "headers", [{"authorization": "Bearer wrong"}, {"authorization": ""}, {"authorization": "x"}]
+)
+async def test_health_with_a_wrong_token_is_401(world, make_app, kv, headers):
+    response = await make_app(direct_env(world), kv).handle(health(headers))
+
+    assert parsed(response) == (401, {"error": "missing or wrong bearer token"})

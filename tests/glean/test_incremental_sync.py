@@ -5,8 +5,10 @@ success."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from werkzeug import Response
 
 from flaresuite.glean.app import RunFailed
 from flaresuite.glean.state import CHECKPOINT_KEY
@@ -115,7 +117,7 @@ async def test_a_failed_run_leaves_the_checkpoint_so_the_next_run_asks_again(
     world.script("deletedocument", answer(403, {"detail": "token lacks scope"}))
     app = make_app(direct_env(world), kv)
 
-    with pytest.raises(RunFailed, match="deletedocument answered HTTP 403: .*token lacks scope"):
+    with pytest.raises(RunFailed, match=r"deletedocument answered HTTP 403: .*token lacks scope"):
         await app.scheduled(HOURLY_CRON)
     assert await kv.get(CHECKPOINT_KEY) == str(CHECKPOINT)
     assert json.loads(await kv.get("glean:last-run:INCREMENTAL"))["status"] == "error"
@@ -152,3 +154,85 @@ async def test_a_full_run_sets_the_checkpoint_the_next_incremental_run_starts_fr
     await app.scheduled(HOURLY_CRON)
 
     assert world.requests("/source")[0].query["since"] == str(full_started - 60)
+
+
+@pytest.mark.parametrize("endpoint", ["indexdocuments", "deletedocument"])
+async def test_a_200_carrying_an_error_fails_the_run_and_keeps_the_checkpoint(
+    world, make_app, kv, endpoint
+):
+    """Issue 12.10: it counted as success and moved the checkpoint."""
+    world.serve_documents(
+        [doc(1)], page_size=500, deleted=[{"id": "gone", "objectType": "Article"}]
+    )
+    world.script(endpoint, answer(200, {"error": {"message": "datasource is paused"}}))
+
+    with pytest.raises(RunFailed, match=f"/{endpoint} answered HTTP 200 with an error"):
+        await make_app(direct_env(world), kv).scheduled(HOURLY_CRON)
+    assert await kv.get(CHECKPOINT_KEY) == str(CHECKPOINT)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"<html>OK</html>", "not acceptable JSON"),
+        (b"[" * 3000, "not acceptable JSON (JSON is nested 3000 levels deep"),
+    ],
+)
+async def test_a_200_glean_cannot_have_meant_is_a_failure(world, make_app, kv, body, problem):
+    world.serve_documents([doc(1)], page_size=500)
+    world.script("indexdocuments", lambda: Response(body, status=200))
+
+    with pytest.raises(RunFailed, match=re.escape(problem)):
+        await make_app(direct_env(world), kv).scheduled(HOURLY_CRON)
+    assert await kv.get(CHECKPOINT_KEY) == str(CHECKPOINT)
+
+
+async def test_empty_and_plain_answers_from_glean_are_success(world, make_app, kv, clock):
+    world.serve_documents([doc(n) for n in range(3)], page_size=1)
+    world.script(
+        "indexdocuments",
+        lambda: Response(b"", status=200),
+        lambda: Response(b"{}", status=200),
+        lambda: Response(b'{"error": null}', status=200),
+    )
+    started = int(clock.now())
+
+    record = await make_app(direct_env(world), kv).scheduled(HOURLY_CRON)
+
+    assert record.documents_indexed == 3
+    assert await kv.get(CHECKPOINT_KEY) == str(started)
+
+
+async def test_a_source_past_its_page_cap_fails_and_keeps_the_checkpoint(world, make_app, kv):
+    """Issue 12.9: a source returning fresh cursors for ever was read 20,001 times."""
+    world.script(
+        "source", *[answer(200, {"documents": [], "nextCursor": f"c{n}"}) for n in range(4)]
+    )
+
+    with pytest.raises(RunFailed, match=r"more than 3 pages \(DOCUMENT_SOURCE_MAX_PAGES\)"):
+        await make_app(direct_env(world, DOCUMENT_SOURCE_MAX_PAGES="3"), kv).scheduled(HOURLY_CRON)
+    assert len(world.requests("/source")) == 3
+    assert await kv.get(CHECKPOINT_KEY) == str(CHECKPOINT)
+
+
+async def test_refused_documents_do_not_hold_back_the_rest_or_the_checkpoint(
+    world, make_app, kv, clock
+):
+    """The checkpoint moves: holding it would resend the same window every hour, growing, for
+    as long as the source keeps the bad document; the next FULL run picks it up once fixed."""
+    world.serve_documents(
+        [doc(1), doc(2, permissions={"allowAnonymousAccess": "false"}), doc(3)], page_size=500
+    )
+    started = int(clock.now())
+
+    record = await make_app(direct_env(world), kv).scheduled(HOURLY_CRON)
+
+    [batch] = world.requests("/api/index/v1/indexdocuments")
+    assert [d["id"] for d in batch.body["documents"]] == ["doc-000001", "doc-000003"]
+    assert [r.to_json() for r in record.refused] == [
+        {
+            "id": "doc-000002",
+            "reason": "permissions.allowAnonymousAccess must be true or false, got string",
+        }
+    ]
+    assert await kv.get(CHECKPOINT_KEY) == str(started)

@@ -31,7 +31,11 @@ async def test_both_crons_at_0200_make_exactly_one_full_run(world, make_app, kv,
     second = HOURLY_CRON if first == FULL_CRON else FULL_CRON
 
     results = dict(
-        zip([first, second], await asyncio.gather(app.scheduled(first), app.scheduled(second)))
+        zip(
+            [first, second],
+            await asyncio.gather(app.scheduled(first), app.scheduled(second)),
+            strict=True,
+        )
     )
 
     bulk = world.requests("/api/index/v1/bulkindexdocuments")

@@ -8,6 +8,11 @@ sending an empty last page, which would make Glean delete the whole datasource.
 
 INCREMENTAL sends what changed since the checkpoint through ``/indexdocuments``, paced to
 Glean's 600 documents per minute, then ``/deletedocument`` for each deletion of that page.
+
+A document that breaks Glean's schema (:mod:`.documents`) is refused by id with the reason,
+logged, and counted in the run's record; the rest are indexed. In a FULL run a refused
+document is missing from the upload, so Glean removes any earlier version of it: the run
+record says which ones, so the source can be fixed before the next FULL run.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flaresuite.errors import RuntimeFailure
 from flaresuite.glean.config import DirectConfig
 from flaresuite.glean.documents import InvalidDocument, serialize_document
 from flaresuite.glean.indexing import (
@@ -23,11 +29,13 @@ from flaresuite.glean.indexing import (
     MAX_PAGE_DOCUMENTS,
     GleanIndexingClient,
 )
-from flaresuite.glean.retry import Retrying, SlidingWindowLimiter
+from flaresuite.glean.pacing import SlidingWindowLimiter
 from flaresuite.glean.source import DocumentSource
-from flaresuite.glean.state import SyncState
+from flaresuite.glean.state import Refusal, SyncState
+from flaresuite.glean.upstream import Upstream
 from flaresuite.logs import Log
 from flaresuite.ports import Clock
+from flaresuite.retry import Sleep
 
 INDEX_DOCUMENTS_PER_MINUTE = 600
 """Glean's limit on ``/indexdocuments`` per token (``docs/get-started/rate-limits.mdx``)."""
@@ -39,14 +47,38 @@ OTHER_REQUESTS_PER_SECOND = 30
 """Glean's per-token limit on the remaining endpoints, ``/deletedocument`` among them."""
 
 
-class EmptyFullSync(Exception):
-    """The source listed no documents for a FULL run."""
+REFUSALS_KEPT = 20
+"""Refused documents named in a run's record and logged one by one; past this many, only the
+count grows (a source with a broken export could otherwise flood the log and the record)."""
+
+
+class EmptyFullSync(RuntimeFailure):
+    """The source listed no documents, or no valid one, for a FULL run."""
 
 
 @dataclass(frozen=True, slots=True)
 class SyncCounts:
     indexed: int
     deleted: int = 0
+    refused: int = 0
+    refusals: tuple[Refusal, ...] = ()
+    """The first :data:`REFUSALS_KEPT` refused documents."""
+
+
+class _Refusals:
+    """The documents a run refused: each logged, the first few kept for the run record."""
+
+    def __init__(self, log: Log) -> None:
+        self._log = log
+        self.count = 0
+        self.kept: list[Refusal] = []
+
+    def add(self, invalid: InvalidDocument) -> None:
+        self.count += 1
+        if len(self.kept) < REFUSALS_KEPT:
+            refusal = Refusal(invalid.document_id, invalid.reason)
+            self.kept.append(refusal)
+            self._log("glean.document_refused", **refusal.to_json())
 
 
 class _Batch:
@@ -76,26 +108,28 @@ class DirectSync:
     def __init__(
         self,
         config: DirectConfig,
-        retrying: Retrying,
+        upstream: Upstream,
         state: SyncState,
         *,
         clock: Clock,
+        sleep: Sleep,
         new_id: Callable[[], str],
         log: Log,
     ) -> None:
         self._config = config
         self._state = state
         self._clock = clock
-        self._sleep = retrying.sleep
+        self._sleep = sleep
         self._new_id = new_id
         self._log = log
         self._source = DocumentSource(
-            retrying,
+            upstream,
             config.source_url,
             token=config.source_token,
             page_size=config.source_page_size,
+            max_pages=config.source_max_pages,
         )
-        self._glean = GleanIndexingClient(retrying, config.glean_url, config.glean_token)
+        self._glean = GleanIndexingClient(upstream, config.glean_url, config.glean_token)
 
     async def full(self) -> SyncCounts:
         datasource = self._config.datasource
@@ -129,20 +163,28 @@ class DirectSync:
             )
 
         batch = _Batch(MAX_PAGE_DOCUMENTS)
+        refusals = _Refusals(self._log)
         async for page in self._source.pages():
             for document in page.documents:
-                encoded = _encode(document, datasource)
+                encoded = _encode(document, datasource, refusals)
+                if encoded is None:
+                    continue
                 if not batch.fits(encoded):
                     await send(batch.take(), last=False)
                 batch.add(encoded)
         if not batch.documents:
+            listed = (
+                f"no valid documents ({refusals.count} refused)"
+                if refusals.count
+                else "no documents"
+            )
             raise EmptyFullSync(
-                "the document source listed no documents; a FULL upload of nothing would "
+                f"the document source listed {listed}; a FULL upload of nothing would "
                 "delete every document of the datasource, so none was sent"
             )
         await send(batch.take(), last=True)
         await self._state.finish_upload()
-        return SyncCounts(indexed=indexed)
+        return SyncCounts(indexed, 0, refusals.count, tuple(refusals.kept))
 
     async def incremental(self, since: int) -> SyncCounts:
         datasource = self._config.datasource
@@ -161,9 +203,12 @@ class DirectSync:
             indexed += len(documents)
 
         batch = _Batch(INCREMENTAL_BATCH_DOCUMENTS)
+        refusals = _Refusals(self._log)
         async for page in self._source.pages(since=since):
             for document in page.documents:
-                encoded = _encode(document, datasource)
+                encoded = _encode(document, datasource, refusals)
+                if encoded is None:
+                    continue
                 if not batch.fits(encoded):
                     await send(batch.take())
                 batch.add(encoded)
@@ -173,15 +218,23 @@ class DirectSync:
                 await requests_limit.acquire(1)
                 await self._glean.delete_document(datasource, deletion.object_type, deletion.id)
                 deleted += 1
-        return SyncCounts(indexed=indexed, deleted=deleted)
+        return SyncCounts(indexed, deleted, refusals.count, tuple(refusals.kept))
 
 
-def _encode(document: object, datasource: str) -> bytes:
-    encoded = serialize_document(document, datasource)
+def _encode(document: object, datasource: str, refusals: _Refusals) -> bytes | None:
+    """The document's JSON, or ``None`` once it is refused."""
+    try:
+        encoded = serialize_document(document, datasource)
+    except InvalidDocument as invalid:
+        refusals.add(invalid)
+        return None
     if len(encoded) > MAX_PAGE_BYTES - ENVELOPE_BYTES:
-        doc_id = document.get("id") if isinstance(document, dict) else None
-        raise InvalidDocument(
-            f"document {doc_id!r}: {len(encoded)} bytes of JSON do not fit in one "
-            f"{MAX_PAGE_BYTES}-byte request"
+        assert isinstance(document, dict)  # serialize_document accepted it
+        refusals.add(
+            InvalidDocument(
+                document["id"],
+                f"{len(encoded)} bytes of JSON do not fit in one {MAX_PAGE_BYTES}-byte request",
+            )
         )
+        return None
     return encoded

@@ -12,6 +12,10 @@ Endpoints (``https://{instance}-be.glean.com/api/index/v1/...``, ``Authorization
 
 Documents arrive already serialised (:mod:`.documents`), so a page body is joined, never
 re-encoded.
+
+Success is a 2xx whose body is empty or a JSON object without an ``error`` member: a gateway
+or a misbehaving deployment can answer 200 ``{"error": ...}``, and counting that as success
+would move the checkpoint past documents Glean never took.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from flaresuite.errors import RuntimeFailure
 from flaresuite.glean.config import DIRECT_REQUEST_TIMEOUT
-from flaresuite.glean.retry import Retrying, excerpt
-from flaresuite.http import HttpRequest
+from flaresuite.glean.upstream import Upstream, excerpt, read_json
+from flaresuite.http import HttpRequest, HttpResponse
+from flaresuite.jsonbody import BadJson
 
 API_PATH = "/api/index/v1"
 
@@ -35,13 +41,13 @@ ENVELOPE_BYTES = 1024
 """Room kept in a page for the fields around ``documents`` (ids and flags, well under this)."""
 
 
-class GleanApiError(Exception):
-    """Glean refused a request (4xx other than 429) or kept failing."""
+class GleanApiError(RuntimeFailure):
+    """Glean refused a request (4xx other than 429), or answered 2xx with an error."""
 
 
 class GleanIndexingClient:
-    def __init__(self, retrying: Retrying, base_url: str, token: str) -> None:
-        self._retrying = retrying
+    def __init__(self, upstream: Upstream, base_url: str, token: str) -> None:
+        self._upstream = upstream
         self._base_url = base_url
         self._token = token
 
@@ -83,11 +89,27 @@ class GleanIndexingClient:
             body,
             timeout=DIRECT_REQUEST_TIMEOUT,
         )
-        response = await self._retrying.send(request)
+        response = await self._upstream.send(request)
         if not response.ok:
             raise GleanApiError(
-                f"Glean /{endpoint} answered HTTP {response.status}: {excerpt(response.body, 300)}"
+                f"Glean /{endpoint} answered HTTP {response.status}: {excerpt(response.body)}"
             )
+        problem = _error_in(response)
+        if problem is not None:
+            raise GleanApiError(f"Glean /{endpoint} answered HTTP {response.status} {problem}")
+
+
+def _error_in(response: HttpResponse) -> str | None:
+    """Why a 2xx answer is not a success, or ``None`` when it is."""
+    if not response.body.strip():
+        return None
+    try:
+        answer = read_json(response)
+    except BadJson as error:
+        return f"with a body that is not acceptable JSON ({error})"
+    if isinstance(answer, dict) and answer.get("error") is not None:
+        return f"with an error: {excerpt(json.dumps(answer['error']).encode())}"
+    return None
 
 
 def _with_documents(fields: dict[str, object], documents: Sequence[bytes]) -> bytes:

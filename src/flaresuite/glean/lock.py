@@ -18,10 +18,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from flaresuite.errors import RuntimeFailure
 from flaresuite.glean.modes import Mode
+from flaresuite.jsonbody import BadJson, parse_json
 from flaresuite.ports import Clock, KeyValue
 
 LOCK_KEY = "glean:lock"
+MAX_LOCK_BYTES = 4096
+"""A lock is about 120 bytes; anything much larger was not written by a run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +44,13 @@ class LockHolder:
         }
 
 
-class LockBusy(Exception):
+class LockBusy(RuntimeFailure):
     def __init__(self, holder: LockHolder) -> None:
         super().__init__(f"a {holder.mode.value} run ({holder.owner}) is in progress")
         self.holder = holder
 
 
-class LockLost(Exception):
+class LockLost(RuntimeFailure):
     """A run's lock expired and another run took it: the first must stop."""
 
 
@@ -62,14 +66,14 @@ class KvLock:
         if raw is None:
             return None
         try:
-            data = json.loads(raw)
+            data = parse_json(raw, max_bytes=MAX_LOCK_BYTES)
             holder = LockHolder(
                 str(data["owner"]),
                 Mode(data["mode"]),
                 float(data["acquiredAt"]),
                 float(data["expiresAt"]),
             )
-        except (ValueError, KeyError, TypeError):
+        except (BadJson, ValueError, KeyError, TypeError):
             return None
         return holder if holder.expires_at > self._clock.now() else None
 

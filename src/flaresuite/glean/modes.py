@@ -10,6 +10,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
+from flaresuite.errors import BadInput, RuntimeFailure
+from flaresuite.redact import describe_rejected
+
 
 class Mode(enum.Enum):
     FULL = "FULL"
@@ -18,11 +21,11 @@ class Mode(enum.Enum):
     """Add, update and delete what changed since the checkpoint (``/indexdocuments``)."""
 
 
-class InvalidMode(ValueError):
+class InvalidMode(BadInput):
     """A mode that is neither ``"FULL"`` nor ``"INCREMENTAL"``."""
 
 
-class UnknownCron(ValueError):
+class UnknownCron(RuntimeFailure):
     """A cron expression that no mode is scheduled on."""
 
 
@@ -33,7 +36,14 @@ def parse_mode(value: object) -> Mode:
         for mode in Mode:
             if value == mode.value:
                 return mode
-    raise InvalidMode(f'mode must be "FULL" or "INCREMENTAL", got {value!r}')
+    raise InvalidMode(f'mode must be "FULL" or "INCREMENTAL", got {_shown(value)}')
+
+
+def _shown(value: object) -> str:
+    """A refused mode as the error shows it: short values as written, anything else by type
+    and size only (the caller's own input, but an answer should not echo a large body)."""
+    text = repr(value)
+    return text if len(text) <= 40 else describe_rejected(value)
 
 
 def mode_for_cron(cron: str, schedule: Mapping[Mode, str]) -> Mode:

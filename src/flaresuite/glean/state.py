@@ -1,6 +1,7 @@
 """What the orchestrator remembers between invocations, in KV.
 
-* ``glean:last-run:{MODE}``: the last run record of each mode, shown by ``GET /health``;
+* ``glean:last-run:{MODE}``: the last run record of each mode, shown by ``GET /health`` (the
+  public fields of :data:`PUBLIC_RUN_FIELDS` to anyone, the whole record with the token);
 * ``glean:checkpoint``: epoch seconds from which the next INCREMENTAL run asks for changes;
   written only after a run succeeds (a FULL run included), from the time that run started;
 * ``glean:unfinished-upload``: the ``uploadId`` of a bulk upload that began and has not
@@ -17,19 +18,50 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flaresuite.glean.modes import Mode
-from flaresuite.glean.retry import Sleep
+from flaresuite.jsonbody import BadJson, parse_json
 from flaresuite.ports import Clock, KeyValue
+from flaresuite.retry import Sleep
 
 CHECKPOINT_KEY = "glean:checkpoint"
 UNFINISHED_UPLOAD_KEY = "glean:unfinished-upload"
+
+MAX_RECORD_BYTES = 1024 * 1024
+"""A run record is a few hundred bytes, a few KiB with refused documents named."""
 
 SAME_KEY_WRITE_INTERVAL = 1.0
 """KV takes at most one write per second to a key and answers a faster one with 429
 (developers.cloudflare.com/kv/platform/limits, "Writes to same key")."""
 
 
+PUBLIC_RUN_FIELDS = (
+    "runId",
+    "mode",
+    "trigger",
+    "status",
+    "startedAt",
+    "finishedAt",
+    "documentsIndexed",
+    "documentsDeleted",
+    "documentsRefused",
+)
+"""What anyone may read of a run: when it ran, how it ended and how much it did. Its ``error``
+and ``refused`` documents can name the source, upstream answers and document ids, so they
+are shown only to a caller with the trigger token (and logged)."""
+
+
 def last_run_key(mode: Mode) -> str:
     return f"glean:last-run:{mode.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A document a run did not index, and why (:class:`.documents.InvalidDocument`)."""
+
+    document_id: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.document_id, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +77,9 @@ class RunRecord:
     documents_indexed: int = 0
     documents_deleted: int = 0
     error: str | None = None
+    documents_refused: int = 0
+    refused: tuple[Refusal, ...] = ()
+    """The first refused documents (``documents_refused`` counts them all)."""
 
     def to_json(self) -> dict[str, object]:
         record: dict[str, object] = {
@@ -56,10 +91,20 @@ class RunRecord:
             "finishedAt": iso_utc(self.finished_at),
             "documentsIndexed": self.documents_indexed,
             "documentsDeleted": self.documents_deleted,
+            "documentsRefused": self.documents_refused,
         }
         if self.error is not None:
             record["error"] = self.error
+        if self.refused:
+            record["refused"] = [refusal.to_json() for refusal in self.refused]
         return record
+
+
+def public_run(record: object) -> object:
+    """A stored run record as ``GET /health`` shows it without the token."""
+    if not isinstance(record, dict):
+        return record
+    return {name: record[name] for name in PUBLIC_RUN_FIELDS if name in record}
 
 
 def iso_utc(epoch: float) -> str:
@@ -75,8 +120,8 @@ class SyncState:
         for mode in Mode:
             raw = await self._kv.get(last_run_key(mode))
             try:
-                runs[mode.value] = json.loads(raw) if raw else None
-            except ValueError:
+                runs[mode.value] = parse_json(raw, max_bytes=MAX_RECORD_BYTES) if raw else None
+            except BadJson:
                 # Written by something else; /health must still answer.
                 runs[mode.value] = {"status": "unreadable"}
         return runs
@@ -86,7 +131,10 @@ class SyncState:
 
     async def checkpoint(self) -> int | None:
         raw = await self._kv.get(CHECKPOINT_KEY)
-        return int(raw) if raw and raw.isdigit() else None
+        # ASCII digits only (int() also reads "١٢" and "1_000"), and few enough to convert.
+        if raw and raw.isascii() and raw.isdigit() and len(raw) <= 15:
+            return int(raw)
+        return None
 
     async def set_checkpoint(self, epoch_seconds: int) -> None:
         await self._kv.put(CHECKPOINT_KEY, str(epoch_seconds))
