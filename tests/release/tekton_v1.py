@@ -2,9 +2,9 @@
 per object, so that a misspelt or misplaced field fails a test instead of ``kubectl apply``.
 
 Field names are those of the Go types in tektoncd/pipeline ``pkg/apis/pipeline/v1``
-(pipeline_types.go, task_types.go, container_types.go, param_types.go, workspace_types.go,
-result_types.go, resolver_types.go); Kubernetes' own types (EnvVar, ObjectMeta) are cut down
-to the keys that can appear here.
+(pipeline_types.go, pipelinerun_types.go, task_types.go, container_types.go, param_types.go,
+workspace_types.go, result_types.go, resolver_types.go); Kubernetes' own types (EnvVar,
+ObjectMeta) are cut down to the keys that can appear here.
 """
 
 from __future__ import annotations
@@ -194,7 +194,42 @@ TASK = Obj(
     required=("apiVersion", "kind", "metadata", "spec"),
 )
 
-SCHEMAS = {"Pipeline": PIPELINE, "Task": TASK}
+RUN_WORKSPACE_BINDING = Obj(
+    {
+        "name": STRING,
+        "subPath": STRING,
+        "volumeClaimTemplate": dict,
+        "persistentVolumeClaim": dict,
+        "emptyDir": dict,
+        "configMap": dict,
+        "secret": dict,
+        "projected": dict,
+        "csi": dict,
+    },
+    required=("name",),
+)
+PIPELINE_RUN = Obj(
+    {
+        "apiVersion": OneOf(("tekton.dev/v1",)),
+        "kind": OneOf(("PipelineRun",)),
+        "metadata": OBJECT_META,
+        "spec": Obj(
+            {
+                "pipelineRef": Obj({"name": STRING, "resolver": STRING, "params": ListOf(PARAM)}),
+                "pipelineSpec": dict,
+                "params": ListOf(PARAM),
+                "status": STRING,
+                "timeouts": Obj({"pipeline": STRING, "tasks": STRING, "finally": STRING}),
+                "taskRunTemplate": Obj({"serviceAccountName": STRING, "podTemplate": dict}),
+                "workspaces": ListOf(RUN_WORKSPACE_BINDING),
+                "taskRunSpecs": list,
+            }
+        ),
+    },
+    required=("apiVersion", "kind", "metadata", "spec"),
+)
+
+SCHEMAS = {"Pipeline": PIPELINE, "Task": TASK, "PipelineRun": PIPELINE_RUN}
 
 
 def violations(node: object, schema: object, where: str = "") -> list[str]:

@@ -121,6 +121,19 @@ def test_kustomize_refuses_half_an_owner_label(checkout: Path, key: str, value: 
     assert not (checkout.parent / "calls").exists()
 
 
+def test_kustomize_refuses_to_build_without_a_config_map_name(checkout: Path) -> None:
+    done = run_step(
+        "kustomize-build-to-config-map",
+        "build-and-store",
+        checkout,
+        {"kubectl": KUBECTL, "kustomize": KUSTOMIZE},
+        {**kustomize_env("", ""), "CONFIG_MAP": ""},
+    )
+    assert done.returncode == 2
+    assert "kustomize-manifests-config-map-name" in done.stderr
+    assert not (checkout.parent / "calls").exists()
+
+
 def test_kustomize_reports_a_missing_directory(checkout: Path) -> None:
     (checkout / "_kustomize").rmdir()
     done = run_step(
@@ -132,6 +145,7 @@ def test_kustomize_reports_a_missing_directory(checkout: Path) -> None:
     )
     assert done.returncode == 2
     assert "kustomize directory _kustomize not found in project root" in done.stderr
+    assert 'pass kustomize-base-directory "" to the Pipeline to skip this stage' in done.stderr
 
 
 def test_the_bundle_step_records_the_archives_sha256_and_size_as_results(checkout: Path) -> None:
