@@ -208,6 +208,8 @@ class ObjectRecord {
         const pending = this.pending.splice(0);
         const outcomes = await Promise.allSettled(pending);
         for (const o of outcomes) if (o.status === "rejected") this.host.reportError(o.reason);
+        this.namespace.save(this);
+        this.host.afterEvent?.();
       }
     });
     this.#queue = run.catch(() => {});
@@ -271,6 +273,11 @@ class ObjectRecord {
   #disarm() {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+  }
+
+  // Stops the alarm timer without forgetting the alarm (the server is stopping).
+  stopAlarm() {
+    this.#disarm();
   }
 
   // Delivers the pending alarm now. A failed alarm is retried (up to 6 times, backing off
@@ -374,11 +381,34 @@ function makeStub(record) {
 export class DurableObjectNamespace {
   #objects = new Map();
 
-  constructor(bindingName, className, host, { autoAlarms }) {
+  constructor(bindingName, className, host, { autoAlarms, store = null }) {
     this.bindingName = bindingName;
     this.className = className;
     this.host = host;
     this.autoAlarms = autoAlarms;
+    this.store = store;
+  }
+
+  // Brings back every object the store saved: storage and alarm (an overdue alarm fires now).
+  restore() {
+    for (const saved of this.store?.load(this.bindingName) ?? []) {
+      const id = saved.name === undefined ? new DurableObjectId(saved.id) : this.idFromName(saved.name);
+      const record = this.#record(id);
+      record.data = saved.data;
+      if (saved.alarm !== null) record.scheduleAlarm(saved.alarm);
+    }
+  }
+
+  save(record) {
+    this.store?.save(this.bindingName, record.id.toString(), {
+      name: record.id.name,
+      data: record.data,
+      alarm: record.alarm,
+    });
+  }
+
+  stopAlarms() {
+    for (const record of this.#objects.values()) record.stopAlarm();
   }
 
   idFromName(name) {

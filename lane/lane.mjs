@@ -25,6 +25,8 @@ import {
 import { DurableObjectNamespace } from "./durable_objects.mjs";
 import { BINDINGS_HOST_SCRIPT, callBindingsHost, listR2 } from "./bindings_host.mjs";
 import { LaneQueues, producerBindingName, wireDecode } from "./queues.mjs";
+import { DevServer } from "./serve.mjs";
+import { DurableObjectStore } from "./persistence.mjs";
 
 const LANE_DIR = path.dirname(new URL(import.meta.url).pathname);
 const SESSION_DIR = "/session/metadata"; // where workerd puts the Worker's modules
@@ -40,7 +42,14 @@ const COMPATIBILITY_FLAGS = {
 };
 
 const logs = [];
+// Driven by tests, every line is kept for the `logs` command and echoed with a prefix; served
+// (`flaresuite dev`), lines go to the terminal as the Worker wrote them, and are not kept.
+let serving = false;
 function log(line) {
+  if (serving) {
+    process.stderr.write(`${line}\n`);
+    return;
+  }
   logs.push(line);
   process.stderr.write(`[worker] ${line}\n`);
 }
@@ -65,7 +74,10 @@ class Lane {
   async start() {
     const t0 = performance.now();
     installGlobals();
-    const { r2_buckets: r2 = [], kv_namespaces: kv = [] } = this.config;
+    const { r2_buckets: r2 = [], kv_namespaces: kv = [], resource_ids: ids = {} } = this.config;
+    // A binding's resource id (bucket name, namespace id) names its storage, as in wrangler.
+    const resources = (names) => Object.fromEntries(names.map((name) => [name, ids[name] ?? name]));
+    const persist = this.config.persist_path ?? null;
     this.queues = new LaneQueues(this, {
       producers: this.config.queues ?? {},
       consumers: this.config.queue_consumers ?? [],
@@ -79,8 +91,9 @@ class Lane {
         convertV4MiniflareOptions({
           modules: true,
           script: BINDINGS_HOST_SCRIPT,
-          r2Buckets: r2,
-          kvNamespaces: kv,
+          r2Buckets: resources(r2),
+          kvNamespaces: resources(kv),
+          ...(persist ? { resourcePersistencePath: persist } : {}),
           ...queueOptions,
           // The broker delivers each batch to the bindings host, which hands it to the lane.
           serviceBindings: {
@@ -105,17 +118,26 @@ class Lane {
     for (const name of kv) this.env[name] = rebadge(this.kv[name], "KvNamespace");
     Object.assign(this.env, this.queues.bindings());
     this.namespaces = {};
+    const store = persist ? new DurableObjectStore(persist) : null;
     for (const [binding, className] of Object.entries(this.config.durable_objects ?? {})) {
       this.namespaces[binding] = new DurableObjectNamespace(binding, className, this, {
         autoAlarms: (this.config.alarms ?? "auto") === "auto",
+        store,
       });
       this.env[binding] = this.namespaces[binding];
     }
 
-    await this.#loadPython();
-    const t2 = performance.now();
-    await this.#importMain();
-    const t3 = performance.now();
+    // Without a main module the lane only hosts bindings (`flaresuite dev r2 ...`).
+    let t2 = performance.now();
+    let t3 = t2;
+    if (this.config.main_module) {
+      await this.#loadPython();
+      t2 = performance.now();
+      await this.#importMain();
+      t3 = performance.now();
+      // Restored objects may have alarms due, which need the Worker's classes.
+      for (const ns of Object.values(this.namespaces)) ns.restore();
+    }
     this.timings = { miniflare_ms: t1 - t0, pyodide_ms: t2 - t1, import_ms: t3 - t2, total_ms: t3 - t0 };
     return { timings: this.timings, entrypoints: this.entrypoints };
   }
@@ -237,6 +259,7 @@ class Lane {
       throw error;
     } finally {
       instance.destroy();
+      this.afterEvent();
     }
   }
 
@@ -259,11 +282,18 @@ class Lane {
   }
 
   async fetch(command) {
-    const request = this.#request(command);
+    return await this.#wireResponse(await this.fetchRequest(this.#request(command)));
+  }
+
+  // Default.fetch(request), checked as workerd checks what a fetch handler returns.
+  async fetchRequest(request) {
     const response = await this.defaultEvent("fetch", (ctx) => [request, this.env, ctx], {
       relaxed: true,
     });
-    return await this.#wireResponse(response);
+    if (!(response instanceof globalThis.Response)) {
+      throw new WorkerError(`fetch handler returned ${String(response)}, not a Response`);
+    }
+    return response;
   }
 
   async scheduled({ cron, scheduled_time: scheduledTime }) {
@@ -538,10 +568,32 @@ class Lane {
     }
   }
 
+  // Serves the Worker over HTTP until the process is told to stop (serve.mjs).
+  async serve({ host, port }) {
+    serving = true;
+    logs.splice(0);
+    this.server = new DevServer(this, log);
+    for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => shutdown());
+    return await this.server.listen({ host, port });
+  }
+
   async stop() {
+    await this.server?.close();
+    for (const ns of Object.values(this.namespaces ?? {})) ns.stopAlarms();
     await this.mf?.dispose();
     return null;
   }
+}
+
+// Stops serving, disposes Miniflare (and its workerd) and exits: on stdin's end, SIGINT or
+// SIGTERM, whichever comes first.
+let stopping = null;
+function shutdown() {
+  stopping ??= (async () => {
+    await lane?.stop().catch((error) => process.stderr.write(`${error?.stack ?? error}\n`));
+    process.exit(0);
+  })();
+  return stopping;
 }
 
 // Miniflare's binding proxies have a null prototype, but the SDK's _EnvWrapper picks its
@@ -629,6 +681,7 @@ const OPS = {
   reset: () => lane.reset(),
   run_python: (a) => lane.runPython(a),
   ping: async () => "pong",
+  serve: (a) => lane.serve(a),
   stop: () => lane.stop(),
 };
 
@@ -679,7 +732,4 @@ const input = readline.createInterface({ input: process.stdin });
 input.on("line", (line) => {
   if (line.trim()) handle(line);
 });
-input.on("close", async () => {
-  await lane?.mf?.dispose().catch(() => {});
-  process.exit(0);
-});
+input.on("close", () => shutdown());

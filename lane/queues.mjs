@@ -248,7 +248,6 @@ export class LaneQueues {
     const deadLettered = messages.filter((m) => m.outcome === "dead-lettered").length;
     if (deadLettered > 0) this.#count(consumer.dead_letter_queue, deadLettered);
     this.#count(delivery.queue, -messages.filter((m) => m.outcome !== "retried").length);
-    this.lane.afterEvent();
     return { calls, error };
   }
 

@@ -13,11 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from flaresuite.errors import BadInput, ConfigError, RuntimeFailure
+from flaresuite_host.dev import cli as dev_cli
 from flaresuite_host.index import cli as index_cli
 from flaresuite_host.release import cli as release_cli
 from flaresuite_host.swarm import cli as swarm_cli
 
 COMMAND_GROUPS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    ("dev", "run a Worker of wrangler.toml locally on Pyodide, offline", dev_cli.add_commands),
     ("index", "build PEP 503/691 simple indexes", index_cli.add_commands),
     (
         "release",

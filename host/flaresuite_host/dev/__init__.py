@@ -1,0 +1,1 @@
+"""``flaresuite dev``: a Worker of wrangler.toml served locally on the Pyodide lane."""
