@@ -1,14 +1,18 @@
 """The Glean orchestrator Worker (src/glean_worker.py) on real Pyodide 314 with a real
 Miniflare KV namespace, pushing to a loopback Glean: the crons of 02:00 make exactly one FULL
-run, ``/trigger`` authenticates and validates, ``/health`` reports runs and config errors."""
+run, ``/trigger`` authenticates and validates (deep, non-UTF-8 and oversized bodies included),
+``/health`` reports runs to anyone and their errors only to the token holder, and a
+misconfigured Worker names its variables."""
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from tests.support.hostile import LANE_BODIES
 from werkzeug import Request, Response
 
 from driver import LaneConfig, WorkerError
@@ -55,6 +59,9 @@ class Upstream:
                 "nextCursor": None,
             }
             return Response(json.dumps(page), content_type="application/json")
+        if request.path == "/denied":
+            echo = f"key {request.args.get('apikey')} refused for {request.url}"
+            return Response(json.dumps({"error": echo}), status=403)
         if request.path == "/source":
             start = int(request.args.get("cursor", "0"))
             end = min(start + 500, DOCUMENTS)
@@ -72,8 +79,12 @@ class Upstream:
         return [body for name, _, body in self.seen if name == endpoint]
 
 
+def server_base(server) -> str:
+    return server.url_for("/").rstrip("/")
+
+
 def config(server) -> LaneConfig:
-    base = server.url_for("/").rstrip("/")
+    base = server_base(server)
     return LaneConfig(
         main="src/glean_worker.py",
         kv_namespaces=(KV,),
@@ -224,19 +235,17 @@ def test_health_reports_the_last_runs(lane):
     assert body["lastRuns"]["INCREMENTAL"] is None
 
 
-def test_health_shows_config_errors_and_crons_fail(lane_factory):
+def test_a_misconfigured_worker_names_its_variables_and_crons_fail(lane_factory):
     lane = lane_factory(LaneConfig(main="src/glean_worker.py", kv_namespaces=(KV,)))
     lane.reset()
 
     response = lane.fetch("GET", "/health")
 
     assert response.status == 503
-    assert response.json()["errors"] == [
-        "GLEAN_TRIGGER_TOKEN (secret) is not set: POST /trigger needs it",
-        (
-            "neither CONNECTOR_API_URL (orchestrator mode) nor DOCUMENT_SOURCE_URL (direct mode) "
-            "is set: nothing to sync"
-        ),
+    assert response.json()["variables"] == [
+        "GLEAN_TRIGGER_TOKEN",
+        "CONNECTOR_API_URL",
+        "DOCUMENT_SOURCE_URL",
     ]
     with pytest.raises(WorkerError, match="GLEAN_TRIGGER_TOKEN"):
         lane.scheduled("0 2 * * *", AT_0200_MS)
@@ -244,3 +253,58 @@ def test_health_shows_config_errors_and_crons_fail(lane_factory):
     # Each invocation says why in its log as it starts: /health, the cron, the trigger.
     logged = [r for r in lane.json_logs() if r["event"] == "glean.config_error"]
     assert len(logged) == 3 and all("GLEAN_TRIGGER_TOKEN" in r["errors"][0] for r in logged)
+
+
+TRIGGER_BODIES = {
+    **LANE_BODIES,
+    # Deep values within /trigger's 1 KiB, so the depth check itself runs on Pyodide; the
+    # first is the body that raised an uncaught RecursionError on CPython (issue 12.1).
+    "deep-1000": b"[" * 1000,
+    "deep-within-limit": b"[" * 500 + b"]" * 500,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGER_BODIES))
+def test_deep_and_non_utf8_trigger_bodies_are_refused_on_pyodide(lane, upstream, name):
+    """A deeply nested body used to take the whole interpreter down on Pyodide; BOM and UTF-16
+    bodies must not be decoded leniently. Bodies over 1 KiB are refused unread (413)."""
+    body = TRIGGER_BODIES[name]
+
+    response = lane.fetch("POST", "/trigger", AUTH, body)
+
+    assert response.status == (413 if len(body) > 1024 else 400), response.body
+    assert response.json()["error"]
+    assert upstream.seen == [] and lane.kv_list(KV) == []
+    assert lane.fetch("GET", "/health").status == 200  # the Worker is still there
+
+
+def test_an_oversized_trigger_body_is_413_without_being_read_whole(lane, upstream):
+    body = json.dumps({"mode": "FULL", "padding": "x" * (1024 * 1024)})
+
+    response = lane.fetch("POST", "/trigger", AUTH, body)
+
+    assert response.status == 413
+    assert response.json() == {"error": "request body is larger than 1024 bytes"}
+    assert upstream.seen == [] and lane.kv_list(KV) == []
+
+
+def test_health_shows_a_stranger_no_source_url_and_no_upstream_text(
+    lane_factory, httpserver, upstream
+):
+    """Issue 12.3: /health showed the source URL with its ``?apikey=`` and upstream excerpts.
+    Here the source refuses the key and echoes it back."""
+    base = config(httpserver)
+    leaky = f"{server_base(httpserver)}/denied?apikey=lane-s3cret-key"
+    lane = lane_factory(replace(base, vars={**dict(base.vars), "DOCUMENT_SOURCE_URL": leaky}))
+    lane.reset()
+
+    failed = lane.fetch("POST", "/trigger", AUTH, json.dumps({"mode": "FULL"}))
+    public = lane.fetch("GET", "/health")
+    private = lane.fetch("GET", "/health", AUTH)
+
+    assert failed.status == 502 and upstream.endpoints() == ["denied"]
+    assert public.json()["lastRuns"]["FULL"]["status"] == "error"
+    assert "error" not in public.json()["lastRuns"]["FULL"]
+    assert "denied" not in public.text and "s3cret" not in public.text
+    assert private.json()["lastRuns"]["FULL"]["error"] == "the document source answered HTTP 403"
+    assert not any("s3cret" in line for line in lane.logs())
