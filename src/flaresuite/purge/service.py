@@ -64,12 +64,6 @@ class _Unavailable(Exception):
     retry."""
 
 
-class _Misconfigured(Exception):
-    def __init__(self, error: ConfigError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 _NO_STORE = {"cache-control": "no-store"}
 """Per-key results describe one moment of the bucket; no cache should replay them."""
 
@@ -143,9 +137,9 @@ class PurgeService:
                 rejection.status, rejection.message, {**_NO_STORE, **challenge}
             )
             audit["error"] = rejection.message
-        except _Misconfigured as misconfiguration:
-            response = misconfigured(misconfiguration.error)
-            audit["error"] = f"misconfigured: {', '.join(misconfiguration.error.variables)}"
+        except ConfigError as error:
+            response = misconfigured(error)
+            audit["error"] = f"misconfigured: {', '.join(error.variables)}"
         except _Unavailable as error:
             response = error_response(503, str(error), _NO_STORE)
             audit["error"] = str(error)
@@ -178,7 +172,8 @@ class PurgeService:
             audit["error"] = f"{path} accepts {method} only"
             return error_response(405, audit["error"], {**_NO_STORE, "allow": method})
         if isinstance(self._config, ConfigError):
-            raise _Misconfigured(self._config)
+            # A fresh exception: re-raising the stored one would grow its traceback per request.
+            raise ConfigError(self._config.problems)
         if path == "/health":
             return json_response(200, {"status": "ok"}, _NO_STORE)
         self._authorize(request, self._config.token, audit)
