@@ -19,6 +19,7 @@ import json
 import pytest
 
 from driver import LaneConfig, WebSocket, WebSocketClosed
+from flaresuite.swarm import kernels
 
 pytestmark = pytest.mark.lane
 
@@ -50,6 +51,16 @@ def next_of(ws: WebSocket, kind: str) -> dict:
         if message["type"] == kind:
             return message["payload"]
     raise AssertionError(f"no {kind} in 50 frames")
+
+
+def complete(ws: WebSocket, chunk: dict, duration_ms: float = 40) -> None:
+    """Reports ``chunk`` done with its right result (as a device computes it)."""
+    result = kernels.expected_result(chunk["kind"], chunk["seed"], chunk["ops"])
+    send(
+        ws,
+        "JOB_COMPLETE",
+        {"chunkId": chunk["chunkId"], "durationMs": duration_ms, "result": result},
+    )
 
 
 def invite(lane, swarm: str = "lab", multi_use: bool = True) -> str:
@@ -145,7 +156,7 @@ def test_a_device_runs_a_job_through_the_durable_object(lane):
     send(ws, "JOB_REQUEST", {"slots": 3})
     chunks = next_of(ws, "JOB_ASSIGN")["chunks"]
     for chunk in chunks:
-        send(ws, "JOB_COMPLETE", {"chunkId": chunk["chunkId"], "durationMs": 40})
+        complete(ws, chunk)
 
     snapshot = state(lane)
     assert snapshot["queue"] == {"queued": 0, "assigned": 0, "done": 3, "failed": 0}
@@ -190,8 +201,8 @@ def test_after_eviction_the_object_rebuilds_from_storage_and_its_sockets(lane):
     assert swarm.state().live is False
     leaver.disconnect()  # wakes a fresh instance with a close event
 
-    send(keeper, "JOB_COMPLETE", {"chunkId": kept[0]["chunkId"], "durationMs": 10})
-    send(keeper, "JOB_COMPLETE", {"chunkId": kept[1]["chunkId"], "durationMs": 10})
+    complete(keeper, kept[0], 10)
+    complete(keeper, kept[1], 10)
     send(keeper, "JOB_REQUEST", {"slots": 2})
     again = next_of(keeper, "JOB_ASSIGN")["chunks"]
 

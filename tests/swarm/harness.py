@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from flaresuite.swarm import protocol
+from flaresuite.swarm import kernels, protocol
 from flaresuite.swarm.coordinator import Admission, Coordinator
 from flaresuite.swarm.effects import (
     Broadcast,
@@ -21,6 +21,8 @@ from flaresuite.swarm.effects import (
 )
 
 START = 1_800_000_000.0
+_CODE_DIGITS = str.maketrans("0123456789", "ABCDEFGHJK")
+"""Counter digits as code characters (codes have no 0 or 1)."""
 
 
 class Harness:
@@ -31,6 +33,9 @@ class Harness:
         self.ids = {
             "new_id": lambda: str(uuid.UUID(int=next(counter))),
             "new_secret": lambda: f"secret-{next(counter):032d}",
+            "new_code": lambda length: f"{next(counter):0{length}d}".translate(_CODE_DIGITS),
+            # Every result is checked, so a test never depends on the draw.
+            "sample": lambda: 0.0,
         }
         self.coordinator = Coordinator(swarm_id, **self.ids)
         self.stored: dict[str, str] = {}
@@ -108,7 +113,33 @@ class Harness:
         )
 
     def send(self, socket_id: str, kind: str, payload: dict[str, Any]) -> list[Effect]:
-        return self.send_raw(socket_id, protocol.encode(kind, payload))
+        (frame,) = protocol.encode(kind, payload)
+        return self.send_raw(socket_id, frame)
+
+    def result(self, chunk_id: str) -> int:
+        """The right result of a chunk the swarm still holds."""
+        chunk = self.coordinator.chunks[chunk_id]
+        return kernels.expected_result(chunk.kind, kernels.seed_of(chunk_id), chunk.ops)
+
+    def complete(
+        self,
+        socket_id: str,
+        chunk_id: str,
+        *,
+        error: str | None = None,
+        ms: float = 500,
+        result: int | None = None,
+    ) -> list[Effect]:
+        """Reports a chunk: failed with ``error``, or done with ``result`` (the right one by
+        default; a chunk the swarm no longer holds gets 0)."""
+        payload: dict[str, Any] = {"chunkId": chunk_id, "durationMs": ms}
+        if error is not None:
+            payload["error"] = error
+        elif result is not None:
+            payload["result"] = result
+        else:
+            payload["result"] = self.result(chunk_id) if chunk_id in self.coordinator.chunks else 0
+        return self.send(socket_id, "JOB_COMPLETE", payload)
 
     def send_raw(self, socket_id: str, raw: str | bytes) -> list[Effect]:
         return self.apply(self.coordinator.message(socket_id, raw, self.now))

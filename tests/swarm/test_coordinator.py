@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flaresuite.swarm.coordinator import (
@@ -18,15 +20,6 @@ from flaresuite.swarm.effects import Log
 from flaresuite.swarm.model import OFFLINE, ONLINE
 
 from .harness import Harness
-
-
-def complete(
-    h: Harness, socket_id: str, chunk_id: str, *, error: str | None = None, ms: int = 500
-) -> None:
-    payload = {"chunkId": chunk_id, "durationMs": ms}
-    if error is not None:
-        payload["error"] = error
-    h.send(socket_id, "JOB_COMPLETE", payload)
 
 
 class TestJoining:
@@ -124,7 +117,7 @@ class TestReconnecting:
         chunk = h.assigned(old)[0]
         h.connect(h.admit("d1", resume_key=h.resume_key(old)))
         h.open[old] = "still open at the runtime"
-        complete(h, old, chunk)
+        h.complete(old, chunk)
         assert h.messages(old, "ERROR")[-1]["code"] == "stale_session"
         assert h.coordinator.done_total == 0
 
@@ -186,7 +179,7 @@ class TestScheduling:
         h.submit(3)
         h.send(s, "JOB_REQUEST", {"slots": 3})
         for chunk in h.assigned(s):
-            complete(h, s, chunk, ms=5000)
+            h.complete(s, chunk, ms=5000)
         assert h.coordinator.devices["d1"].weight < before
         h.send(s, "BENCHMARK_RESULT", {"opsPerSecond": 90_000, "durationMs": 10})
         assert h.coordinator.devices["d1"].ops_per_second == 90_000
@@ -197,8 +190,8 @@ class TestScheduling:
         h.submit(1)
         h.send(s, "JOB_REQUEST", {"slots": 1})
         [chunk] = h.assigned(s)
-        complete(h, s, chunk)
-        complete(h, s, chunk)
+        h.complete(s, chunk)
+        h.complete(s, chunk)
         assert h.coordinator.done_total == 1
         assert h.messages(s, "ERROR")[-1]["code"] == "chunk_not_held"
         assert h.coordinator.jobs == {} and f"chunk:{chunk}" not in h.stored
@@ -209,7 +202,7 @@ class TestScheduling:
         h.submit(1)
         for _ in range(MAX_ATTEMPTS):
             h.send(s, "JOB_REQUEST", {"slots": 1})
-            complete(h, s, h.assigned(s)[-1], error="boom")
+            h.complete(s, h.assigned(s)[-1], error="boom")
         assert h.coordinator.counts() == {"queued": 0, "assigned": 0, "done": 0, "failed": 1}
 
     def test_the_chunks_of_a_disconnected_device_go_back_to_the_queue_and_on(self):
@@ -325,6 +318,14 @@ class TestAlarm:
         assert any("registered" in line["message"] for line in status["log"])
 
 
+REGISTER_FRAME = json.dumps(
+    {
+        "type": "DEVICE_REGISTER",
+        "payload": {"name": "x", "cpuCores": 4, "memoryGB": 1, "gpuAvailable": False},
+    }
+)
+
+
 class TestValidation:
     @pytest.mark.parametrize(
         "raw",
@@ -335,8 +336,8 @@ class TestValidation:
             '{"type": "LAUNCH_MISSILES", "payload": {}}',
             '{"type": "HEARTBEAT", "payload": []}',
             '{"type": "HEARTBEAT", "payload": {}, "extra": 1}',
-            '{"type": "DEVICE_REGISTER", "payload": {"name": "x", "cpuCores": 0, "memoryGB": 1, "gpuAvailable": false}}',
-            '{"type": "DEVICE_REGISTER", "payload": {"name": "x", "cpuCores": true, "memoryGB": 1, "gpuAvailable": false}}',
+            REGISTER_FRAME.replace('"cpuCores": 4', '"cpuCores": 0'),
+            REGISTER_FRAME.replace('"cpuCores": 4', '"cpuCores": true'),
             '{"type": "JOB_COMPLETE", "payload": {"chunkId": "job-123", "durationMs": 5}}',
             '{"type": "HEARTBEAT", "payload": {"load": NaN}}',
             "[" * 100_000,
@@ -377,7 +378,7 @@ class TestRebuild:
         h.submit(6)
         h.send(a, "JOB_REQUEST", {"slots": 2})
         h.send(b, "JOB_REQUEST", {"slots": 2})
-        complete(h, a, h.assigned(a)[0])
+        h.complete(a, h.assigned(a)[0])
         before = h.coordinator.counts()
         h.open.pop(b)  # b's socket died while the object was evicted
         h.evict()
@@ -387,7 +388,7 @@ class TestRebuild:
         assert h.coordinator.devices["b"].status == OFFLINE
         assert h.coordinator.counts()["queued"] == 2 + 2  # never assigned + b's two
         assert h.alarm_at is not None
-        complete(h, a, h.assigned(a)[1])
+        h.complete(a, h.assigned(a)[1])
         assert h.coordinator.done_total == 2
 
     def test_invites_and_their_rate_limit_survive_eviction(self):

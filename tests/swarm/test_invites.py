@@ -1,16 +1,25 @@
-"""Invite tokens: 5 per minute per swarm, 24 h, single- or multi-use, stored hashed."""
+"""Invites: 5 per minute per swarm, 24 h, single- or multi-use, stored hashed; codes people
+type are matched without regard to case, spaces and dashes, and guessing is limited."""
 
 from __future__ import annotations
 
 import pytest
 
 from flaresuite.swarm.invites import (
+    CODE_ALPHABET,
+    ISSUE_WINDOW_SECONDS,
     ISSUES_PER_WINDOW,
     LIFETIME_SECONDS,
+    REFUSALS_PER_WINDOW,
     InviteBook,
     RateLimited,
     digest,
+    is_code,
+    normalize,
 )
+
+TOKEN = "Xq3-0_lLtZr8mV2pQw9eR4tY6uI1oP5aS7dF0gH2jK4"
+"""A token as the coordinator issues them (43 URL-safe characters): matched exactly."""
 
 
 def test_at_most_five_invites_per_minute_then_a_retry_after():
@@ -37,10 +46,10 @@ def test_the_window_slides():
 
 def test_invites_expire_after_24_hours():
     book = InviteBook()
-    book.issue("secret", 0.0, multi_use=True)
-    assert book.find("secret", LIFETIME_SECONDS - 1) is not None
-    assert book.find("secret", LIFETIME_SECONDS) is None
-    assert book.expire(LIFETIME_SECONDS) == [digest("secret")]
+    book.issue(TOKEN, 0.0, multi_use=True)
+    assert book.find(TOKEN, LIFETIME_SECONDS - 1) is not None
+    assert book.find(TOKEN, LIFETIME_SECONDS) is None
+    assert book.expire(LIFETIME_SECONDS) == [digest(TOKEN)]
     assert book.invites == {}
 
 
@@ -56,9 +65,9 @@ def test_single_use_invites_are_spent_and_multi_use_ones_are_counted():
 
 def test_only_the_digest_is_kept():
     book = InviteBook()
-    invite = book.issue("plain-secret", 0.0, multi_use=False)
-    assert "plain-secret" not in invite.to_json()
-    assert list(book.invites) == [digest("plain-secret")]
+    invite = book.issue(TOKEN, 0.0, multi_use=False)
+    assert TOKEN not in invite.to_json()
+    assert list(book.invites) == [digest(TOKEN)]
 
 
 @pytest.mark.parametrize("guess", ["", "x" * 129, "wrong"])
@@ -66,3 +75,36 @@ def test_unknown_or_malformed_tokens_find_nothing(guess):
     book = InviteBook()
     book.issue("right", 0.0, multi_use=True)
     assert book.find(guess, 1.0) is None
+
+
+@pytest.mark.parametrize(
+    "typed", ["K7QM4XPA", "k7qm4xpa", "K7QM-4XPA", " k7qm 4xpa ", "k7q-m4x-pa"]
+)
+def test_codes_match_whatever_the_case_spaces_and_dashes(typed):
+    book = InviteBook()
+    book.issue("K7QM4XPA", 0.0, multi_use=True)
+    assert book.find(typed, 1.0) is not None
+
+
+def test_tokens_match_exactly():
+    book = InviteBook()
+    book.issue(TOKEN, 0.0, multi_use=True)
+    assert normalize(" " + TOKEN + " ") == TOKEN
+    assert book.find(TOKEN.lower(), 1.0) is None
+
+
+def test_the_code_alphabet_has_no_look_alikes():
+    assert not set("01OIL") & set(CODE_ALPHABET)
+    assert is_code("K7QM4X") and is_code("K7QM4XPA")
+    assert not is_code("K7QM4") and not is_code("K7QM4XPAB") and not is_code("K7QM4XP0")
+
+
+def test_guessing_is_limited_per_swarm_and_a_window_later_allowed_again():
+    book = InviteBook()
+    book.issue("K7QM4XPA", 0.0, multi_use=True)
+    for i in range(REFUSALS_PER_WINDOW):
+        assert book.find(f"GUESS{i:03d}", 1.0) is None
+    with pytest.raises(RateLimited) as limited:
+        book.find("K7QM4XPA", 2.0)  # even the right code: a guesser learns nothing
+    assert "unknown invites" in str(limited.value)
+    assert book.find("K7QM4XPA", 1.0 + ISSUE_WINDOW_SECONDS) is not None

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flaresuite.swarm.protocol import (
+from flaresuite.swarm.kernels import MODULUS
+from flaresuite.swarm.messages import (
     MAX_MESSAGE_BYTES,
     BenchmarkResult,
     DeviceRegister,
@@ -17,8 +18,8 @@ from flaresuite.swarm.protocol import (
     JobComplete,
     JobRequest,
     ProtocolError,
-    parse_message,
 )
+from flaresuite.swarm.protocol import encode, parse_message
 
 CHUNK = "0b6f3a1e-9a55-4c1d-8d0e-5a2d3c4b5e6f"
 
@@ -53,8 +54,20 @@ def frame(kind, payload):
             JobComplete(CHUNK, 1, "e" * 500),
         ),
         (
+            frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 3, "result": MODULUS - 1}),
+            JobComplete(CHUNK, 3, result=MODULUS - 1),
+        ),
+        (
             frame("BENCHMARK_RESULT", {"opsPerSecond": 1.5e6, "durationMs": 20}),
-            BenchmarkResult(1.5e6, 20),
+            BenchmarkResult(1.5e6),
+        ),
+        # navigator.deviceMemory says 0.25 on the smallest phones.
+        (
+            frame(
+                "DEVICE_REGISTER",
+                {"name": "p", "cpuCores": 2, "memoryGB": 0.25, "gpuAvailable": False},
+            ),
+            DeviceRegister("p", 2, 0.25, False),
         ),
         # The issue bounds the name at 100 characters and asks nothing more of it.
         (
@@ -64,10 +77,13 @@ def frame(kind, payload):
             DeviceRegister("", 1, 1.0, False),
         ),
         # durationMs need only be positive: a browser's performance.now() gives fractions.
-        (frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 812.5}), JobComplete(CHUNK, 812.5)),
         (
-            frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 2**53 - 1}),
-            JobComplete(CHUNK, float(2**53 - 1)),
+            frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 812.5, "result": 0}),
+            JobComplete(CHUNK, 812.5, result=0),
+        ),
+        (
+            frame("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 2**53 - 1, "result": 7}),
+            JobComplete(CHUNK, float(2**53 - 1), result=7),
         ),
         (
             frame(
@@ -92,7 +108,7 @@ REGISTER = {"name": "n", "cpuCores": 4, "memoryGB": 8, "gpuAvailable": False}
         ("DEVICE_REGISTER", {**REGISTER, "name": None}, "invalid_payload"),
         ("DEVICE_REGISTER", {**REGISTER, "cpuCores": 129}, "invalid_payload"),
         ("DEVICE_REGISTER", {**REGISTER, "cpuCores": 4.0}, "invalid_payload"),
-        ("DEVICE_REGISTER", {**REGISTER, "memoryGB": 0.49}, "invalid_payload"),
+        ("DEVICE_REGISTER", {**REGISTER, "memoryGB": 0.24}, "invalid_payload"),
         ("DEVICE_REGISTER", {**REGISTER, "memoryGB": 1025}, "invalid_payload"),
         ("DEVICE_REGISTER", {**REGISTER, "memoryGB": "8"}, "invalid_payload"),
         ("DEVICE_REGISTER", {**REGISTER, "gpuAvailable": 1}, "invalid_payload"),
@@ -108,6 +124,16 @@ REGISTER = {"name": "n", "cpuCores": 4, "memoryGB": 8, "gpuAvailable": False}
         ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 2**53}, "invalid_payload"),
         ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": "5"}, "invalid_payload"),
         ("JOB_COMPLETE", {"chunkId": CHUNK}, "invalid_payload"),
+        # A result is required unless the chunk failed, and then it is refused.
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 5}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 5, "result": -1}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 5, "result": MODULUS}, "invalid_payload"),
+        ("JOB_COMPLETE", {"chunkId": CHUNK, "durationMs": 5, "result": 1.5}, "invalid_payload"),
+        (
+            "JOB_COMPLETE",
+            {"chunkId": CHUNK, "durationMs": 5, "error": "e", "result": 1},
+            "invalid_payload",
+        ),
         (
             "JOB_COMPLETE",
             {"chunkId": CHUNK, "durationMs": 5, "error": "e" * 501},
@@ -130,16 +156,39 @@ HUGE = "1" + "0" * 400
 @pytest.mark.parametrize(
     "raw",
     [
-        '{"type": "HEARTBEAT", "payload": {"load": %s}}' % HUGE,
-        '{"type": "JOB_COMPLETE", "payload": {"chunkId": "%s", "durationMs": %s}}' % (CHUNK, HUGE),
-        '{"type": "DEVICE_REGISTER", "payload": {"name": "n", "cpuCores": 1, "memoryGB": %s, "gpuAvailable": false}}'
-        % HUGE,
+        '{"type": "HEARTBEAT", "payload": {"load": HUGE}}',
+        '{"type": "JOB_COMPLETE", "payload": '
+        '{"chunkId": "CHUNK", "durationMs": HUGE, "result": 1}}',
+        '{"type": "DEVICE_REGISTER", "payload": '
+        '{"name": "n", "cpuCores": 1, "memoryGB": HUGE, "gpuAvailable": false}}',
     ],
 )
 def test_integers_too_large_for_a_float_are_refused_not_a_crash(raw):
     with pytest.raises(ProtocolError) as error:
-        parse_message(raw)
+        parse_message(raw.replace("HUGE", HUGE).replace("CHUNK", CHUNK))
     assert error.value.code == "invalid_payload"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        # One frame like this killed Pyodide: depth is counted before anything is parsed.
+        ("[" * 8750, "invalid_json"),
+        ('{"type": "HEARTBEAT", "payload": {"load": ' + "[" * 65 + "]" * 65 + "}}", "invalid_json"),
+        ('{"type": "HEARTBEAT", "type": "HEARTBEAT"}', "invalid_json"),
+        (b"\xef\xbb\xbf" + frame("HEARTBEAT", {}).encode(), "invalid_json"),
+        (frame("HEARTBEAT", {}).encode("utf-16"), "invalid_json"),
+        ('{"type": "HEARTBEAT", "payload": {"load": \ud800}}', "invalid_json"),
+    ],
+)
+def test_frames_go_through_the_shared_json_guard(raw, code):
+    with pytest.raises(ProtocolError) as error:
+        parse_message(raw)
+    assert error.value.code == code
+
+
+def test_frames_are_encoded_compactly_one_per_note():
+    assert encode("STATUS", {"a": 1}) == ('{"type":"STATUS","payload":{"a":1}}',)
 
 
 def test_oversized_frames_are_refused_before_parsing():

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from flaresuite.http import HttpRequest
-from flaresuite.swarm.web import Reply, SwarmConfig, Upgrade, handle, swarm_of
+from flaresuite.errors import ConfigError, Problem
+from flaresuite.http import HttpRequest, HttpResponse
+from flaresuite.swarm.config import SwarmConfig
+from flaresuite.swarm.web import Location, Reply, Upgrade, handle, locate, route
 
 from .harness import Harness
 
@@ -77,10 +79,14 @@ def test_owner_routes_need_the_bearer_token(headers):
     assert h.coordinator.invites.invites == {} and h.coordinator.chunks == {}
 
 
-def test_owner_routes_are_503_without_a_configured_token():
-    h = Harness()
-    reply = call(h, "POST", "/tokens", OWNER, config=SwarmConfig(admin_token=None))
-    assert reply.response.status == 503
+def test_a_misconfigured_worker_answers_503_naming_the_variable_before_any_swarm():
+    problem = ConfigError([Problem("SWARM_ADMIN_TOKEN", "is not set")])
+    answer = route(BASE + "/tokens", problem)
+    assert isinstance(answer, HttpResponse) and answer.status == 503
+    assert json.loads(answer.body)["variables"] == ["SWARM_ADMIN_TOKEN"]
+    assert route(BASE + "/ws", CONFIG) == "lab"
+    assert route("https://swarm.example/ostrich/lab/ws", CONFIG) == "lab"
+    assert route("https://swarm.example/elsewhere", CONFIG).status == 404
 
 
 def test_jobs_are_queued_and_visible_in_the_state():
@@ -100,7 +106,20 @@ def test_jobs_are_queued_and_visible_in_the_state():
         ("/jobs?chunks=%C2%B2", 400),  # "²" is a digit to str.isdigit() but not to int()
         ("/jobs?chunks=" + "9" * 13, 400),
         ("/jobs?kind=EVIL", 400),
+        ("/jobs?kind=MAT_MUL&opsPerChunk=" + str(256**3 + 1), 400),
         ("/tokens?multiUse=maybe", 400),
+        ("/tokens?code=true&length=5", 400),
+        ("/tokens?code=true&length=9", 400),
+        ("/tokens?length=6", 400),
+        ("/control", 400),
+        ("/control?runState=RUNNING&mode=evil", 400),
+        ("/control?runState=running", 400),
+        ("/control?throttle=9", 400),
+        ("/control?throttle=101", 400),
+        ("/control?throttle=50&runState=NOPE", 400),
+        ("/control?inviteeCommands=run,shutdown", 400),
+        ("/devices/ghost?enabled=false", 404),
+        ("/devices/ghost", 400),
     ],
 )
 def test_bad_owner_parameters_are_400_and_change_nothing(path, status):
@@ -108,6 +127,11 @@ def test_bad_owner_parameters_are_400_and_change_nothing(path, status):
     reply = call(h, "POST", path, OWNER)
     assert reply.response.status == status and "error" in body(reply)
     assert h.coordinator.chunks == {} and h.coordinator.invites.invites == {}
+    assert h.coordinator.settings() == {
+        "runState": "RUNNING",
+        "throttle": 100,
+        "inviteeCommands": [],
+    }
 
 
 def test_a_body_is_refused():
@@ -162,9 +186,10 @@ def test_unknown_paths_and_methods():
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("https://x/swarm/lab", ("lab", "")),
-        ("https://x/swarm/lab/ws?token=1", ("lab", "/ws")),
-        ("https://x/swarm/a_b-9/tokens", ("a_b-9", "/tokens")),
+        ("https://x/swarm/lab", Location("lab", "swarm", "")),
+        ("https://x/swarm/lab/ws?token=1", Location("lab", "swarm", "/ws")),
+        ("https://x/swarm/a_b-9/tokens", Location("a_b-9", "swarm", "/tokens")),
+        ("https://x/ostrich/lab/ws?persistentId=node-1", Location("lab", "ostrich", "/ws")),
         ("https://x/swarm/", None),
         ("https://x/swarm/bad.id/ws", None),
         ("https://x/swarm/" + "a" * 65, None),
@@ -172,7 +197,7 @@ def test_unknown_paths_and_methods():
     ],
 )
 def test_swarm_ids_in_paths(url, expected):
-    assert swarm_of(url) == expected
+    assert locate(url) == expected
 
 
 def test_requests_that_change_nothing_leave_a_new_swarm_without_storage():
@@ -190,3 +215,82 @@ def test_requests_that_change_nothing_leave_a_new_swarm_without_storage():
     assert h.stored == {}
     call(h, "POST", "/tokens", OWNER)
     assert json.loads(h.stored["meta"])["swarm"] == "lab", "the first change names the swarm"
+
+
+def test_the_join_page_and_its_worker_are_public():
+    h = Harness()
+    page = call(h, "GET", "/join?invite=K7QM4XPA")
+    assert page.response.status == 200
+    assert page.response.header("content-type").startswith("text/html")
+    assert "default-src 'none'" in page.response.header("content-security-policy")
+    assert b"worker.js" in page.response.body and b'"lab"' in page.response.body
+    worker = call(h, "GET", "/worker.js")
+    assert worker.response.header("content-type").startswith("text/javascript")
+    assert b"MATH_STRESS" in worker.response.body and b"MAT_MUL" in worker.response.body
+    assert call(h, "POST", "/join").response.status == 405
+    assert h.stored == {}
+
+
+def test_a_code_comes_with_its_join_link_and_a_qr_code_of_it():
+    h = Harness()
+    reply = call(h, "POST", "/tokens?multiUse=true&code=true&length=6", OWNER)
+    issued = body(reply)
+    assert reply.response.status == 201 and issued["code"] is True
+    assert len(issued["token"]) == 6
+    assert issued["joinUrl"] == f"https://swarm.example/swarm/lab/join?invite={issued['token']}"
+    assert (
+        issued["qrSvg"].startswith("<svg")
+        and 'xmlns="http://www.w3.org/2000/svg"' in issued["qrSvg"]
+    )
+    code = issued["token"]
+    typed = code[:3].lower() + "-" + code[3:]  # as a person types it
+    assert isinstance(call(h, "GET", f"/ws?token={typed}&deviceId=d1", UPGRADE), Upgrade)
+
+
+def test_the_owner_steers_the_swarm_with_control():
+    h = Harness()
+    reply = call(
+        h, "POST", "/control?runState=PAUSED&throttle=50&inviteeCommands=run,invite", OWNER
+    )
+    assert reply.response.status == 200
+    assert body(reply) == {
+        "runState": "PAUSED",
+        "throttle": 50,
+        "inviteeCommands": ["invite", "run"],
+    }
+    assert body(call(h, "POST", "/control?inviteeCommands=none", OWNER))["inviteeCommands"] == []
+    s = h.join("d1")
+    assert body(call(h, "POST", "/devices/d1?enabled=false", OWNER))["runState"] == "PAUSED"
+    assert h.coordinator.devices["d1"].enabled is False
+    assert h.messages(s, "CONTROL")[-1] == {"runState": "PAUSED", "throttle": 50, "enabled": False}
+    for path in ("/control?runState=RUNNING", "/devices/d1?enabled=true"):
+        assert call(h, "POST", path).response.status == 401
+        assert call(h, "GET", path, OWNER).response.status == 405
+
+
+def test_a_disallowed_origin_is_refused_on_every_route():
+    h = Harness()
+    for path in ("", "/join", "/worker.js", "/ws", "/control"):
+        assert call(h, "GET", path, {"origin": "https://evil.example"}).response.status == 403
+
+
+def test_the_ostrich_route_admits_a_persistent_id_with_a_code():
+    h = Harness()
+    code = body(call(h, "POST", "/tokens?multiUse=true&code=true&length=6", OWNER))["token"]
+    url = "https://swarm.example/ostrich/lab/ws?persistentId=node-abc123&token=" + code
+    result = handle(h.coordinator, HttpRequest("GET", url, UPGRADE), CONFIG, h.now)
+    assert isinstance(result, Upgrade)
+    assert result.admission.attachment.wire == "ostrich"
+    assert result.admission.resume_key is None, "the Ostrich-Legs client has no resume key"
+    for query, status in (("persistentId=node-1&token=", 401), ("persistentId=node-1", 401)):
+        refused = handle(
+            h.coordinator,
+            HttpRequest("GET", "https://swarm.example/ostrich/lab/ws?" + query, UPGRADE),
+            CONFIG,
+            h.now,
+        )
+        assert refused.response.status == status
+    page = handle(
+        h.coordinator, HttpRequest("GET", "https://swarm.example/ostrich/lab"), CONFIG, h.now
+    )
+    assert page.response.status == 404

@@ -1,8 +1,8 @@
-"""``flaresuite swarm serve|device|invite|submit``: run a swarm locally and drive it.
+"""``flaresuite swarm serve|device|invite|control|submit``: run a swarm locally and drive it.
 
 ``serve`` hosts the coordinator (the same core as the Durable Object) on 127.0.0.1;
-``invite`` and ``submit`` are the owner's calls (``SWARM_ADMIN_TOKEN``); ``device`` connects
-simulated devices with an invite token. docs/swarm.md walks through all four.
+``invite``, ``control`` and ``submit`` are the owner's calls (``SWARM_ADMIN_TOKEN``);
+``device`` connects simulated devices with an invite. docs/swarm.md walks through them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import sys
 
 import httpx
 
+from flaresuite.errors import ConfigError
+from flaresuite.swarm import invites
+from flaresuite.swarm.config import ADMIN_TOKEN, SwarmConfig, read_config
+from flaresuite.swarm.messages import INVITEE_COMMAND_NAMES, RUN_STATES
 from flaresuite.swarm.model import CHUNK_KINDS
-from flaresuite.swarm.web import SWARM_ID, SwarmConfig
+from flaresuite.swarm.web import SWARM_ID
 from flaresuite_host.arguments import UsageError, positive_int
 from flaresuite_host.swarm.device import run_devices
 from flaresuite_host.swarm.server import serve_forever
@@ -42,6 +46,15 @@ def add_commands(group: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="browser origin allowed besides the server's own; repeatable "
         "(default: $SWARM_ALLOWED_ORIGINS, comma-separated)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name browsers may use to reach this server besides its address and "
+        "localhost (requests naming any other Host are refused, against DNS rebinding); "
+        "repeatable",
     )
     serve.set_defaults(run=run_serve)
 
@@ -72,7 +85,38 @@ def add_commands(group: argparse.ArgumentParser) -> None:
     invite.add_argument(
         "--multi-use", action="store_true", help="usable by many devices until it expires (24 h)"
     )
+    invite.add_argument(
+        "--code",
+        action="store_true",
+        help="a short code people can type, instead of a 43-character token",
+    )
+    invite.add_argument(
+        "--length",
+        type=_code_length,
+        metavar="N",
+        help=f"characters of the code ({invites.MIN_CODE_CHARS}-{invites.MAX_CODE_CHARS}, "
+        f"default {invites.DEFAULT_CODE_CHARS}; the Ostrich-Legs client takes "
+        f"{invites.MIN_CODE_CHARS})",
+    )
+    invite.add_argument(
+        "--qr", metavar="FILE", help="also write the join link's QR code to FILE (SVG)"
+    )
     invite.set_defaults(run=run_invite)
+
+    control = commands.add_parser(
+        "control", help="start, pause or stop a swarm, throttle it, set what members may send"
+    )
+    _target(control)
+    control.add_argument("--run-state", choices=RUN_STATES)
+    control.add_argument("--throttle", type=positive_int, metavar="PERCENT")
+    control.add_argument(
+        "--invitee-commands",
+        metavar="LIST",
+        help=f"commands members may send over their sockets: 'none' or a comma-separated list "
+        f"of {', '.join(INVITEE_COMMAND_NAMES)} (the Ostrich-Legs client sends them from every "
+        "page)",
+    )
+    control.set_defaults(run=run_control)
 
     submit = commands.add_parser("submit", help="queue a job of N chunks (owner)")
     _target(submit)
@@ -108,6 +152,15 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _code_length(text: str) -> int:
+    value = positive_int(text)
+    if not invites.MIN_CODE_CHARS <= value <= invites.MAX_CODE_CHARS:
+        raise argparse.ArgumentTypeError(
+            f"codes have {invites.MIN_CODE_CHARS} to {invites.MAX_CODE_CHARS} characters"
+        )
+    return value
+
+
 def _swarm_id(text: str) -> str:
     if not SWARM_ID.fullmatch(text):
         raise argparse.ArgumentTypeError("swarm ids are 1-64 characters of A-Z a-z 0-9 _ -")
@@ -115,23 +168,23 @@ def _swarm_id(text: str) -> str:
 
 
 def _admin_token() -> str:
-    token = os.environ.get("SWARM_ADMIN_TOKEN")
+    token = os.environ.get(ADMIN_TOKEN, "").strip()
     if not token:
-        raise UsageError("set SWARM_ADMIN_TOKEN to the swarm owner's bearer token")
+        raise UsageError(f"set {ADMIN_TOKEN} to the swarm owner's bearer token")
     return token
 
 
 def run_serve(args: argparse.Namespace) -> int:
-
-    config = SwarmConfig.from_env(os.environ)
+    try:
+        config = read_config(os.environ)
+    except ConfigError as error:
+        raise UsageError(f"cannot serve: {error}") from None
     if args.allowed_origin:
         config = SwarmConfig(
             config.admin_token, frozenset(o.rstrip("/") for o in args.allowed_origin)
         )
-    if config.admin_token is None:
-        _admin_token()
     try:
-        asyncio.run(serve_forever(config, args.host, args.port))
+        asyncio.run(serve_forever(config, args.host, args.port, allowed_hosts=args.allowed_host))
     except OSError as error:
         raise UsageError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
@@ -140,10 +193,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_device(args: argparse.Namespace) -> int:
-
     if not args.token:
         raise UsageError(
-            "pass --token or set SWARM_INVITE_TOKEN (get one with `flaresuite swarm invite --multi-use`)"
+            "pass --token or set SWARM_INVITE_TOKEN "
+            "(get one with `flaresuite swarm invite --multi-use`)"
         )
     tally = asyncio.run(
         run_devices(
@@ -158,12 +211,46 @@ def run_device(args: argparse.Namespace) -> int:
         )
     )
     print(json.dumps(vars(tally)))
+    if tally.never_joined:
+        raise UsageError(
+            f"{tally.never_joined} of {args.count} devices were refused: the invite is unknown, "
+            "expired or spent (a single-use invite admits one device; use --multi-use)"
+        )
     return 0 if tally.joined or tally.reconnects else 1
 
 
 def run_invite(args: argparse.Namespace) -> int:
+    if args.length is not None and not args.code:
+        raise UsageError("--length applies to codes only; add --code")
     query = {"multiUse": "true" if args.multi_use else "false"}
-    print(json.dumps(_owner_post(args, "tokens", query)))
+    if args.code:
+        query.update(code="true", length=str(args.length or invites.DEFAULT_CODE_CHARS))
+    issued = _owner_post(args, "tokens", query)
+    svg = issued.pop("qrSvg", "")
+    if args.qr:
+        try:
+            with open(args.qr, "w", encoding="utf-8") as file:
+                file.write(str(svg))
+        except OSError as error:
+            print(f"flaresuite: cannot write {args.qr}: {error.strerror}", file=sys.stderr)
+            return 1
+    print(json.dumps(issued))
+    return 0
+
+
+def run_control(args: argparse.Namespace) -> int:
+    query = {
+        name: str(value)
+        for name, value in (
+            ("runState", args.run_state),
+            ("throttle", args.throttle),
+            ("inviteeCommands", args.invitee_commands),
+        )
+        if value is not None
+    }
+    if not query:
+        raise UsageError("pass --run-state, --throttle or --invitee-commands")
+    print(json.dumps(_owner_post(args, "control", query)))
     return 0
 
 
@@ -174,7 +261,6 @@ def run_submit(args: argparse.Namespace) -> int:
 
 
 def _owner_post(args: argparse.Namespace, route: str, query: dict[str, str]) -> dict[str, object]:
-
     token = _admin_token()
     url = f"{args.url.rstrip('/')}/swarm/{args.swarm}/{route}"
     try:
@@ -189,6 +275,10 @@ def _owner_post(args: argparse.Namespace, route: str, query: dict[str, str]) -> 
         if response.headers.get("content-type", "").startswith("application/json")
         else {}
     )
+    message = f"{url}: {response.status_code} {body.get('error', response.text[:200])}"
+    if response.status_code >= 500:  # the coordinator failed or is misconfigured: not our input
+        print(f"flaresuite: {message}", file=sys.stderr)
+        raise SystemExit(1)
     if response.status_code >= 400:
-        raise UsageError(f"{url}: {response.status_code} {body.get('error', response.text)}")
+        raise UsageError(message)
     return body

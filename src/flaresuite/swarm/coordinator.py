@@ -2,10 +2,16 @@
 
 Events are :meth:`Coordinator.admit` (the HTTP upgrade), :meth:`~Coordinator.connect`,
 :meth:`~Coordinator.message`, :meth:`~Coordinator.close` and :meth:`~Coordinator.alarm`, plus
-the owner's :meth:`~Coordinator.issue_invite` and :meth:`~Coordinator.submit_job`. Each takes
-``now`` (seconds since the epoch) from the host, so tests drive time, and returns the
-:mod:`~flaresuite.swarm.effects` the host must apply. Nothing here awaits: an event is applied
-whole or (on bad input) not at all.
+the owner's :meth:`~Coordinator.issue_invite`, :meth:`~Coordinator.submit_job` and
+:meth:`~Coordinator.command`. Each takes ``now`` (seconds since the epoch) from the host, so
+tests drive time, and returns the :mod:`~flaresuite.swarm.effects` the host must apply. Nothing
+here awaits: an event is applied whole or (on bad input) not at all.
+
+Sockets speak one of two wire formats (:mod:`.protocol` or :mod:`.ostrich`), chosen at the
+upgrade and carried in the socket's attachment. Both parse into the same
+:mod:`.messages`, and the coordinator addresses every socket with the same notes (``WELCOME``,
+``JOB_ASSIGN``, ``SNAPSHOT``...), which the socket's format encodes: one state machine, two
+wire formats.
 
 Guarantees (docs/swarm.md, tested in tests/swarm/test_coordinator_properties.py):
 
@@ -15,8 +21,9 @@ Guarantees (docs/swarm.md, tested in tests/swarm/test_coordinator_properties.py)
   so a late close after a reconnect cannot take the device offline (the seed's bug);
 - a socket the coordinator closes is forgotten at once, not when its close event arrives: a
   peer that went silent may never answer, and a remembered socket keeps the alarm running;
-- every device frame is validated before it has any effect, and a bad one costs the sender an
-  ``ERROR`` reply and the swarm a ``SECURITY`` log line, never a crash.
+- every frame is counted against its socket's budget and validated before it has any effect,
+  and a bad one costs the sender an ``ERROR`` reply and the swarm a ``SECURITY`` log line,
+  never a crash.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from flaresuite.swarm import invites as invites_module
-from flaresuite.swarm import protocol, scheduler
+from flaresuite.swarm import kernels, ostrich, protocol, scheduler
 from flaresuite.swarm.effects import (
     Broadcast,
     CloseSocket,
@@ -45,6 +52,27 @@ from flaresuite.swarm.effects import (
     SetAlarm,
 )
 from flaresuite.swarm.invites import Invite, InviteBook
+from flaresuite.swarm.messages import (
+    INVITEE_COMMANDS,
+    MAX_THROTTLE,
+    MIN_THROTTLE,
+    RUNNING,
+    STOPPED,
+    Activity,
+    BenchmarkResult,
+    Command,
+    DeviceRegister,
+    Heartbeat,
+    JobComplete,
+    JobRequest,
+    ProtocolError,
+    RequestInvite,
+    SetDeviceEnabled,
+    SetInviteeCommands,
+    SetRunState,
+    SetThrottle,
+    Wire,
+)
 from flaresuite.swarm.model import (
     CHUNK_KINDS,
     DEVICE,
@@ -56,18 +84,19 @@ from flaresuite.swarm.model import (
     Device,
     Job,
 )
+from flaresuite.swarm.ratelimit import FrameBudget
 
 HEARTBEAT_SECONDS = 10.0
 OFFLINE_AFTER_SECONDS = 60.0
 REMOVE_AFTER_SECONDS = 300.0
 BROADCAST_SECONDS = 2.0
 MAX_ATTEMPTS = 3
-"""A chunk that reports an error is retried until it has failed this many times."""
+"""A chunk that reports an error (or a wrong result) is retried until it has failed this many
+times."""
 MAX_QUEUE = 20_000
 """Unfinished chunks per swarm: a woken object loads them all, about 0.9 KB each in memory,
 and the isolate has 128 MB."""
 MAX_CHUNKS_PER_JOB = 10_000
-MAX_OPS_PER_CHUNK = 10**9
 MAX_STRIKES = 20
 """Invalid frames a socket may send before it is closed (1008, policy violation)."""
 MAX_SNAPSHOT_DEVICES = 500
@@ -75,12 +104,23 @@ LOG_LINES_KEPT = 50
 FINISHED_JOBS_SHOWN = 10
 LOG_LINES_PER_TICK = 100
 THROUGHPUT_WINDOW_SECONDS = 60
+CHECK_FIRST = 3
+"""A device's first results are always checked..."""
+CHECK_SHARE = 0.1
+"""...then this share of them, drawn at random when each arrives, so a device cannot tell
+which of its results will be checked."""
+MAX_WRONG = 3
+"""Wrong results after which a device is disabled."""
+OSTRICH_CODE_CHARS = 6
+"""Codes the Ostrich-Legs client asks for must fit its 6-character code box."""
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
 CLOSE_POLICY = 1008
+
+WIRES: dict[str, Wire] = {protocol.NAME: protocol.WIRE, ostrich.NAME: ostrich.WIRE}
 
 
 class Refused(Exception):
@@ -107,8 +147,18 @@ class Admission:
 @dataclass(frozen=True, slots=True)
 class IssuedInvite:
     token: str
+    """The token or code itself; only its digest is stored."""
     expires_at: float
     multi_use: bool
+    code: bool
+
+
+def _random_code(length: int) -> str:
+    return "".join(secrets.choice(invites_module.CODE_ALPHABET) for _ in range(length))
+
+
+_unpredictable = secrets.SystemRandom().random
+"""Draws for result checks: devices must not be able to predict which results are checked."""
 
 
 class Coordinator:
@@ -118,10 +168,14 @@ class Coordinator:
         *,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         new_secret: Callable[[], str] = lambda: secrets.token_urlsafe(32),
+        new_code: Callable[[int], str] = _random_code,
+        sample: Callable[[], float] = _unpredictable,
     ) -> None:
         self.swarm_id = swarm_id
         self._new_id = new_id
         self._new_secret = new_secret
+        self._new_code = new_code
+        self._sample = sample
         self.devices: dict[str, Device] = {}
         self.jobs: dict[str, Job] = {}
         self.chunks: dict[str, Chunk] = {}
@@ -132,9 +186,18 @@ class Coordinator:
         self.next_seq = 0
         self.done_total = 0
         self.failed_total = 0
+        self.run_state = RUNNING
+        """RUNNING hands out work; PAUSED hands out none and lets held chunks finish; STOPPED
+        also takes held chunks back (they go out first on the next start)."""
+        self.throttle = MAX_THROTTLE
+        """Percent of each device's quota it may hold at once."""
+        self.invitee_commands: frozenset[str] = frozenset()
+        """Commands members may send over their sockets (see messages.INVITEE_COMMANDS)."""
         self.alarm_at: float | None = None
         self._strikes: dict[str, int] = {}
+        self._budgets: dict[str, FrameBudget] = {}
         self._waiting: set[str] = set()
+        """Enabled devices with a standing request."""
         self._finished_jobs: deque[dict[str, Any]] = deque(maxlen=FINISHED_JOBS_SHOWN)
         """The dashboard's view of recently finished jobs (memory only: jobs are deleted)."""
         self._log_kept: deque[dict[str, Any]] = deque(maxlen=LOG_LINES_KEPT)
@@ -154,17 +217,16 @@ class Coordinator:
     # Owner requests
     # ----------------------------------------------------------------------------------------
 
-    def issue_invite(self, now: float, *, multi_use: bool) -> tuple[IssuedInvite, list[Effect]]:
-        """Raises :class:`Refused` (429) past the rate limit, changing nothing."""
-        secret = self._new_secret()
+    def issue_invite(
+        self, now: float, *, multi_use: bool, code_chars: int | None = None
+    ) -> tuple[IssuedInvite, list[Effect]]:
+        """A token, or a code of ``code_chars`` characters. Raises :class:`Refused` (429) past
+        the rate limit, changing nothing."""
         try:
-            invite = self.invites.issue(secret, now, multi_use=multi_use)
+            issued = self._issue(now, multi_use=multi_use, code_chars=code_chars)
         except invites_module.RateLimited as limited:
-            self._security(now, "invite_rate_limited", retryAfter=round(limited.retry_after, 1))
             raise self._refuse(429, str(limited)) from None
-        self._touch(f"invite:{invite.digest}", "invites:recent")
-        self._log(now, "INFO", "invite", f"{'multi' if multi_use else 'single'}-use invite issued")
-        return IssuedInvite(secret, invite.expires_at, multi_use), self._flush()
+        return issued, self._flush()
 
     def submit_job(
         self, now: float, *, kind: str, chunks: int, ops_per_chunk: int
@@ -173,8 +235,10 @@ class Coordinator:
             raise Refused(400, f"kind must be one of {', '.join(CHUNK_KINDS)}")
         if not 1 <= chunks <= MAX_CHUNKS_PER_JOB:
             raise Refused(400, f"chunks must be between 1 and {MAX_CHUNKS_PER_JOB}")
-        if not 1 <= ops_per_chunk <= MAX_OPS_PER_CHUNK:
-            raise Refused(400, f"opsPerChunk must be between 1 and {MAX_OPS_PER_CHUNK}")
+        if not 1 <= ops_per_chunk <= kernels.MAX_OPS[kind]:
+            raise Refused(
+                400, f"opsPerChunk for {kind} must be between 1 and {kernels.MAX_OPS[kind]}"
+            )
         if len(self.chunks) + chunks > MAX_QUEUE:
             raise Refused(
                 409,
@@ -193,6 +257,20 @@ class Coordinator:
         self._dispatch()
         return job, self._flush()
 
+    def command(self, command: Command, now: float) -> list[Effect]:
+        """The owner's command (over HTTP with the bearer token). Raises :class:`Refused` (404)
+        for a device that does not exist, changing nothing."""
+        self._obey(command, now)
+        return self._flush()
+
+    def settings(self) -> dict[str, Any]:
+        """What the owner's commands set, as the dashboard and the owner routes show it."""
+        return {
+            "runState": self.run_state,
+            "throttle": self.throttle,
+            "inviteeCommands": sorted(self.invitee_commands),
+        }
+
     # ----------------------------------------------------------------------------------------
     # Socket lifecycle
     # ----------------------------------------------------------------------------------------
@@ -205,21 +283,26 @@ class Coordinator:
         token: str | None = None,
         resume_key: str | None = None,
         observer: bool = False,
+        wire: str = protocol.NAME,
     ) -> tuple[Admission, list[Effect]]:
-        """Decides an upgrade before it happens; raises :class:`Refused` (400/401/409).
+        """Decides an upgrade before it happens; raises :class:`Refused` (400/401/409/429).
 
         Devices join with an invite ``token`` or come back with the ``resume_key`` they were
         given. A token cannot take over a device that is online (that needs its resume key);
-        a single-use token is spent only when the join is accepted.
+        a single-use token is spent only when the join is accepted. The Ostrich-Legs format has
+        no resume key, and its device id is its only identity, so an Ostrich-Legs join replaces
+        an online Ostrich-Legs session of the same id (the same browser reconnecting).
         """
         socket_id = self._new_id()
         if observer:
             invite = self._valid_invite(now, token)
             self._spend(invite)
-            return Admission(Attachment(socket_id, OBSERVER, None, now), None), self._flush()
+            attachment = Attachment(socket_id, OBSERVER, None, now, wire)
+            return Admission(attachment, None), self._flush()
         if device_id is None or not DEVICE_ID.fullmatch(device_id):
             raise Refused(400, "deviceId must be 1-64 characters of A-Z a-z 0-9 . _ : -")
         device = self.devices.get(device_id)
+        attachment = Attachment(socket_id, DEVICE, device_id, now, wire)
         if resume_key is not None:
             given = invites_module.digest(resume_key)
             if (
@@ -231,22 +314,38 @@ class Coordinator:
                 raise self._refuse(
                     401, "unknown device or resume key; join again with an invite token"
                 )
-            return Admission(Attachment(socket_id, DEVICE, device_id, now), None), self._flush()
+            return Admission(attachment, None), self._flush()
         invite = self._valid_invite(now, token)
-        if device is not None and device.status == ONLINE:
+        if (
+            device is not None
+            and device.status == ONLINE
+            and not self._replaceable(device, wire, now)
+        ):
             self._security(now, "join_conflict", deviceId=device_id)
             raise self._refuse(
                 409, "this deviceId is online; reconnect with its resume key or pick another id"
             )
         self._spend(invite)
-        return Admission(
-            Attachment(socket_id, DEVICE, device_id, now), self._new_secret()
-        ), self._flush()
+        key = self._new_secret() if wire == protocol.NAME else None
+        return Admission(attachment, key), self._flush()
+
+    @staticmethod
+    def _replaceable(device: Device, wire: str, now: float) -> bool:
+        """Whether an Ostrich-Legs join may take over ``device``'s online session: it has no
+        resume key, so the same browser coming back (its old socket half-open, say) must get
+        in by id. Only a session silent for a heartbeat period yields, so two tabs sharing an
+        id do not take turns replacing each other forever: the busy one keeps it."""
+        return (
+            wire == ostrich.NAME
+            and device.wire == ostrich.NAME
+            and now - device.last_seen >= HEARTBEAT_SECONDS
+        )
 
     def connect(self, admission: Admission, now: float) -> list[Effect]:
         """The socket is open and carries ``admission.attachment``."""
         att = admission.attachment
         self.sockets[att.socket_id] = att
+        self._budgets[att.socket_id] = FrameBudget(now)
         if att.role == OBSERVER:
             self._send(att.socket_id, "WELCOME", {"swarmId": self.swarm_id, "role": OBSERVER})
             self._send(att.socket_id, "SNAPSHOT", self.snapshot(now, log=list(self._log_kept)))
@@ -261,6 +360,7 @@ class Coordinator:
         replaced = device.socket_id
         self._release(device)
         device.status, device.socket_id, device.last_seen = ONLINE, att.socket_id, now
+        device.wire = att.wire
         if replaced is not None:
             # A newer connection wins; the old socket's late close is then ignored.
             self._close_socket(replaced, now, CLOSE_REPLACED, "replaced by a newer connection")
@@ -301,24 +401,32 @@ class Coordinator:
                 socket_id,
                 "ERROR",
                 {"code": "stale_session", "message": "this connection was closed; reconnect"},
+                now=now,
             )
             return self._flush()
+        # A device socket the coordinator still knows is its device's current one (see
+        # _forget). Any frame shows the peer is alive, even one the budget then drops.
+        device = self.devices[att.device_id] if att.device_id is not None else None
+        if device is not None:
+            device.last_seen = now
+        budget = self._budgets[socket_id]
+        if not budget.take(now):
+            self._drop(att, budget, now)
+            return self._flush()
         try:
-            parsed = protocol.parse_message(raw)
-        except protocol.ProtocolError as error:
+            parsed = WIRES[att.wire].parse(raw)
+        except ProtocolError as error:
             self._reject(att, now, error.code, error.message)
             return self._flush()
-        if att.role == OBSERVER:
+        if device is None:
             self._reject(att, now, "forbidden", "dashboards cannot send device messages")
-            return self._flush()
-        # A device socket the coordinator still knows is its device's current one (see _forget).
-        device = self.devices[att.device_id or ""]
-        device.last_seen = now
-        handler = self._HANDLERS[type(parsed)]
-        handler(self, device, parsed, now)
+        elif isinstance(parsed, Command):
+            self._member_command(device, parsed, now)
+        else:
+            self._HANDLERS[type(parsed)](self, device, parsed, now)
         return self._flush()
 
-    def _on_register(self, device: Device, msg: protocol.DeviceRegister, now: float) -> None:
+    def _on_register(self, device: Device, msg: DeviceRegister, now: float) -> None:
         device.registered = True
         device.name, device.cpu_cores, device.memory_gb = msg.name, msg.cpu_cores, msg.memory_gb
         device.gpu_available, device.gpu_name = msg.gpu_available, msg.gpu_name
@@ -329,6 +437,10 @@ class Coordinator:
             "REGISTERED",
             {"weight": round(device.weight, 1), "quota": device.quota},
         )
+        self._send(device.socket_id, "CONTROL", self._control(device))
+        # Right away, not at the next tick: the Ostrich-Legs client builds its compute pool
+        # from the first snapshot and drops any job that arrives before it.
+        self._send_view(device, now)
         self._log(
             now,
             "INFO",
@@ -336,28 +448,32 @@ class Coordinator:
             f"device {device.id} registered as {msg.name!r} ({msg.cpu_cores} cores)",
         )
 
-    def _on_heartbeat(self, device: Device, msg: protocol.Heartbeat, now: float) -> None:
+    def _on_heartbeat(self, device: Device, msg: Heartbeat, now: float) -> None:
         if msg.load is not None:
             device.load = msg.load
 
-    def _on_job_request(self, device: Device, msg: protocol.JobRequest, now: float) -> None:
+    def _on_activity(self, device: Device, msg: Activity, now: float) -> None:
+        """Nothing to do: the frame already counted as a sign of life."""
+
+    def _on_job_request(self, device: Device, msg: JobRequest, now: float) -> None:
         if not device.registered:
             self._send(
                 device.socket_id,
                 "ERROR",
                 {"code": "not_registered", "message": "send DEVICE_REGISTER first"},
+                now=now,
             )
             return
         device.demand = min(msg.slots, self._free_slots(device))
         self._touch(f"device:{device.id}")
-        if device.demand:
+        if device.demand and device.enabled:
             self._waiting.add(device.id)
         self._dispatch()
 
-    def _on_job_complete(self, device: Device, msg: protocol.JobComplete, now: float) -> None:
+    def _on_job_complete(self, device: Device, msg: JobComplete, now: float) -> None:
         chunk = self.chunks.get(msg.chunk_id)
         if chunk is None or chunk.assigned_to != device.id:
-            # Normal after a reconnect: the chunk went back to the queue and may be elsewhere.
+            # Normal after a reconnect or a recall: the chunk went back to the queue.
             self._send(
                 device.socket_id,
                 "ERROR",
@@ -365,49 +481,33 @@ class Coordinator:
                     "code": "chunk_not_held",
                     "message": f"chunk {msg.chunk_id} is not assigned to this device",
                 },
+                now=now,
             )
             return
+        assert device.socket_id is not None
+        self._budgets[device.socket_id].refund()
         device.active.discard(chunk.id)
-        device.mean_chunk_ms = scheduler.next_mean(device.mean_chunk_ms, msg.duration_ms)
+        if msg.duration_ms is not None:
+            device.mean_chunk_ms = scheduler.next_mean(device.mean_chunk_ms, msg.duration_ms)
         self._touch(f"device:{device.id}", f"chunk:{chunk.id}")
-        job = self.jobs.get(chunk.job_id)
-        if msg.error is not None:
-            chunk.attempts += 1
-            device.failed += 1
-            if chunk.attempts < MAX_ATTEMPTS:
-                self._requeue(chunk)
-                self._dispatch()
-                return
-            self.failed_total += 1
-            if job is not None:
-                job.failed += 1
-            self._log(
-                now,
-                "WARN",
-                "jobs",
-                f"chunk {chunk.id[:8]} failed {MAX_ATTEMPTS} times: {msg.error[:100]}",
-            )
+        error = msg.error
+        if error is None and msg.result is not None and self._should_check(device):
+            if msg.result == kernels.expected_result(
+                chunk.kind, kernels.seed_of(chunk.id), chunk.ops
+            ):
+                device.verified += 1
+            else:
+                error = self._wrong_result(device, chunk, now)
+        if error is not None:
+            self._chunk_failed(device, chunk, error, now)
+            self._dispatch()
         else:
             device.completed += 1
             self.done_total += 1
-            if job is not None:
-                job.done += 1
             self._count_completion(now)
-        del self.chunks[chunk.id]
-        self._touch("meta")
-        if job is not None:
-            self._touch(f"job:{job.id}")
-            if job.done + job.failed == job.total:
-                del self.jobs[job.id]
-                self._finished_jobs.appendleft({**job.public(), "finished": True})
-                self._log(
-                    now,
-                    "INFO",
-                    "jobs",
-                    f"job {job.id[:8]} finished: {job.done} done, {job.failed} failed",
-                )
+            self._finish(chunk, now, failed=False)
 
-    def _on_benchmark(self, device: Device, msg: protocol.BenchmarkResult, now: float) -> None:
+    def _on_benchmark(self, device: Device, msg: BenchmarkResult, now: float) -> None:
         device.ops_per_second = msg.ops_per_second
         self._touch(f"device:{device.id}")
         self._log(
@@ -415,12 +515,202 @@ class Coordinator:
         )
 
     _HANDLERS: ClassVar[dict[type, Callable[..., None]]] = {
-        protocol.DeviceRegister: _on_register,
-        protocol.Heartbeat: _on_heartbeat,
-        protocol.JobRequest: _on_job_request,
-        protocol.JobComplete: _on_job_complete,
-        protocol.BenchmarkResult: _on_benchmark,
+        DeviceRegister: _on_register,
+        Heartbeat: _on_heartbeat,
+        Activity: _on_activity,
+        JobRequest: _on_job_request,
+        JobComplete: _on_job_complete,
+        BenchmarkResult: _on_benchmark,
     }
+
+    # ----------------------------------------------------------------------------------------
+    # Results
+    # ----------------------------------------------------------------------------------------
+
+    def _should_check(self, device: Device) -> bool:
+        return device.verified + device.rejected < CHECK_FIRST or self._sample() < CHECK_SHARE
+
+    def _wrong_result(self, device: Device, chunk: Chunk, now: float) -> str:
+        """Counts a wrong result against ``device`` and returns it as the chunk's error."""
+        device.rejected += 1
+        self._send(
+            device.socket_id,
+            "ERROR",
+            {"code": "wrong_result", "message": f"chunk {chunk.id} has a wrong result"},
+            now=now,
+        )
+        self._security(now, "wrong_result", deviceId=device.id, chunkId=chunk.id)
+        if device.rejected == MAX_WRONG and device.enabled:
+            self._log(
+                now, "WARN", "device", f"device {device.id} disabled: {MAX_WRONG} wrong results"
+            )
+            self._set_enabled(device, False, now)
+        return "wrong result"
+
+    def _chunk_failed(self, device: Device, chunk: Chunk, error: str, now: float) -> None:
+        chunk.attempts += 1
+        device.failed += 1
+        if chunk.attempts < MAX_ATTEMPTS:
+            self._requeue(chunk)
+            return
+        self.failed_total += 1
+        self._log(
+            now, "WARN", "jobs", f"chunk {chunk.id[:8]} failed {MAX_ATTEMPTS} times: {error[:100]}"
+        )
+        self._finish(chunk, now, failed=True)
+
+    def _finish(self, chunk: Chunk, now: float, *, failed: bool) -> None:
+        del self.chunks[chunk.id]
+        self._touch("meta")
+        job = self.jobs.get(chunk.job_id)
+        if job is None:
+            return
+        if failed:
+            job.failed += 1
+        else:
+            job.done += 1
+        self._touch(f"job:{job.id}")
+        if job.done + job.failed == job.total:
+            del self.jobs[job.id]
+            self._finished_jobs.appendleft({**job.public(), "finished": True})
+            self._log(
+                now,
+                "INFO",
+                "jobs",
+                f"job {job.id[:8]} finished: {job.done} done, {job.failed} failed",
+            )
+
+    # ----------------------------------------------------------------------------------------
+    # Commands: the owner's, and members' where the owner allows them
+    # ----------------------------------------------------------------------------------------
+
+    def _member_command(self, device: Device, command: Command, now: float) -> None:
+        name = INVITEE_COMMANDS.get(type(command))
+        if name is None or name not in self.invitee_commands:
+            self._security(
+                now, "command_refused", deviceId=device.id, command=type(command).__name__
+            )
+            self._send(
+                device.socket_id,
+                "ERROR",
+                {
+                    "code": "forbidden",
+                    "message": "the swarm's owner has not allowed members this command",
+                },
+                now=now,
+            )
+            if isinstance(command, RequestInvite):
+                self._send(device.socket_id, "INVITE", {"code": ""})
+            return
+        if isinstance(command, RequestInvite):
+            self._share_code(device, now)
+            return
+        try:
+            self._obey(command, now)
+        except Refused as refused:
+            self._send(
+                device.socket_id,
+                "ERROR",
+                {"code": "not_found", "message": refused.message},
+                now=now,
+            )
+            return
+        self._log(now, "INFO", "control", f"device {device.id} sent {type(command).__name__}")
+
+    def _share_code(self, device: Device, now: float) -> None:
+        """A member's request for a code to share: a multi-use code, if the rate limit allows.
+        The Ostrich-Legs client shows ``""`` as "generating", so a refusal also explains."""
+        try:
+            code = self._issue(now, multi_use=True, code_chars=OSTRICH_CODE_CHARS).token
+        except invites_module.RateLimited as limited:
+            self._send(
+                device.socket_id,
+                "ERROR",
+                {"code": "rate_limited", "message": str(limited)},
+                now=now,
+            )
+            code = ""
+        self._send(device.socket_id, "INVITE", {"code": code})
+
+    def _issue(self, now: float, *, multi_use: bool, code_chars: int | None) -> IssuedInvite:
+        secret = self._new_secret() if code_chars is None else self._new_code(code_chars)
+        try:
+            invite = self.invites.issue(secret, now, multi_use=multi_use)
+        except invites_module.RateLimited as limited:
+            self._security(now, "invite_rate_limited", retryAfter=round(limited.retry_after, 1))
+            raise
+        self._touch(f"invite:{invite.digest}", "invites:recent")
+        form = "token" if code_chars is None else "code"
+        self._log(
+            now, "INFO", "invite", f"{'multi' if multi_use else 'single'}-use invite {form} issued"
+        )
+        return IssuedInvite(secret, invite.expires_at, multi_use, code=code_chars is not None)
+
+    def _obey(self, command: Command, now: float) -> None:
+        if isinstance(command, SetRunState):
+            self._set_run_state(command.state, now)
+        elif isinstance(command, SetThrottle):
+            if not MIN_THROTTLE <= command.percent <= MAX_THROTTLE:
+                raise Refused(400, f"throttle must be between {MIN_THROTTLE} and {MAX_THROTTLE}")
+            self.throttle = command.percent
+            self._touch("meta")
+            self._log(now, "INFO", "control", f"throttle set to {command.percent} %")
+        elif isinstance(command, SetDeviceEnabled):
+            device = self.devices.get(command.device_id)
+            if device is None:
+                raise Refused(404, f"no device {command.device_id[:64]!r} in this swarm")
+            self._set_enabled(device, command.enabled, now)
+        elif isinstance(command, SetInviteeCommands):
+            self.invitee_commands = command.allowed
+            self._touch("meta")
+            allowed = ", ".join(sorted(command.allowed)) or "none"
+            self._log(now, "INFO", "control", f"members may send: {allowed}")
+        else:
+            raise Refused(400, "that command is for members only")
+        # Every socket hears of a change at once: the Ostrich-Legs client asks for work when a
+        # snapshot shows the swarm RUNNING again.
+        for att in self.sockets.values():
+            device = self.devices.get(att.device_id or "")
+            if device is not None:
+                self._send(att.socket_id, "CONTROL", self._control(device))
+        self._broadcast_state(now)
+        self._dispatch()
+
+    def _set_run_state(self, state: str, now: float) -> None:
+        if state == self.run_state:
+            return
+        self.run_state = state
+        self._touch("meta")
+        self._log(now, "INFO", "control", f"swarm {state.lower()}")
+        if state == STOPPED:
+            for device in self.devices.values():
+                self._recall(device, "the swarm was stopped")
+
+    def _set_enabled(self, device: Device, enabled: bool, now: float) -> None:
+        if device.enabled == enabled:
+            return
+        device.enabled = enabled
+        self._touch(f"device:{device.id}")
+        self._log(now, "INFO", "control", f"device {device.id} {'en' if enabled else 'dis'}abled")
+        if enabled:
+            if device.demand:
+                self._waiting.add(device.id)
+        else:
+            self._waiting.discard(device.id)
+            self._recall(device, "the device was disabled")
+
+    def _recall(self, device: Device, reason: str) -> None:
+        """Takes ``device``'s chunks back; they go out first when work is handed out again."""
+        if not device.active:
+            return
+        recalled = sorted(device.active)
+        for chunk_id in recalled:
+            self._requeue(self.chunks[chunk_id])
+        self._touch(f"device:{device.id}")
+        self._send(device.socket_id, "JOB_CANCEL", {"chunkIds": recalled, "reason": reason})
+
+    def _control(self, device: Device) -> dict[str, Any]:
+        return {"runState": self.run_state, "throttle": self.throttle, "enabled": device.enabled}
 
     # ----------------------------------------------------------------------------------------
     # The alarm: liveness, expiry, broadcast
@@ -432,7 +722,7 @@ class Coordinator:
         self.alarm_at = None
         for device in list(self.devices.values()):
             silent = now - device.last_seen
-            if device.status == ONLINE and silent > OFFLINE_AFTER_SECONDS:
+            if device.status == ONLINE and silent > OFFLINE_AFTER_SECONDS and self._owes(device):
                 assert device.socket_id is not None
                 self._close_socket(
                     device.socket_id, now, CLOSE_SILENT, f"silent for {silent:.0f} s"
@@ -453,18 +743,35 @@ class Coordinator:
         self._arm(now)
         return self._flush()
 
+    @staticmethod
+    def _owes(device: Device) -> bool:
+        """Whether silence means this device is gone. Native devices promise a heartbeat every
+        10 s. The Ostrich-Legs client sends none and goes quiet when it has nothing to do, so
+        its open socket is its liveness (the transport reports a dead peer as a close); only
+        while it holds chunks does silence mean it hung or vanished unseen."""
+        return device.wire != ostrich.NAME or bool(device.active)
+
     def _broadcast_state(self, now: float) -> None:
         log = self._take_pending_log()
-        observers = tuple(s for s, a in self.sockets.items() if a.role == OBSERVER)
-        devices = tuple(s for s, a in self.sockets.items() if a.role == DEVICE)
-        if observers:
-            self._out.append(
-                Broadcast(observers, protocol.encode("SNAPSHOT", self.snapshot(now, log=log)))
-            )
-        if devices:
-            self._out.append(
-                Broadcast(devices, protocol.encode("STATUS", self.status(now, log=log)))
-            )
+        groups: dict[tuple[str, str], list[str]] = {}
+        for socket_id, att in self.sockets.items():
+            view = "SNAPSHOT" if att.role == OBSERVER else WIRES[att.wire].device_view
+            groups.setdefault((att.wire, view), []).append(socket_id)
+        snapshot: dict[str, Any] | None = None
+        for (wire, view), socket_ids in groups.items():
+            if view == "SNAPSHOT":
+                snapshot = snapshot or self.snapshot(now, log=log)
+                payload = snapshot
+            else:
+                payload = self.status(now, log=log)
+            for text in WIRES[wire].encode(view, payload):
+                self._out.append(Broadcast(tuple(socket_ids), text))
+
+    def _send_view(self, device: Device, now: float) -> None:
+        if WIRES[device.wire].device_view == "SNAPSHOT":
+            self._send(device.socket_id, "SNAPSHOT", self.snapshot(now))
+        else:
+            self._send(device.socket_id, "STATUS", self.status(now, log=[]))
 
     def _arm(self, now: float) -> None:
         if self.sockets and self.alarm_at is None:
@@ -498,6 +805,8 @@ class Coordinator:
             "devicesOnline": online,
             "queue": self.counts(),
             "throughput": self.throughput(now),
+            "runState": self.run_state,
+            "throttle": self.throttle,
             "log": log,
         }
 
@@ -507,6 +816,7 @@ class Coordinator:
         return {
             "swarmId": self.swarm_id,
             "at": now,
+            **self.settings(),
             "devices": [d.public() for d in ordered[:MAX_SNAPSHOT_DEVICES]],
             "devicesTotal": len(ordered),
             "devicesOnline": sum(1 for d in ordered if d.status == ONLINE),
@@ -529,30 +839,31 @@ class Coordinator:
 
     def stored_value(self, key: str) -> str | None:
         """The current JSON of one storage key, or ``None`` when it must be deleted."""
-        kind, _, ident = key.partition(":")
-        if kind == "device":
-            device = self.devices.get(ident)
-            return device.to_json() if device else None
-        if kind == "chunk":
-            chunk = self.chunks.get(ident)
-            return chunk.to_json() if chunk else None
-        if kind == "job":
-            job = self.jobs.get(ident)
-            return job.to_json() if job else None
-        if kind == "invite":
-            invite = self.invites.invites.get(ident)
-            return invite.to_json() if invite else None
-        if key == "invites:recent":
-            return json.dumps(self.invites.recent)
-        if key == "meta":
-            meta = {
+        record, ident = _record_of(key)
+        return record.dump(self, ident)
+
+    def _dump_meta(self, _: str) -> str:
+        return json.dumps(
+            {
                 "swarm": self.swarm_id,
                 "nextSeq": self.next_seq,
                 "done": self.done_total,
                 "failed": self.failed_total,
+                **self.settings(),
             }
-            return json.dumps(meta)
-        raise KeyError(key)
+        )
+
+    def _load_meta(self, _: str, value: str) -> None:
+        meta = json.loads(value)
+        self.next_seq, self.done_total, self.failed_total = (
+            meta["nextSeq"],
+            meta["done"],
+            meta["failed"],
+        )
+        # Swarms stored before there were owner controls hold none of these.
+        self.run_state = meta.get("runState", RUNNING)
+        self.throttle = meta.get("throttle", MAX_THROTTLE)
+        self.invitee_commands = frozenset(meta.get("inviteeCommands", ()))
 
     @classmethod
     def restore(
@@ -580,50 +891,38 @@ class Coordinator:
         self = cls(swarm_id, **kwargs)
         self._meta_stored = "meta" in stored
         for key, value in stored.items():
-            kind, _, ident = key.partition(":")
-            if kind == "device":
-                self.devices[ident] = Device.from_json(value)
-            elif kind == "chunk":
-                self.chunks[ident] = Chunk.from_json(value)
-            elif kind == "job":
-                self.jobs[ident] = Job.from_json(value)
-            elif kind == "invite":
-                self.invites.invites[ident] = Invite.from_json(value)
-            elif key == "invites:recent":
-                self.invites.recent = json.loads(value)
-            elif key == "meta":
-                meta = json.loads(value)
-                self.next_seq, self.done_total, self.failed_total = (
-                    meta["nextSeq"],
-                    meta["done"],
-                    meta["failed"],
-                )
+            try:
+                record, ident = _record_of(key)
+            except KeyError:
+                continue  # a key this version does not know: leave it alone
+            record.load(self, ident, value)
         for text in attachments:
             try:
                 att = Attachment.from_json(text)
             except (ValueError, KeyError, TypeError):
                 continue
             self.sockets[att.socket_id] = att
+            self._budgets[att.socket_id] = FrameBudget(now)
         for chunk in self.chunks.values():
             holder = self.devices.get(chunk.assigned_to or "")
-            if holder is None or holder.status != ONLINE:
+            if holder is not None and holder.status == ONLINE:
+                holder.active.add(chunk.id)
+                continue
+            if chunk.assigned_to is not None:  # held by a device that is gone: queue it again
                 chunk.assigned_to = None
                 self._touch(f"chunk:{chunk.id}")
-            if chunk.assigned_to is None:
-                self.queue.append((chunk.seq, chunk.id))
-            else:
-                holder.active.add(chunk.id)
+            self.queue.append((chunk.seq, chunk.id))
         heapq.heapify(self.queue)
         for device in self.devices.values():
             if device.status == ONLINE and device.socket_id in self.sockets:
                 device.last_seen = max(device.last_seen, now)
-                if device.demand:
+                if device.demand and device.enabled:
                     self._waiting.add(device.id)
             elif device.status == ONLINE:
                 self._go_offline(device, now, reason="connection lost while the swarm was evicted")
         for socket_id, att in list(self.sockets.items()):
-            device = self.devices.get(att.device_id or "")
-            if att.role == DEVICE and (device is None or device.socket_id != socket_id):
+            owner = self.devices.get(att.device_id or "")
+            if att.role == DEVICE and (owner is None or owner.socket_id != socket_id):
                 self._close_socket(socket_id, now, CLOSE_REPLACED, "session expired; reconnect")
         self.alarm_at = alarm_at
         if not self.sockets and alarm_at is not None:
@@ -638,7 +937,11 @@ class Coordinator:
     # ----------------------------------------------------------------------------------------
 
     def _valid_invite(self, now: float, token: str | None) -> Invite:
-        invite = self.invites.find(token, now) if token else None
+        try:
+            invite = self.invites.find(token, now) if token else None
+        except invites_module.RateLimited as limited:
+            self._security(now, "invite_guesses_limited", retryAfter=round(limited.retry_after, 1))
+            raise self._refuse(429, str(limited)) from None
         if invite is None:
             self._security(now, "invite_refused")
             raise self._refuse(401, "missing, unknown or expired invite token")
@@ -660,6 +963,7 @@ class Coordinator:
         alarm goes with the last socket, so the object can hibernate."""
         att = self.sockets.pop(socket_id, None)
         self._strikes.pop(socket_id, None)
+        self._budgets.pop(socket_id, None)
         if att is not None and att.device_id is not None:
             device = self.devices.get(att.device_id)
             if device is not None and device.socket_id == socket_id:
@@ -668,8 +972,12 @@ class Coordinator:
             self.alarm_at = None
             self._out.append(DeleteAlarm())
 
+    def _quota(self, device: Device) -> int:
+        """The device's quota scaled by the swarm's throttle, at least one chunk."""
+        return max(1, device.quota * self.throttle // MAX_THROTTLE)
+
     def _free_slots(self, device: Device) -> int:
-        return max(0, device.quota - len(device.active))
+        return max(0, self._quota(device) - len(device.active))
 
     def _go_offline(self, device: Device, now: float, *, reason: str) -> None:
         device.status, device.socket_id = OFFLINE, None
@@ -681,7 +989,6 @@ class Coordinator:
         offline, or a new session starts from nothing."""
         for chunk_id in sorted(device.active):
             self._requeue(self.chunks[chunk_id])
-        device.active.clear()
         device.demand = 0
         self._waiting.discard(device.id)
         self._touch(f"device:{device.id}")
@@ -697,7 +1004,7 @@ class Coordinator:
 
     def _dispatch(self) -> None:
         """Serves standing requests from the queue, shared by weight (see scheduler)."""
-        if not self.queue or not self._waiting:
+        if self.run_state != RUNNING or not self.queue or not self._waiting:
             return
         demands = [
             (d.id, d.weight, d.demand) for d in map(self.devices.__getitem__, sorted(self._waiting))
@@ -725,8 +1032,23 @@ class Coordinator:
         else:
             self._completions.append([second, 1])
 
+    def _drop(self, att: Attachment, budget: FrameBudget, now: float) -> None:
+        """A frame over the socket's budget: dropped unread, one warning per episode."""
+        warn, close = budget.drop()
+        if warn:
+            self._send(
+                att.socket_id,
+                "ERROR",
+                {"code": "rate_limited", "message": "too many frames; some were dropped"},
+                now=now,
+            )
+            self._security(now, "rate_limited", socketId=att.socket_id, deviceId=att.device_id)
+        if close:
+            self._security(now, "flooding", socketId=att.socket_id, deviceId=att.device_id)
+            self._close_socket(att.socket_id, now, CLOSE_POLICY, "too many frames")
+
     def _reject(self, att: Attachment, now: float, code: str, message: str) -> None:
-        self._send(att.socket_id, "ERROR", {"code": code, "message": message})
+        self._send(att.socket_id, "ERROR", {"code": code, "message": message}, now=now)
         self._security(
             now,
             "invalid_message",
@@ -739,9 +1061,24 @@ class Coordinator:
         if strikes == MAX_STRIKES:
             self._close_socket(att.socket_id, now, CLOSE_POLICY, "too many invalid messages")
 
-    def _send(self, socket_id: str | None, kind: str, payload: Mapping[str, Any]) -> None:
-        if socket_id is not None:
-            self._out.append(Send(socket_id, protocol.encode(kind, payload)))
+    def _send(
+        self,
+        socket_id: str | None,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Addresses a note to one socket in its own wire format. ``ERROR`` notes carry the
+        time (``now``), which the Ostrich-Legs client shows with each line."""
+        if socket_id is None:
+            return
+        att = self.sockets.get(socket_id)
+        wire = WIRES[att.wire if att is not None else protocol.NAME]
+        if now is not None:
+            payload = {**payload, "at": now}
+        for text in wire.encode(kind, payload):
+            self._out.append(Send(socket_id, text))
 
     def _security(self, now: float, event: str, **fields: Any) -> None:
         self._out.append(
@@ -792,3 +1129,55 @@ class Coordinator:
             # First, so a host that awaits it never sends news a crash could still lose.
             out.insert(0, Persist(put, tuple(delete)))
         return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage keys: one table for writing (stored_value) and reading back (restore)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """How one kind of storage key is written from memory and read back into it."""
+
+    dump: Callable[[Coordinator, str], str | None]
+    """The key's JSON, or ``None`` when the record is gone and the key must be deleted."""
+    load: Callable[[Coordinator, str, str], None]
+
+
+def _family(
+    table: Callable[[Coordinator], dict[str, Any]], from_json: Callable[[str], Any]
+) -> _Record:
+    """``<family>:<id>`` keys, one per record of ``table``."""
+
+    def dump(coordinator: Coordinator, ident: str) -> str | None:
+        found = table(coordinator).get(ident)
+        return None if found is None else str(found.to_json())
+
+    def load(coordinator: Coordinator, ident: str, value: str) -> None:
+        table(coordinator)[ident] = from_json(value)
+
+    return _Record(dump, load)
+
+
+def _load_recent(coordinator: Coordinator, _: str, value: str) -> None:
+    coordinator.invites.recent = json.loads(value)
+
+
+_RECORDS: dict[str, _Record] = {
+    "meta": _Record(Coordinator._dump_meta, Coordinator._load_meta),
+    "invites:recent": _Record(lambda c, _: json.dumps(c.invites.recent), _load_recent),
+    "device": _family(lambda c: c.devices, Device.from_json),
+    "job": _family(lambda c: c.jobs, Job.from_json),
+    "chunk": _family(lambda c: c.chunks, Chunk.from_json),
+    "invite": _family(lambda c: c.invites.invites, Invite.from_json),
+}
+"""Whole keys (``meta``, ``invites:recent``) and families of ``<family>:<id>`` keys."""
+
+
+def _record_of(key: str) -> tuple[_Record, str]:
+    """The record kind of a storage key and the id it names; ``KeyError`` for unknown keys."""
+    if key in _RECORDS:
+        return _RECORDS[key], key
+    family, _, ident = key.partition(":")
+    return _RECORDS[family], ident

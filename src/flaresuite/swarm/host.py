@@ -1,8 +1,11 @@
-"""Applying the coordinator's effects: the part every host shares.
+"""Hosting one swarm: the part every host shares.
 
-A host supplies its sockets (by the coordinator's socket ids), its storage and a log sink. Send
-failures are ignored here on purpose: a socket that cannot take a frame is closing, and its
-close event, which the runtime delivers, is what takes the device offline.
+A host (the Durable Object in ``src/swarm_worker.py``, ``flaresuite swarm serve``) supplies
+its storage and its sockets, and feeds a :class:`SwarmHost` the events it receives, with the
+time. The host keeps what only it can do: accepting a WebSocket, and firing the alarm.
+
+Send failures are ignored here on purpose: a socket that cannot take a frame is closing, and
+its close event, which the runtime delivers, is what takes the device offline.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from flaresuite.errors import ConfigError
+from flaresuite.http import HttpRequest, HttpResponse, misconfigured
+from flaresuite.swarm.config import SwarmConfig
+from flaresuite.swarm.coordinator import Admission, Coordinator
 from flaresuite.swarm.effects import (
     Broadcast,
     CloseSocket,
@@ -22,6 +29,7 @@ from flaresuite.swarm.effects import (
     SetAlarm,
 )
 from flaresuite.swarm.storage import SwarmStorage
+from flaresuite.swarm.web import Reply, handle, locate, not_a_swarm
 
 
 class Sockets(Protocol):
@@ -30,6 +38,11 @@ class Sockets(Protocol):
         ...
 
     def close(self, socket_id: str, code: int, reason: str) -> None: ...
+
+    def attachments(self) -> Iterable[str]:
+        """The attachments (JSON) of the sockets still open, as the host rebuilds after a
+        wake-up; a host that never loses its memory returns none."""
+        ...
 
 
 def print_log(record: str) -> None:
@@ -61,3 +74,69 @@ async def apply(
             await storage.delete_alarm()
         elif isinstance(effect, Log):
             log(json.dumps(effect.record, separators=(",", ":"), default=str))
+
+
+class SwarmHost:
+    """One swarm's coordinator behind a host's storage and sockets.
+
+    The coordinator is rebuilt from storage and the open sockets' attachments on the first
+    event after a wake-up (:meth:`Coordinator.restore`), then fed every event; each event's
+    effects are applied before the next event is taken, which the host guarantees (a Durable
+    Object's input gate, the local server's lock).
+    """
+
+    def __init__(
+        self,
+        storage: SwarmStorage,
+        sockets: Sockets,
+        config: SwarmConfig | ConfigError,
+        *,
+        log: Callable[[str], None] = print_log,
+    ) -> None:
+        self.storage = storage
+        self.sockets = sockets
+        self.config = config
+        self._log = log
+        self.core: Coordinator | None = None
+
+    async def request(self, request: HttpRequest, now: float) -> HttpResponse | Admission:
+        """The answer to an HTTP request, or the admission of a WebSocket upgrade: the host
+        then accepts the socket with the admission's attachment and calls :meth:`connected`."""
+        if isinstance(self.config, ConfigError):
+            return misconfigured(self.config)
+        located = locate(request.url)
+        if located is None:
+            return not_a_swarm()
+        core = await self.coordinator(now, located.swarm_id)
+        result = handle(core, request, self.config, now)
+        await self.apply(result.effects)
+        return result.response if isinstance(result, Reply) else result.admission
+
+    async def connected(self, admission: Admission, now: float) -> None:
+        await self.apply((await self.coordinator(now)).connect(admission, now))
+
+    async def message(self, socket_id: str, frame: str | bytes, now: float) -> None:
+        await self.apply((await self.coordinator(now)).message(socket_id, frame, now))
+
+    async def closed(self, socket_id: str, now: float) -> None:
+        await self.apply((await self.coordinator(now)).close(socket_id, now))
+
+    async def alarm(self, now: float) -> None:
+        await self.apply((await self.coordinator(now)).alarm(now))
+
+    async def coordinator(self, now: float, swarm_id: str | None = None) -> Coordinator:
+        """The live coordinator, rebuilt first if this is the first event since a wake-up.
+        ``swarm_id`` is known from a request's URL; other events read it from storage."""
+        if self.core is None:
+            self.core, effects = Coordinator.restore(
+                swarm_id,
+                await self.storage.load(),
+                list(self.sockets.attachments()),
+                now,
+                alarm_at=await self.storage.get_alarm(),
+            )
+            await self.apply(effects)
+        return self.core
+
+    async def apply(self, effects: Iterable[Effect]) -> None:
+        await apply(effects, sockets=self.sockets, storage=self.storage, log=self._log)

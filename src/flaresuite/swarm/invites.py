@@ -1,28 +1,61 @@
-"""Invite tokens: how a device (or a dashboard) is let into a swarm.
+"""Invites: how a device (or a dashboard) is let into a swarm.
 
-The swarm's owner issues tokens (at most :data:`ISSUES_PER_WINDOW` per
+The swarm's owner issues them (at most :data:`ISSUES_PER_WINDOW` per
 :data:`ISSUE_WINDOW_SECONDS` per swarm), each valid for :data:`LIFETIME_SECONDS`, single-use or
-multi-use. Only the SHA-256 digest of a token is kept, so storage never holds a usable
-credential; looking a digest up in a dict leaks nothing an attacker can steer, because they
-cannot choose the digest of their guess. This fixes the seed's tokens, which were stored in a
-Durable Object that the joining path never reached (research section 3.1).
+multi-use, in one of two forms:
+
+* a **token**, 43 URL-safe characters, for programs (``swarm device``, scripts);
+* a **code**, :data:`MIN_CODE_CHARS` to :data:`MAX_CODE_CHARS` characters from
+  :data:`CODE_ALPHABET` (no 0/O, 1/I/L), for people: typed from a screen or read from a QR
+  code. Codes are matched case-insensitively and ignore spaces and dashes, so ``k7qm-4xpa``
+  is ``K7QM4XPA``.
+
+Only the SHA-256 digest of either is kept, so storage never holds a usable credential. A code
+has 30-40 bits, few enough to guess online, so joins that present an unknown invite are
+limited too (:data:`REFUSALS_PER_WINDOW` per window per swarm); beyond it every invite join is
+answered 429 until the window moves, while devices with a resume key reconnect as usual.
+Looking a digest up in a dict leaks nothing an attacker can steer: they cannot choose the digest
+of their guess. This fixes the seed's invites, which were stored in a Durable Object that the
+joining path never reached (and the Ostrich-Legs reference server's, which named a new swarm
+after any string presented as a code).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 ISSUES_PER_WINDOW = 5
 ISSUE_WINDOW_SECONDS = 60.0
 LIFETIME_SECONDS = 24 * 3600.0
 MAX_TOKEN_CHARS = 128
 
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+"""31 symbols that cannot be mistaken for one another when read aloud or off a screen."""
+MIN_CODE_CHARS = 6
+"""The Ostrich-Legs client's code box takes at most 6 characters."""
+MAX_CODE_CHARS = 8
+DEFAULT_CODE_CHARS = 8
+REFUSALS_PER_WINDOW = 60
+"""Unknown invites presented per :data:`ISSUE_WINDOW_SECONDS` before invite joins are paused:
+a 6-character code then takes years to guess while a handful of codes are live."""
+
 
 def digest(secret: str) -> str:
-    """The stored form of a token or resume key."""
+    """The stored form of a token, a code or a resume key."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def normalize(presented: str) -> str:
+    """The canonical form of what a person typed: codes ignore case, spaces and dashes.
+    Tokens are longer than any code and pass through unchanged."""
+    compact = presented.strip().replace("-", "").replace(" ", "")
+    return compact.upper() if len(compact) <= MAX_CODE_CHARS else presented.strip()
+
+
+def is_code(text: str) -> bool:
+    return MIN_CODE_CHARS <= len(text) <= MAX_CODE_CHARS and all(c in CODE_ALPHABET for c in text)
 
 
 @dataclass(slots=True)
@@ -42,36 +75,46 @@ class Invite:
 
 
 class RateLimited(Exception):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(
-            f"at most {ISSUES_PER_WINDOW} invites per minute; retry in {retry_after:.0f} s"
-        )
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(f"{message}; retry in {max(1, round(retry_after))} s")
         self.retry_after = retry_after
 
 
+@dataclass(slots=True)
 class InviteBook:
-    """The live invites of one swarm and the times of recent issues (for the rate limit)."""
+    """The live invites of one swarm, the times of recent issues (for the rate limit, stored)
+    and of recently refused invites (the guess limit, memory only: a refusal writes nothing)."""
 
-    def __init__(self, invites: dict[str, Invite] | None = None, recent: list[float] | None = None):
-        self.invites = invites or {}
-        self.recent = recent or []
+    invites: dict[str, Invite] = field(default_factory=dict)
+    recent: list[float] = field(default_factory=list)
+    refused: list[float] = field(default_factory=list)
 
     def issue(self, secret: str, now: float, *, multi_use: bool) -> Invite:
         """Records ``secret`` as a new invite, or raises :class:`RateLimited` changing nothing."""
         window = [t for t in self.recent if now - t < ISSUE_WINDOW_SECONDS]
         if len(window) >= ISSUES_PER_WINDOW:
-            raise RateLimited(retry_after=min(window) + ISSUE_WINDOW_SECONDS - now)
+            raise RateLimited(
+                f"at most {ISSUES_PER_WINDOW} invites per minute",
+                retry_after=min(window) + ISSUE_WINDOW_SECONDS - now,
+            )
         self.recent = [*window, now]
-        invite = Invite(digest(secret), now, now + LIFETIME_SECONDS, multi_use)
+        invite = Invite(digest(normalize(secret)), now, now + LIFETIME_SECONDS, multi_use)
         self.invites[invite.digest] = invite
         return invite
 
-    def find(self, secret: str, now: float) -> Invite | None:
-        """The live invite ``secret`` names, without using it up."""
-        if not 0 < len(secret) <= MAX_TOKEN_CHARS:
-            return None
-        invite = self.invites.get(digest(secret))
+    def find(self, presented: str, now: float) -> Invite | None:
+        """The live invite ``presented`` names, without using it up. Raises
+        :class:`RateLimited` while too many unknown invites were presented recently."""
+        self.refused = [t for t in self.refused if now - t < ISSUE_WINDOW_SECONDS]
+        if len(self.refused) >= REFUSALS_PER_WINDOW:
+            raise RateLimited(
+                "too many unknown invites were presented to this swarm",
+                retry_after=min(self.refused) + ISSUE_WINDOW_SECONDS - now,
+            )
+        secret = normalize(presented)
+        invite = self.invites.get(digest(secret)) if 0 < len(secret) <= MAX_TOKEN_CHARS else None
         if invite is None or now >= invite.expires_at:
+            self.refused.append(now)
             return None
         return invite
 

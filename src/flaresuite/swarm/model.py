@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from flaresuite.swarm import scheduler
+from flaresuite.swarm import kernels, protocol, scheduler
 
 ONLINE: Literal["ONLINE"] = "ONLINE"
 OFFLINE: Literal["OFFLINE"] = "OFFLINE"
 
-CHUNK_KINDS = ("MATH_STRESS", "MAT_MUL")
+CHUNK_KINDS = kernels.KINDS
 
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def _load(cls: type, text: str) -> Any:
+R = TypeVar("R", "Device", "Job", "Chunk")
+
+
+def _load(cls: type[R], text: str) -> R:
+    """A record from its JSON, ignoring fields this version does not know."""
     data = json.loads(text)
     known = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in known})
@@ -53,6 +57,14 @@ class Device:
     load: float | None = None
     """``last_seen`` and ``load`` are written with other changes, not on every heartbeat; after
     a rebuild a connected device counts as seen at the rebuild."""
+    enabled: bool = True
+    """The owner can disable a device: it keeps its socket but gets no work."""
+    wire: str = protocol.NAME
+    """The wire format of its latest session (:mod:`.protocol` or :mod:`.ostrich`)."""
+    verified: int = 0
+    """Results the coordinator checked and found right."""
+    rejected: int = 0
+    """Results the coordinator checked and found wrong."""
     active: set[str] = field(default_factory=set)
     """Ids of the chunks this device holds; derived, never stored."""
 
@@ -84,12 +96,18 @@ class Device:
             "registered": self.registered,
             "cpuCores": self.cpu_cores,
             "memoryGB": self.memory_gb,
+            "gpuAvailable": self.gpu_available,
             "gpu": self.gpu_name if self.gpu_available else None,
+            "opsPerSecond": self.ops_per_second,
             "weight": round(self.weight, 1),
             "quota": self.quota,
             "active": len(self.active),
             "completed": self.completed,
             "failed": self.failed,
+            "verified": self.verified,
+            "rejected": self.rejected,
+            "enabled": self.enabled,
+            "wire": self.wire,
             "load": self.load,
             "meanChunkMs": None if self.mean_chunk_ms is None else round(self.mean_chunk_ms),
             "lastSeen": self.last_seen,
@@ -142,7 +160,13 @@ class Chunk:
         return _load(cls, text)
 
     def public(self) -> dict[str, Any]:
-        return {"chunkId": self.id, "jobId": self.job_id, "kind": self.kind, "ops": self.ops}
+        return {
+            "chunkId": self.id,
+            "jobId": self.job_id,
+            "kind": self.kind,
+            "ops": self.ops,
+            "seed": kernels.seed_of(self.id),
+        }
 
 
 OBSERVER = "observer"
@@ -157,6 +181,8 @@ class Attachment:
     role: str
     device_id: str | None
     connected_at: float
+    wire: str = protocol.NAME
+    """The socket's wire format; sockets attached before there were two carry none."""
 
     def to_json(self) -> str:
         return _dumps(
@@ -165,10 +191,17 @@ class Attachment:
                 "role": self.role,
                 "deviceId": self.device_id,
                 "connectedAt": self.connected_at,
+                "wire": self.wire,
             }
         )
 
     @classmethod
     def from_json(cls, text: str) -> Attachment:
         data = json.loads(text)
-        return cls(data["socketId"], data["role"], data["deviceId"], data["connectedAt"])
+        return cls(
+            data["socketId"],
+            data["role"],
+            data["deviceId"],
+            data["connectedAt"],
+            data.get("wire", protocol.NAME),
+        )
