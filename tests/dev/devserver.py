@@ -114,10 +114,11 @@ class DevServer:
             time.sleep(0.05)
         raise AssertionError(f"no output line matched {pattern!r}:\n" + "\n".join(self.lines()))
 
-    def stop(self) -> int:
-        """Ctrl-C; returns the exit status once every process it started is gone."""
+    def stop(self, signum: int = signal.SIGINT) -> int:
+        """Ctrl-C (or ``signum``); returns the exit status once every process it started is
+        gone."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signum)
         status = self.process.wait(timeout=STOP_TIMEOUT)
         deadline = time.monotonic() + STOP_TIMEOUT
         while any(alive(pid) for pid in self.started) and time.monotonic() < deadline:
