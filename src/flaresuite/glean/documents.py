@@ -229,12 +229,17 @@ def _base64(value: object, path: str) -> str | None:
     return f"{path} must be base64 text"
 
 
-def _required_id(value: object, path: str) -> str | None:
-    assert isinstance(value, dict)
-    comment_id = value.get("id")
-    if not isinstance(comment_id, str) or not comment_id:
-        return f"{path}.id must be a non-empty string"
-    return None
+def _non_empty(member: str) -> Check:
+    """A rule for an object that must have ``member`` as a non-empty string."""
+
+    def check(value: object, path: str) -> str | None:
+        assert isinstance(value, dict)
+        text = value.get(member)
+        if not isinstance(text, str) or not text:
+            return f"{path}.{member} must be a non-empty string"
+        return None
+
+    return check
 
 
 def _property_value(value: object, path: str) -> str | None:
@@ -243,14 +248,6 @@ def _property_value(value: object, path: str) -> str | None:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return None
     return f"{path} must be a string, a number or an array of strings, got {_type(value)}"
-
-
-def _named_property(value: object, path: str) -> str | None:
-    assert isinstance(value, dict)
-    name = value.get("name")
-    if not isinstance(name, str) or not name:
-        return f"{path}.name must be a non-empty string"
-    return None
 
 
 def _grants_someone(value: object, path: str) -> str | None:
@@ -301,10 +298,10 @@ _COMMENT = _object(
         "updatedBy": _USER,
     },
     "{id, author, content, ...}",
-    _required_id,
+    _non_empty("id"),
 )
 _CUSTOM_PROPERTY = _object(
-    {"name": _string, "value": _property_value}, "{name, value}", _named_property
+    {"name": _string, "value": _property_value}, "{name, value}", _non_empty("name")
 )
 _INTERACTIONS = _object(
     {"numViews": _count, "numLikes": _count, "numComments": _count},
