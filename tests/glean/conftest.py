@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import random
 
-import httpx
 import pytest
 
 from flaresuite.glean.app import GleanApp
-from flaresuite.http import HttpFetch, HttpRequest, HttpResponse, TransportError
+from flaresuite.http import HttpFetch
 from flaresuite.stores.memory import MemoryKeyValue
+from flaresuite_host.transport import HttpxFetch
 from tests.glean.glean_fakes import FakeClock, Logs, World
 
 
@@ -26,26 +26,8 @@ def world(httpserver, clock: FakeClock) -> World:
 
 @pytest.fixture
 async def fetch() -> HttpFetch:
-    """An :data:`HttpFetch` over real loopback HTTP."""
-    async with httpx.AsyncClient() as client:
-
-        async def send(request: HttpRequest) -> HttpResponse:
-            try:
-                response = await client.request(
-                    request.method,
-                    request.url,
-                    headers=dict(request.headers),
-                    content=request.body,
-                    timeout=request.timeout,
-                )
-            except httpx.HTTPError as error:
-                raise TransportError(f"{type(error).__name__}: {error}") from None
-            return HttpResponse(
-                response.status_code,
-                {k.lower(): v for k, v in response.headers.items()},
-                response.content,
-            )
-
+    """The CLI's :data:`HttpFetch` (httpx) over real loopback HTTP."""
+    async with HttpxFetch() as send:
         yield send
 
 

@@ -347,3 +347,28 @@ async def test_health_with_a_wrong_token_is_401(world, make_app, kv, headers):
     response = await make_app(direct_env(world), kv).handle(health(headers))
 
     assert parsed(response) == (401, {"error": "missing or wrong bearer token"})
+
+
+async def test_an_unreachable_source_leaves_its_query_nowhere(make_app, kv, clock):
+    """Issue 12.3: the source URL's ``?apikey=`` showed on /health through transport errors."""
+    env = {
+        "GLEAN_TRIGGER_TOKEN": TRIGGER_TOKEN,
+        "GLEAN_SERVER_URL": "http://127.0.0.1:9",
+        "GLEAN_INDEXING_API_TOKEN": "glean-token",
+        "GLEAN_DATASOURCE": "wiki",
+        "DOCUMENT_SOURCE_URL": "http://127.0.0.1:9/source?apikey=s3cret-key",
+    }
+    logs = Logs()
+    app = make_app(env, kv, logs=logs)
+
+    status, answer_body = parsed(await app.handle(trigger({"mode": "FULL"})))
+    _, public = parsed(await app.handle(health()))
+    _, private = parsed(await app.handle(health(AUTH)))
+
+    error = private["lastRuns"]["FULL"]["error"]
+    assert status == 502 and error.startswith(
+        "GET http://127.0.0.1:9/source?[redacted] failed 6 times; last: no response ("
+    )
+    for shown in (answer_body, public, private, logs, kv.values):
+        assert "s3cret" not in json.dumps(shown)
+    assert "127.0.0.1" not in json.dumps(public)

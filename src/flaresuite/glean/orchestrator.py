@@ -32,12 +32,12 @@ Lambda example leaves out ``timestamp``; both are accepted.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flaresuite.errors import RuntimeFailure
 from flaresuite.glean.config import CONNECTOR_TIMEOUT, BackendConfig
 from flaresuite.glean.modes import Mode
-from flaresuite.glean.upstream import Upstream, excerpt, read_json
+from flaresuite.glean.upstream import Upstream, excerpt, read_json, redacted
 from flaresuite.http import HttpRequest, HttpResponse, TransportError
 from flaresuite.jsonbody import BadJson
 from flaresuite.retry import Again
@@ -70,14 +70,13 @@ async def run_backend(
         "idempotency-key": f'"{run_id}"',
     }
 
-    timeout = config.timeout
+    request = HttpRequest("POST", f"{config.url}/index", headers, body, timeout=config.timeout)
 
     async def attempt() -> HttpResponse:
-        nonlocal timeout
-        timeout = max(MIN_ATTEMPT_SECONDS, deadline - clock.monotonic())
-        return await upstream.fetch(
-            HttpRequest("POST", f"{config.url}/index", headers, body, timeout=timeout)
-        )
+        nonlocal request
+        left = max(MIN_ATTEMPT_SECONDS, deadline - clock.monotonic())
+        request = replace(request, timeout=left)
+        return await upstream.fetch(request)
 
     def classify(response: HttpResponse) -> Again | None:
         retry_after = upstream.retry_after(response)
@@ -88,7 +87,10 @@ async def run_backend(
     try:
         outcome = await upstream.retrier.run(attempt, classify, retry_on=(), deadline=deadline)
     except TransportError as error:
-        raise BackendError(f"no answer from the backend within {timeout:.0f} s ({error})") from None
+        raise BackendError(
+            f"no answer from the backend within {request.timeout:.0f} s "
+            f"({redacted(error, request)})"
+        ) from None
     response = outcome.value
     if outcome.exhausted:
         stop = (
