@@ -90,6 +90,13 @@ class KeyValue(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+class Queue(Protocol):
+    """A Cloudflare Queue's producer binding: messages are JSON-compatible values, delivered
+    at least once to the consumer Worker's ``queue`` handler, retried on failure."""
+
+    async def send(self, body: Mapping[str, object]) -> None: ...
+
+
 class Clock(Protocol):
     def now(self) -> float:
         """Seconds since the epoch (UTC)."""
