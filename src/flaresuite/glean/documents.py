@@ -62,8 +62,9 @@ class InvalidDocument(RuntimeFailure):
     def __init__(self, document_id: str | None, reason: str) -> None:
         self.document_id = None if document_id is None else printable(document_id)
         self.reason = reason
-        named = "a document" if document_id is None else f"document {self.document_id!r}"
-        super().__init__(f"{named}: {reason}" if document_id is not None else reason)
+        super().__init__(
+            reason if document_id is None else f"document {self.document_id!r}: {reason}"
+        )
 
 
 def serialize_document(document: object, datasource: str) -> bytes:
