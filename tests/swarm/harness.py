@@ -107,6 +107,31 @@ class Harness:
             )
         return socket_id
 
+    def join_ostrich(self, device_id: str, token: str | None = None, *, cores: int = 4) -> str:
+        """An Ostrich-Legs client: joins with a code, and registers on the server's connect."""
+        admission = self.admit(device_id, token=token or self.invite(), wire="ostrich")
+        socket_id = self.connect(admission)
+        self.send_ostrich(socket_id, "connect", {})
+        self.send_ostrich(
+            socket_id,
+            "device:register",
+            {
+                "name": "Desktop Node",
+                "capabilities": {"cpuCores": cores, "memoryGB": 8, "gpuAvailable": False},
+            },
+        )
+        return socket_id
+
+    def send_ostrich(self, socket_id: str, event: str, data: Any) -> list[Effect]:
+        return self.send_raw(socket_id, json.dumps({"event": event, "data": data}))
+
+    def events(self, socket_id: str, event: str) -> list[Any]:
+        """The ``data`` of each Ostrich-Legs frame ``event`` the socket received."""
+        return [m["data"] for m in self.inbox.get(socket_id, []) if m.get("event") == event]
+
+    def ostrich_jobs(self, socket_id: str) -> list[dict[str, Any]]:
+        return [job for batch in self.events(socket_id, "job:batch") for job in batch]
+
     def resume_key(self, socket_id: str) -> str:
         return next(
             m["payload"]["resumeKey"] for m in self.inbox[socket_id] if m["type"] == "WELCOME"
@@ -174,7 +199,7 @@ class Harness:
     # -- reading ------------------------------------------------------------------------------
 
     def messages(self, socket_id: str, kind: str) -> list[dict[str, Any]]:
-        return [m["payload"] for m in self.inbox.get(socket_id, []) if m["type"] == kind]
+        return [m["payload"] for m in self.inbox.get(socket_id, []) if m.get("type") == kind]
 
     def assigned(self, socket_id: str) -> list[str]:
         return [c["chunkId"] for p in self.messages(socket_id, "JOB_ASSIGN") for c in p["chunks"]]

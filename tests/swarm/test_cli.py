@@ -1,10 +1,16 @@
-"""``flaresuite swarm``: bad command-line input exits 2 with a message."""
+"""``flaresuite swarm``: bad command-line input exits 2 with a message; so does a device the
+coordinator refuses."""
 
 from __future__ import annotations
+
+import asyncio
+import json
 
 import pytest
 
 from flaresuite_host.cli import main
+
+from .live import ADMIN, invite
 
 
 @pytest.mark.parametrize(
@@ -34,3 +40,38 @@ def test_device_needs_a_token(monkeypatch, capsys):
     monkeypatch.delenv("SWARM_INVITE_TOKEN", raising=False)
     assert main(["swarm", "device", "--swarm", "lab"]) == 2
     assert "SWARM_INVITE_TOKEN" in capsys.readouterr().err
+
+
+async def test_devices_refused_by_a_single_use_invite_exit_2(served, capsys):
+    _, owner, _ = served
+    single = await invite(owner, "lab", multi_use=False)
+    argv = ["swarm", "device", "--url", str(owner.base_url), "--swarm", "lab"]
+    status = await asyncio.to_thread(
+        main, [*argv, "--token", single, "--count", "3", "--duration", "3"]
+    )
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "2 of 3 devices were refused" in err and "--multi-use" in err
+
+
+async def test_invite_prints_a_code_and_writes_its_qr_code(served, capsys, monkeypatch, tmp_path):
+    _, owner, _ = served
+    monkeypatch.setenv("SWARM_ADMIN_TOKEN", ADMIN)
+    qr = tmp_path / "join.svg"
+    argv = ["swarm", "invite", "--url", str(owner.base_url), "--swarm", "lab", "--multi-use"]
+    status = await asyncio.to_thread(main, [*argv, "--code", "--length", "6", "--qr", str(qr)])
+    assert status == 0
+    issued = json.loads(capsys.readouterr().out)
+    assert issued["code"] is True and len(issued["token"]) == 6 and "qrSvg" not in issued
+    assert qr.read_text().startswith("<svg")
+    assert await asyncio.to_thread(main, [*argv, "--length", "6"]) == 2
+
+
+async def test_control_pauses_a_swarm(served, capsys, monkeypatch):
+    _, owner, _ = served
+    monkeypatch.setenv("SWARM_ADMIN_TOKEN", ADMIN)
+    argv = ["swarm", "control", "--url", str(owner.base_url), "--swarm", "lab"]
+    assert await asyncio.to_thread(main, [*argv, "--run-state", "PAUSED"]) == 0
+    assert json.loads(capsys.readouterr().out)["runState"] == "PAUSED"
+    assert await asyncio.to_thread(main, [*argv, "--throttle", "5"]) == 2
+    assert await asyncio.to_thread(main, argv) == 2

@@ -1,5 +1,6 @@
-"""Hypothesis drives the coordinator through arbitrary joins, leaves, reconnects, late closes,
-completions in any order, silences, evictions and garbage, and checks after every step:
+"""Hypothesis drives the coordinator through arbitrary joins (both wire formats), leaves,
+reconnects, late closes, completions in any order (right, wrong or failed), the owner's
+commands, silences, evictions and garbage, and checks after every step:
 
 - every chunk ever queued is queued, held by exactly one online device, or finished, and each
   finished chunk was counted exactly once;
@@ -17,6 +18,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from flaresuite.swarm.coordinator import Refused
+from flaresuite.swarm.messages import (
+    RUN_STATES,
+    SetDeviceEnabled,
+    SetRunState,
+    SetThrottle,
+)
 from flaresuite.swarm.model import OFFLINE, ONLINE
 
 from .harness import Harness
@@ -71,6 +78,31 @@ class SwarmMachine(RuleBasedStateMachine):
                 {"name": device, "cpuCores": cores, "memoryGB": 4, "gpuAvailable": cores > 4},
             )
 
+    @rule(device=st.sampled_from(["node-a", "node-b"]))
+    def join_from_ostrich_legs(self, device):
+        try:
+            socket_id = self.h.join_ostrich(device, self.token)
+        except Refused as refused:
+            assert refused.status == 409
+            return
+        self.sockets.append(socket_id)
+        self.current[device] = socket_id
+        self.ever_known.add(device)
+
+    @rule(state=st.sampled_from(RUN_STATES))
+    def owner_sets_the_run_state(self, state):
+        self.h.apply(self.h.coordinator.command(SetRunState(state), self.h.now))
+
+    @rule(percent=st.integers(10, 100))
+    def owner_throttles(self, percent):
+        self.h.apply(self.h.coordinator.command(SetThrottle(percent), self.h.now))
+
+    @precondition(lambda self: self.h.coordinator.devices)
+    @rule(data=st.data(), enabled=st.booleans())
+    def owner_switches_a_device(self, data, enabled):
+        device = data.draw(st.sampled_from(sorted(self.h.coordinator.devices)))
+        self.h.apply(self.h.coordinator.command(SetDeviceEnabled(device, enabled), self.h.now))
+
     @precondition(lambda self: self.sockets)
     @rule(data=st.data())
     def close_any_socket(self, data):
@@ -86,19 +118,36 @@ class SwarmMachine(RuleBasedStateMachine):
     @rule(data=st.data(), slots=st.integers(1, 8))
     def request(self, data, slots):
         device = data.draw(st.sampled_from(sorted(self.current)))
-        self.h.send(self.current[device], "JOB_REQUEST", {"slots": slots})
+        if device.startswith("node-"):
+            self.h.send_ostrich(self.current[device], "job:request_batch", {})
+        else:
+            self.h.send(self.current[device], "JOB_REQUEST", {"slots": slots})
 
     @precondition(lambda self: self.current and self.created)
-    @rule(data=st.data(), error=st.booleans(), ms=st.integers(1, 10_000))
-    def complete(self, data, error, ms):
+    @rule(
+        data=st.data(),
+        outcome=st.sampled_from(["right", "wrong", "error"]),
+        ms=st.integers(1, 10_000),
+    )
+    def complete(self, data, outcome, ms):
         device = data.draw(st.sampled_from(sorted(self.current)))
         socket_id = self.current[device]
-        held = self.h.assigned(socket_id)
+        held = self.h.assigned(socket_id) + [job["id"] for job in self.h.ostrich_jobs(socket_id)]
         chunk = data.draw(st.sampled_from(held or sorted(self.created)))
-        payload = {"chunkId": chunk, "durationMs": ms}
-        if error:
-            payload["error"] = "simulated failure"
-        self.h.send(socket_id, "JOB_COMPLETE", payload)
+        if device.startswith("node-"):
+            self.h.send_ostrich(
+                socket_id,
+                "job:complete",
+                {"chunkId": chunk, "result": 1.5, "workerId": device, "durationMs": ms}
+                if outcome != "error"
+                else {"chunkId": chunk, "error": "boom", "workerId": device},
+            )
+        elif outcome == "error":
+            self.h.complete(socket_id, chunk, error="simulated failure", ms=ms)
+        elif outcome == "wrong":
+            self.h.complete(socket_id, chunk, result=12345, ms=ms)
+        else:
+            self.h.complete(socket_id, chunk, ms=ms)
 
     @precondition(lambda self: self.sockets)
     @rule(data=st.data(), raw=st.one_of(st.text(max_size=30), st.binary(max_size=30)))
@@ -109,7 +158,10 @@ class SwarmMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def heartbeat(self, data):
         device = data.draw(st.sampled_from(sorted(self.current)))
-        self.h.send(self.current[device], "HEARTBEAT", {})
+        if device.startswith("node-"):
+            self.h.send_ostrich(self.current[device], "heartbeat", {"lastInteraction": 1})
+        else:
+            self.h.send(self.current[device], "HEARTBEAT", {})
 
     @rule(seconds=st.sampled_from([2, 10, 30, 61, 301]))
     def time_passes(self, seconds):
@@ -171,6 +223,15 @@ class SwarmMachine(RuleBasedStateMachine):
         assert {k[7:] for k in stored if k.startswith("device:")} == set(c.devices)
         for key in stored:
             assert _durable(stored[key]) == _durable(c.stored_value(key))
+
+    @invariant()
+    def only_enabled_devices_of_a_running_swarm_get_work(self):
+        c = self.h.coordinator
+        for device in c.devices.values():
+            if not device.enabled:
+                assert not device.active and device.id not in c._waiting
+        if c.run_state == "STOPPED":
+            assert c.counts()["assigned"] == 0
 
     @invariant()
     def the_alarm_is_set_exactly_while_sockets_are_open(self):

@@ -14,10 +14,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from flaresuite.swarm.config import SwarmConfig
 from flaresuite.swarm.model import ONLINE
 from flaresuite_host.swarm.device import run_devices, websocket_url
+from flaresuite_host.swarm.server import SwarmServer
 
-from .live import BOUND, invite, state
+from .live import ADMIN, BOUND, invite, state
 
 
 async def test_200_simulated_devices_finish_every_chunk_exactly_once(served):
@@ -146,3 +148,98 @@ async def test_simulated_devices_resume_after_the_server_drops_them(served):
     assert tally.joined == 5 and tally.reconnects >= 5 and tally.refused == 0
     assert sorted(swarm.coordinator.devices) == [f"sim-{i}" for i in range(5)]
     assert swarm.coordinator.counts() == {"queued": 0, "assigned": 0, "done": 400, "failed": 0}
+
+
+async def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Sends ``request`` as bytes and reads the whole answer (the server closes after it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    async with asyncio.timeout(BOUND):
+        answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return int(status_line.split(" ")[1]), headers, body
+
+
+def port_of(owner: httpx.AsyncClient) -> int:
+    return owner.base_url.port
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "Host: evil.example:{port}",  # DNS rebinding: a name the attacker controls
+        "Host: 127.0.0.1:1",  # another port
+        "Host: 10.0.0.8:{port}",  # an address we do not listen on
+        "Host: 127.0.0.1:{port}\r\nHost: 127.0.0.1:{port}",
+        "",
+    ],
+)
+async def test_requests_must_name_this_server_in_one_host_header(served, host):
+    _, owner, _ = served
+    port = port_of(owner)
+    head = f"GET /swarm/lab HTTP/1.1\r\n{host.format(port=port)}\r\n\r\n".replace(
+        "\r\n\r\n\r\n", "\r\n\r\n"
+    )
+    status, headers, body = await raw_exchange(port, head.encode())
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert "Host" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LOCALHOST"])
+async def test_the_bound_address_and_localhost_are_this_server(served, name):
+    _, owner, _ = served
+    port = port_of(owner)
+    status, _, _ = await raw_exchange(
+        port, f"GET /swarm/lab HTTP/1.1\r\nHost: {name}:{port}\r\n\r\n".encode()
+    )
+    assert status == 200
+
+
+async def test_other_names_are_served_only_when_allowed():
+    server = SwarmServer(SwarmConfig(ADMIN), log=lambda _: None, allowed_hosts=["swarm.lan"])
+    listener = await server.start("127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        status, _, _ = await raw_exchange(
+            port, f"GET /swarm/lab HTTP/1.1\r\nHost: swarm.lan:{port}\r\n\r\n".encode()
+        )
+        assert status == 200
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+async def test_a_post_with_a_body_gets_the_documented_answer(served):
+    server, owner, _ = served
+    with_body = await owner.post("/swarm/lab/tokens", content=b'{"multiUse": true}')
+    assert with_body.status_code == 400
+    assert with_body.json() == {
+        "error": "send parameters in the query string; the body must be empty"
+    }
+    anonymous = await httpx.AsyncClient(base_url=owner.base_url).post(
+        "/swarm/lab/jobs", content=b"x"
+    )
+    assert anonymous.status_code == 401
+    huge = await owner.post("/swarm/lab/jobs", content=b"x" * (2 << 20))
+    assert huge.status_code == 400
+    assert server.swarms["lab"].coordinator.chunks == {}
+    assert server.swarms["lab"].coordinator.invites.invites == {}
+
+
+async def test_bodies_that_cannot_be_read_safely_are_400(served):
+    _, owner, _ = served
+    port = port_of(owner)
+    for framing in (
+        "Transfer-Encoding: chunked\r\n",
+        "Content-Length: 3\r\nContent-Length: 4\r\n",
+        "Content-Length: -1\r\n",
+    ):
+        status, _, body = await raw_exchange(
+            port,
+            f"POST /swarm/lab/jobs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{framing}\r\nabc".encode(),
+        )
+        assert status == 400 and "Content-Length" in json.loads(body)["error"]

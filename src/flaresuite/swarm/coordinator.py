@@ -91,8 +91,7 @@ OFFLINE_AFTER_SECONDS = 60.0
 REMOVE_AFTER_SECONDS = 300.0
 BROADCAST_SECONDS = 2.0
 MAX_ATTEMPTS = 3
-"""A chunk that reports an error (or a wrong result) is retried until it has failed this many
-times."""
+"""A chunk that reports an error is retried until it has failed this many times."""
 MAX_QUEUE = 20_000
 """Unfinished chunks per swarm: a woken object loads them all, about 0.9 KB each in memory,
 and the isolate has 128 MB."""
@@ -490,16 +489,16 @@ class Coordinator:
         if msg.duration_ms is not None:
             device.mean_chunk_ms = scheduler.next_mean(device.mean_chunk_ms, msg.duration_ms)
         self._touch(f"device:{device.id}", f"chunk:{chunk.id}")
-        error = msg.error
-        if error is None and msg.result is not None and self._should_check(device):
-            if msg.result == kernels.expected_result(
+        if msg.error is None and msg.result is not None and self._should_check(device):
+            if msg.result != kernels.expected_result(
                 chunk.kind, kernels.seed_of(chunk.id), chunk.ops
             ):
-                device.verified += 1
-            else:
-                error = self._wrong_result(device, chunk, now)
-        if error is not None:
-            self._chunk_failed(device, chunk, error, now)
+                self._wrong_result(device, chunk, now)
+                self._dispatch()
+                return
+            device.verified += 1
+        if msg.error is not None:
+            self._chunk_failed(device, chunk, msg.error, now)
             self._dispatch()
         else:
             device.completed += 1
@@ -530,9 +529,11 @@ class Coordinator:
     def _should_check(self, device: Device) -> bool:
         return device.verified + device.rejected < CHECK_FIRST or self._sample() < CHECK_SHARE
 
-    def _wrong_result(self, device: Device, chunk: Chunk, now: float) -> str:
-        """Counts a wrong result against ``device`` and returns it as the chunk's error."""
+    def _wrong_result(self, device: Device, chunk: Chunk, now: float) -> None:
+        """The chunk goes back to the queue as if never run (the fault is the device's, not
+        the chunk's, so it costs no attempt), and the device is a step closer to disabled."""
         device.rejected += 1
+        self._requeue(chunk)
         self._send(
             device.socket_id,
             "ERROR",
@@ -545,7 +546,6 @@ class Coordinator:
                 now, "WARN", "device", f"device {device.id} disabled: {MAX_WRONG} wrong results"
             )
             self._set_enabled(device, False, now)
-        return "wrong result"
 
     def _chunk_failed(self, device: Device, chunk: Chunk, error: str, now: float) -> None:
         chunk.attempts += 1
