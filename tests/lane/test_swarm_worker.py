@@ -1,9 +1,11 @@
 """The swarm coordinator Worker (src/swarm_worker.py) on real Pyodide 314: the Worker routes
-``/swarm/<id>`` to the ``SwarmCoordinator`` Durable Object named ``<id>``, which runs on the
-hibernation API. Covered here: invites and their rate limit (across eviction), refusals before
-the upgrade, a device's whole round trip, eviction and rebuild from storage plus socket
-attachments, storage writes past the 128-key limit, the 2 s alarm that stops when the last
-socket leaves, and a resume that outlives the late close of the old socket.
+``/swarm/<id>`` and ``/ostrich/<id>`` to the ``SwarmCoordinator`` Durable Object named ``<id>``,
+which runs on the hibernation API. Covered here: invites and their rate limit (across
+eviction), codes and their QR codes (segno on Pyodide), refusals before the upgrade, a device's
+whole round trip, the join page, the owner's controls, an Ostrich-Legs client, eviction and
+rebuild from storage plus socket attachments, storage writes past the 128-key limit, the 2 s
+alarm that stops when the last socket leaves, and a resume that outlives the late close of the
+old socket. Hostile input: test_swarm_hostile.py.
 
 Like workerd, the fake queues what the object sends on a socket before its 101 reaches the
 client, so a test reads ``WELCOME`` (and its resume key) as the socket's first frame.
@@ -20,6 +22,7 @@ import pytest
 
 from driver import LaneConfig, WebSocket, WebSocketClosed
 from flaresuite.swarm import kernels
+from flaresuite.swarm.qr import qr_svg
 
 pytestmark = pytest.mark.lane
 
@@ -323,3 +326,76 @@ def test_welcome_comes_first_and_a_resume_outlives_the_late_close_of_the_old_soc
     assert snapshot["devicesTotal"] == 1 and snapshot["devices"][0]["status"] == "ONLINE"
     send(new, "JOB_REQUEST", {"slots": 1})
     assert state(lane)["devices"][0]["status"] == "ONLINE"
+
+
+def test_the_worker_serves_the_join_page_and_its_web_worker(lane):
+    page = lane.fetch("GET", "/swarm/lab/join?invite=K7QM4XPA")
+    assert page.status == 200 and b"navigator.hardwareConcurrency" in page.body
+    assert "worker-src 'self'" in page.headers["content-security-policy"]
+    script = lane.fetch("GET", "/swarm/lab/worker.js")
+    assert script.status == 200 and script.headers["content-type"].startswith("text/javascript")
+
+
+def test_a_code_and_its_qr_code_are_made_on_pyodide_as_on_cpython(lane):
+    response = lane.fetch("POST", "/swarm/lab/tokens?multiUse=true&code=true", headers=OWNER)
+    assert response.status == 201
+    issued = response.json()
+    assert len(issued["token"]) == 8 and issued["joinUrl"].endswith(issued["token"])
+    assert issued["qrSvg"] == qr_svg(issued["joinUrl"]), "segno draws the same symbol"
+    typed = issued["token"].lower()[:4] + "-" + issued["token"][4:]
+    ws = lane.websocket(f"/swarm/lab/ws?token={typed}&deviceId=web-1")
+    assert ws.receive_json()["type"] == "WELCOME"
+
+
+def test_the_owner_pauses_and_stops_the_swarm_through_the_worker(lane):
+    ws = join(lane, "d1", invite(lane))
+    lane.fetch("POST", "/swarm/lab/jobs?chunks=4", headers=OWNER)
+    send(ws, "JOB_REQUEST", {"slots": 2})
+    held = next_of(ws, "JOB_ASSIGN")["chunks"]
+    paused = lane.fetch("POST", "/swarm/lab/control?runState=PAUSED&throttle=50", headers=OWNER)
+    assert paused.status == 200 and paused.json()["runState"] == "PAUSED"
+    assert next_of(ws, "CONTROL") == {"runState": "PAUSED", "throttle": 50, "enabled": True}
+    complete(ws, held[0])
+    send(ws, "JOB_REQUEST", {"slots": 2})
+    assert state(lane)["queue"] == {"queued": 2, "assigned": 1, "done": 1, "failed": 0}
+    lane.fetch("POST", "/swarm/lab/control?runState=STOPPED", headers=OWNER)
+    assert next_of(ws, "JOB_CANCEL")["chunkIds"] == [held[1]["chunkId"]]
+    lane.durable_object("SWARM", "lab").evict()
+    assert state(lane)["runState"] == "STOPPED", "settings are stored"
+    assert lane.fetch("POST", "/swarm/lab/devices/d1?enabled=false", headers=OWNER).status == 200
+    assert state(lane)["devices"][0]["enabled"] is False
+
+
+def test_the_ostrich_legs_client_joins_through_the_worker_with_a_code(lane):
+    code = lane.fetch("POST", "/swarm/lab/tokens?multiUse=true&code=true&length=6", headers=OWNER)
+    token = code.json()["token"]
+    lane.fetch("POST", "/swarm/lab/jobs?chunks=3&opsPerChunk=1000", headers=OWNER)
+    ws = lane.websocket(f"/ostrich/lab/ws?persistentId=node-k3j9x2m1p&token={token}")
+
+    def emit(event, data):
+        ws.send(json.dumps({"event": event, "data": data}))
+
+    def next_event(event):
+        for _ in range(50):
+            message = ws.receive_json()
+            if message["event"] == event:
+                return message["data"]
+        raise AssertionError(f"no {event}")
+
+    emit("connect", {})
+    assert next_event("connect") == {"status": "connected"}
+    capabilities = {"cpuCores": 4, "memoryGB": 8, "gpuAvailable": False}
+    emit("device:register", {"name": "Desktop Node", "capabilities": capabilities})
+    emit("job:request_batch", {})
+    assert isinstance(next_event("swarm:snapshot")["stats"]["globalThrottle"], int)
+    jobs = next_event("job:batch")
+    for job in jobs:
+        emit(
+            "job:complete",
+            {"chunkId": job["id"], "result": 1.25, "workerId": "node-k3j9x2m1p", "durationMs": 2},
+        )
+        emit("job:request_batch", {})
+    snapshot = state(lane)
+    assert snapshot["queue"]["done"] == 3 and snapshot["devices"][0]["wire"] == "ostrich"
+    attachment = json.loads(lane.durable_object("SWARM", "lab").state().websockets[0]["attachment"])
+    assert attachment["wire"] == "ostrich"

@@ -22,7 +22,7 @@ from .harness import Harness
 
 
 def command(h: Harness, cmd) -> None:
-    h.apply(h.coordinator.command(cmd, h.now))
+    h.apply(h.coordinator.command(cmd, now=h.now))
 
 
 def test_a_paused_swarm_hands_out_nothing_and_lets_held_chunks_finish():
@@ -96,7 +96,7 @@ def test_a_disabled_device_gives_its_chunks_back_and_gets_none_until_enabled():
 def test_a_device_that_does_not_exist_is_404_and_changes_nothing():
     h = Harness()
     with pytest.raises(Refused) as refused:
-        h.coordinator.command(SetDeviceEnabled("ghost", False), h.now)
+        h.coordinator.command(SetDeviceEnabled("ghost", False), now=h.now)
     assert refused.value.status == 404 and h.stored == {}
 
 

@@ -91,17 +91,17 @@ class SwarmMachine(RuleBasedStateMachine):
 
     @rule(state=st.sampled_from(RUN_STATES))
     def owner_sets_the_run_state(self, state):
-        self.h.apply(self.h.coordinator.command(SetRunState(state), self.h.now))
+        self.h.apply(self.h.coordinator.command(SetRunState(state), now=self.h.now))
 
     @rule(percent=st.integers(10, 100))
     def owner_throttles(self, percent):
-        self.h.apply(self.h.coordinator.command(SetThrottle(percent), self.h.now))
+        self.h.apply(self.h.coordinator.command(SetThrottle(percent), now=self.h.now))
 
     @precondition(lambda self: self.h.coordinator.devices)
     @rule(data=st.data(), enabled=st.booleans())
     def owner_switches_a_device(self, data, enabled):
         device = data.draw(st.sampled_from(sorted(self.h.coordinator.devices)))
-        self.h.apply(self.h.coordinator.command(SetDeviceEnabled(device, enabled), self.h.now))
+        self.h.apply(self.h.coordinator.command(SetDeviceEnabled(device, enabled), now=self.h.now))
 
     @precondition(lambda self: self.sockets)
     @rule(data=st.data())

@@ -227,7 +227,7 @@ def test_members_commands_need_the_owners_leave():
     assert [r["event"] for r in h.security_logs()].count("command_refused") == 3
     assert h.coordinator.devices["node-abc"].status == ONLINE, "refusals are not strikes"
 
-    h.apply(h.coordinator.command(SetInviteeCommands(frozenset({"run", "devices"})), h.now))
+    h.apply(h.coordinator.command(SetInviteeCommands(frozenset({"run", "devices"})), now=h.now))
     h.send_ostrich(s, "cmd:set_run_state", "PAUSED")
     h.send_ostrich(s, "cmd:toggle_device", {"id": "node-xyz", "enabled": False})
     h.send_ostrich(s, "cmd:set_throttle", 35)
@@ -241,7 +241,7 @@ def test_a_member_asks_for_a_code_only_when_allowed_and_gets_one_of_six_characte
     s = h.join_ostrich("node-abc")
     h.send_ostrich(s, "auth:generate_token", {})
     assert h.events(s, "auth:token") == [""]
-    h.apply(h.coordinator.command(SetInviteeCommands(frozenset({"invite"})), h.now))
+    h.apply(h.coordinator.command(SetInviteeCommands(frozenset({"invite"})), now=h.now))
     h.send_ostrich(s, "auth:generate_token", {})
     code = h.events(s, "auth:token")[-1]
     assert len(code) == 6
@@ -258,7 +258,7 @@ def test_a_chunk_recalled_from_an_ostrich_device_is_answered_quietly():
     h.submit(1)
     h.send_ostrich(s, "job:request_batch", {})
     (job,) = h.ostrich_jobs(s)
-    h.apply(h.coordinator.command(SetRunState("STOPPED"), h.now))
+    h.apply(h.coordinator.command(SetRunState("STOPPED"), now=h.now))
     h.send_ostrich(s, "job:complete", {"chunkId": job["id"], "result": 1.0, "workerId": "node-abc"})
     assert h.coordinator.done_total == 0 and h.coordinator.counts()["queued"] == 1
     assert "chunk_not_held" in h.events(s, "sys:log")[-1]["message"]

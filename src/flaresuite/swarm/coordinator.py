@@ -256,10 +256,16 @@ class Coordinator:
         self._dispatch()
         return job, self._flush()
 
-    def command(self, command: Command, now: float) -> list[Effect]:
-        """The owner's command (over HTTP with the bearer token). Raises :class:`Refused` (404)
-        for a device that does not exist, changing nothing."""
-        self._obey(command, now)
+    def command(self, *commands: Command, now: float) -> list[Effect]:
+        """The owner's commands (over HTTP with the bearer token), applied in order, then told
+        to every socket once. Raises :class:`Refused` (404), changing nothing, when one names a
+        device that does not exist."""
+        for command in commands:
+            if isinstance(command, SetDeviceEnabled):
+                self._device_named(command.device_id)
+        for command in commands:
+            self._obey(command, now)
+        self._announce(now)
         return self._flush()
 
     def settings(self) -> dict[str, Any]:
@@ -607,6 +613,7 @@ class Coordinator:
             return
         try:
             self._obey(command, now)
+            self._announce(now)
         except Refused as refused:
             self._send(
                 device.socket_id,
@@ -656,10 +663,7 @@ class Coordinator:
             self._touch("meta")
             self._log(now, "INFO", "control", f"throttle set to {command.percent} %")
         elif isinstance(command, SetDeviceEnabled):
-            device = self.devices.get(command.device_id)
-            if device is None:
-                raise Refused(404, f"no device {command.device_id[:64]!r} in this swarm")
-            self._set_enabled(device, command.enabled, now)
+            self._set_enabled(self._device_named(command.device_id), command.enabled, now)
         elif isinstance(command, SetInviteeCommands):
             self.invitee_commands = command.allowed
             self._touch("meta")
@@ -667,14 +671,22 @@ class Coordinator:
             self._log(now, "INFO", "control", f"members may send: {allowed}")
         else:
             raise Refused(400, "that command is for members only")
-        # Every socket hears of a change at once: the Ostrich-Legs client asks for work when a
-        # snapshot shows the swarm RUNNING again.
+
+    def _announce(self, now: float) -> None:
+        """Every socket hears of a change at once (the Ostrich-Legs client asks for work when a
+        snapshot shows the swarm RUNNING again), and waiting devices are served."""
         for att in self.sockets.values():
             device = self.devices.get(att.device_id or "")
             if device is not None:
                 self._send(att.socket_id, "CONTROL", self._control(device))
         self._broadcast_state(now)
         self._dispatch()
+
+    def _device_named(self, device_id: str) -> Device:
+        device = self.devices.get(device_id)
+        if device is None:
+            raise Refused(404, f"no device {device_id[:64]!r} in this swarm")
+        return device
 
     def _set_run_state(self, state: str, now: float) -> None:
         if state == self.run_state:

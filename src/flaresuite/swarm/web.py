@@ -235,8 +235,7 @@ def _owner(
         )
         body = {"jobId": job.id, "chunks": job.total, "kind": job.kind}
         return Reply(json_response(201, body, headers), effects)
-    commands = _commands(rest, query)
-    effects = [effect for command in commands for effect in coordinator.command(command, now)]
+    effects = coordinator.command(*_commands(rest, query), now=now)
     return Reply(json_response(200, coordinator.settings(), headers), effects)
 
 
