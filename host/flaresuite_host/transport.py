@@ -10,6 +10,7 @@ from types import TracebackType
 import httpx
 
 from flaresuite.http import HttpRequest, HttpResponse, TransportError
+from flaresuite.redact import redact_url
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds for connect, read and write each, when the request does not say."""
@@ -56,8 +57,10 @@ class HttpxFetch:
                 timeout=timeout,
             )
         except httpx.TransportError as error:
+            # httpx may quote the URL (an invalid one is echoed whole); show it redacted.
+            detail = str(error).replace(request.url, redact_url(request.url))
             raise TransportError(
-                f"{request.method} {request.url}: {type(error).__name__}: {error}"
+                f"{request.method} {redact_url(request.url)}: {type(error).__name__}: {detail}"
             ) from error
         headers: dict[str, str] = {}
         for name, value in response.headers.multi_items():
