@@ -11,6 +11,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from playwright.async_api import async_playwright, expect
 
 from flaresuite.swarm.model import OBSERVER
 from flaresuite_host.swarm.device import run_devices
@@ -31,8 +32,6 @@ pytestmark = [
 
 @pytest.fixture
 async def page():
-    from playwright.async_api import async_playwright
-
     async with async_playwright() as playwright:
         # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
         browser = await playwright.chromium.launch(
@@ -51,9 +50,7 @@ async def test_the_dashboard_shows_devices_joining_and_jobs_completing(served, p
     _, owner, _ = served
     token = await invite(owner, "demo")
     await page.goto(f"{owner.base_url}/swarm/demo?token={token}")
-    await page.wait_for_function(
-        "document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS
-    )
+    await expect(page.locator("#connection")).to_have_text("live", timeout=WAIT_MS)
 
     chunks = 240
     await owner.post(
@@ -64,16 +61,10 @@ async def test_the_dashboard_shows_devices_joining_and_jobs_completing(served, p
         run_devices(str(owner.base_url), "demo", token, 12, stop=stop, seed=3)
     )
     try:
-        await page.wait_for_function(
-            "document.querySelectorAll('#devices tbody tr.ONLINE').length === 12", timeout=WAIT_MS
-        )
-        await page.wait_for_function(
-            f"document.getElementById('done').textContent === '{chunks}'", timeout=WAIT_MS
-        )
+        await expect(page.locator("#devices tbody tr.ONLINE")).to_have_count(12, timeout=WAIT_MS)
+        await expect(page.locator("#done")).to_have_text(str(chunks), timeout=WAIT_MS)
         # One more snapshot so throughput and the log show the finished job.
-        await page.wait_for_function(
-            "document.getElementById('log').textContent.includes('finished')", timeout=WAIT_MS
-        )
+        await expect(page.locator("#log")).to_contain_text("finished", timeout=WAIT_MS)
         names = await page.locator("#devices tbody tr td:nth-child(2)").all_inner_texts()
         assert sorted(names) == sorted(f"sim sim-{i}" for i in range(12))
         assert await page.locator("#queued").inner_text() == "0"
@@ -93,17 +84,13 @@ async def test_the_dashboard_reconnects_after_its_socket_drops(served, page):
     server, owner, _ = served
     token = await invite(owner, "demo")
     await page.goto(f"{owner.base_url}/swarm/demo?token={token}")
-    await page.wait_for_function(
-        "document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS
-    )
+    await expect(page.locator("#connection")).to_have_text("live", timeout=WAIT_MS)
     [first] = _observers(server, "demo")
     server.swarms["demo"].close(first, 1012, "restarting")
     async with asyncio.timeout(BOUND):
         while not (_observers(server, "demo") - {first}):
             await asyncio.sleep(0.05)
-    await page.wait_for_function(
-        "document.getElementById('connection').textContent === 'live'", timeout=WAIT_MS
-    )
+    await expect(page.locator("#connection")).to_have_text("live", timeout=WAIT_MS)
 
 
 async def test_without_a_token_the_page_says_how_to_open_it(served, page):

@@ -318,6 +318,7 @@ JOIN = r"""<!DOCTYPE html>
     showProgress();
     request();
     pump();
+    if (!busy()) $("current").textContent = "-";
   }
 
   function showProgress() {
