@@ -355,6 +355,17 @@ class TestValidation:
         assert h.stored == before
         assert not any(type(e).__name__ == "Persist" for e in effects)
 
+    def test_the_security_log_never_repeats_what_it_refused(self):
+        h = Harness()
+        s = h.join("d1")
+        secret = "Bearer pasted-by-mistake-0123456789"
+        h.send_raw(s, json.dumps({"type": secret, "payload": {}}))
+        h.send(s, "HEARTBEAT", {secret: 1})
+        h.send_raw(s, json.dumps({"type": "HEARTBEAT", secret: 1}))
+        assert len(h.security_logs()) == 3
+        assert "pasted" not in json.dumps(h.logs)
+        assert "<str, 35 chars>" in h.security_logs()[0]["detail"]
+
     def test_a_socket_that_keeps_sending_garbage_is_closed(self):
         h = Harness()
         s = h.join("d1")

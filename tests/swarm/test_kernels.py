@@ -113,3 +113,18 @@ def test_the_web_worker_computes_exactly_what_the_coordinator_checks():
     ]
     assert all(d["durationMs"] > 0 for d in done)
     assert benchmark["type"] == "benchmark" and benchmark["opsPerSecond"] > 0
+
+
+@pytest.mark.skipif(not NODE.exists(), reason="needs the lane's Node 22 (scripts/setup_lane.sh)")
+def test_the_web_worker_keeps_the_pages_heartbeat_clock():
+    script = (
+        "var ticks = 0, self = { postMessage: function (m) {\n"
+        "  if (m.type === 'tick' && ++ticks === 3) {\n"
+        "    console.log('three ticks'); process.exit(0);\n"
+        "  }\n"
+        "} };\n" + WORKER_JS + "\nself.onmessage({ data: { type: 'clock', seconds: 0.01 } });\n"
+    )
+    output = subprocess.run(
+        [str(NODE), "-e", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert output.strip() == "three ticks"

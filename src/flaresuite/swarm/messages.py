@@ -7,8 +7,9 @@ coordinator answers with an ``ERROR`` and a ``SECURITY`` log line.
 
 The field checks shared by both formats live here too: they refuse booleans where numbers are
 expected (``bool`` is an ``int`` in Python, not a number in JSON), compare before converting
-(a 400-digit integer is valid JSON but fits no float), and never quote more than 40 characters
-of what they refuse.
+(a 400-digit integer is valid JSON but fits no float), and never quote what they refuse: the
+message goes into the swarm's security log, and a refused value may be anything a sender
+pasted (:func:`flaresuite.redact.describe_rejected` says only its type and size).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flaresuite.jsonbody import BadJson, parse_json
+from flaresuite.redact import describe_rejected
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Frames larger than this are refused before they are parsed."""
@@ -164,13 +166,14 @@ def decode(raw: str | bytes) -> Any:
 
 
 class Invalid(Exception):
-    """A field is wrong; the wire module prefixes the message with where it was."""
+    """A field is wrong; the wire module prefixes the message with the message type."""
 
 
 def only(payload: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(payload) - allowed)
     if unknown:
-        raise Invalid(f"{unknown[0][:40]}: unknown field")
+        known = ", ".join(sorted(allowed)) or "none"
+        raise Invalid(f"unknown field {describe_rejected(unknown[0])} (fields: {known})")
 
 
 def integer(
@@ -178,42 +181,42 @@ def integer(
 ) -> int:
     value = payload.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"{key}: must be an integer")
+        raise Invalid(f"{key} must be an integer")
     if not low <= value <= high:
-        raise Invalid(f"{key}: must be between {low} and {high}")
+        raise Invalid(f"{key} must be between {low} and {high}")
     return value
 
 
 def number(payload: Mapping[str, Any], key: str, low: float, high: float) -> float:
     value = payload.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Invalid(f"{key}: must be a number")
+        raise Invalid(f"{key} must be a number")
     # Compared before any float(): NaN and infinity fail the comparison too.
     if not low <= value <= high:
-        raise Invalid(f"{key}: must be between {low:g} and {high:g}")
+        raise Invalid(f"{key} must be between {low:g} and {high:g}")
     return float(value)
 
 
 def positive(payload: Mapping[str, Any], key: str, high: float) -> float:
     value = number(payload, key, 0.0, high)
     if value == 0:
-        raise Invalid(f"{key}: must be positive")
+        raise Invalid(f"{key} must be positive")
     return value
 
 
 def boolean(payload: Mapping[str, Any], key: str) -> bool:
     value = payload.get(key)
     if not isinstance(value, bool):
-        raise Invalid(f"{key}: must be a boolean")
+        raise Invalid(f"{key} must be a boolean")
     return value
 
 
 def text(payload: Mapping[str, Any], key: str, max_chars: int) -> str:
     value = payload.get(key)
     if not isinstance(value, str):
-        raise Invalid(f"{key}: must be a string")
+        raise Invalid(f"{key} must be a string")
     if len(value) > max_chars:
-        raise Invalid(f"{key}: must be at most {max_chars} characters")
+        raise Invalid(f"{key} must be at most {max_chars} characters")
     return value
 
 
@@ -227,9 +230,9 @@ def chunk_id(payload: Mapping[str, Any], key: str = "chunkId") -> str:
     try:
         canonical = str(uuid.UUID(value))
     except ValueError:
-        raise Invalid(f"{key}: must be a UUID") from None
+        raise Invalid(f"{key} must be a UUID") from None
     if canonical != value.lower():
-        raise Invalid(f"{key}: must be a UUID")
+        raise Invalid(f"{key} must be a UUID")
     return canonical
 
 

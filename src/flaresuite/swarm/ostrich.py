@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flaresuite.redact import describe_rejected
 from flaresuite.swarm import kernels
 from flaresuite.swarm.messages import (
     MAX_ERROR_CHARS,
@@ -70,17 +71,18 @@ def parse_frame(raw: str | bytes) -> Message:
         raise ProtocolError("invalid_message", "frame must be a JSON object")
     unknown = sorted(set(document) - {"event", "data"})
     if unknown:
-        raise ProtocolError("invalid_message", f"frame has unknown field {unknown[0][:40]!r}")
+        found = describe_rejected(unknown[0])
+        raise ProtocolError("invalid_message", f"frame has an unknown field {found}")
     event = document.get("event")
     if not isinstance(event, str):
         raise ProtocolError("invalid_message", "frame.event must be a string")
     parse = _PARSERS.get(event)
     if parse is None:
-        raise ProtocolError("unknown_type", f"unknown event {event[:40]!r}")
+        raise ProtocolError("unknown_type", f"unknown event {describe_rejected(event)}")
     try:
         return parse(document.get("data", {}))
     except Invalid as invalid:
-        raise ProtocolError("invalid_payload", f"{event}.data.{invalid}") from None
+        raise ProtocolError("invalid_payload", f"{event}: data {invalid}") from None
 
 
 def _object(data: Any) -> Mapping[str, Any]:
@@ -99,7 +101,7 @@ def _register(data: Any) -> Message:
     only(payload, {"name", "capabilities"})
     capabilities = payload.get("capabilities")
     if not isinstance(capabilities, dict):
-        raise Invalid("capabilities: must be an object")
+        raise Invalid("capabilities must be an object")
     only(capabilities, {"cpuCores", "memoryGB", "gpuAvailable", "gpuName"})
     return register(payload, capabilities)
 
@@ -135,7 +137,7 @@ def _benchmark(data: Any) -> BenchmarkResult:
     only(payload, {"score"})
     score = number(payload, "score", 0, 1e15)
     if score == 0:
-        raise Invalid("score: must be positive")
+        raise Invalid("score must be positive")
     return BenchmarkResult(ops_per_second=score)
 
 

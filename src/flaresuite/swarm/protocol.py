@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flaresuite.redact import describe_rejected
 from flaresuite.swarm import kernels
 from flaresuite.swarm.messages import (
     MAX_ERROR_CHARS,
@@ -47,20 +48,21 @@ def parse_message(raw: str | bytes) -> DeviceMessage:
         raise ProtocolError("invalid_message", "message must be a JSON object")
     unknown = sorted(set(document) - {"type", "payload"})
     if unknown:
-        raise ProtocolError("invalid_message", f"message has unknown field {unknown[0][:40]!r}")
+        found = describe_rejected(unknown[0])
+        raise ProtocolError("invalid_message", f"message has an unknown field {found}")
     kind = document.get("type")
     if not isinstance(kind, str):
         raise ProtocolError("invalid_message", "message.type must be a string")
     parse = _PARSERS.get(kind)
     if parse is None:
-        raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}")
+        raise ProtocolError("unknown_type", f"unknown message type {describe_rejected(kind)}")
     payload = document.get("payload", {})
     if not isinstance(payload, dict):
         raise ProtocolError("invalid_payload", f"{kind}.payload must be an object")
     try:
         return parse(payload)
     except Invalid as invalid:
-        raise ProtocolError("invalid_payload", f"{kind}.{invalid}") from None
+        raise ProtocolError("invalid_payload", f"{kind}: {invalid}") from None
 
 
 def encode(kind: str, payload: Mapping[str, Any]) -> tuple[str, ...]:
@@ -91,7 +93,7 @@ def _job_complete(payload: Mapping[str, Any]) -> JobComplete:
     if error is None:
         result = integer(payload, "result", 0, kernels.MODULUS - 1)
     elif "result" in payload:
-        raise Invalid("result: a failed chunk has no result")
+        raise Invalid("result is not allowed with error: a failed chunk has no result")
     else:
         result = None
     return JobComplete(

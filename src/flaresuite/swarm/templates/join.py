@@ -6,7 +6,8 @@ Plain JavaScript, no build step. The page
   the user can edit and capabilities from ``navigator`` (``hardwareConcurrency``,
   ``deviceMemory``, ``gpu``), runs a benchmark and then its chunks in Web Workers
   (``/swarm/<id>/worker.js``, one per core but one, at most its quota);
-* sends a heartbeat every ``heartbeatSeconds`` (10 s) with its load;
+* sends a heartbeat every ``heartbeatSeconds`` (10 s) with its load, timed by a Web Worker so
+  that a hidden tab keeps its heartbeat (browsers slow a hidden page's own timers);
 * keeps its identity (device id, resume key, invite, name) in ``localStorage`` and, when the
   socket drops, reconnects with exponential backoff and full jitter (0.5 s doubling to 30 s)
   with its resume key, falling back to the invite if the key is refused and back again;
@@ -214,9 +215,11 @@ JOIN = r"""<!DOCTYPE html>
       setState("connected", "connected");
       $("device").hidden = false;
       log(p.resumed ? "reconnected" : "joined the swarm");
-      heartbeat = setInterval(function () {
+      heartbeat = new Worker("worker.js");
+      heartbeat.onmessage = function () {
         send("HEARTBEAT", { load: workers.length ? busy() / workers.length : 0 });
-      }, p.heartbeatSeconds * 1000);
+      };
+      heartbeat.postMessage({ type: "clock", seconds: p.heartbeatSeconds });
       register();
     } else if (message.type === "REGISTERED") {
       quota = p.quota;
@@ -268,7 +271,8 @@ JOIN = r"""<!DOCTYPE html>
   }
 
   function stopWork() {
-    clearInterval(heartbeat);
+    if (heartbeat) heartbeat.terminate();
+    heartbeat = null;
     workers.forEach(function (slot) { slot.worker.terminate(); });
     workers = []; queue = []; held = {};
     $("workers").textContent = 0;

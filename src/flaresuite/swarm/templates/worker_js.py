@@ -5,9 +5,12 @@ coordinator compares results for equality); tests/swarm/test_kernels.py runs thi
 Node and checks it against the Python definitions. Every intermediate value stays below 2**53,
 so doubles are exact.
 
-Messages in: ``{type: "benchmark"}`` and ``{type: "run", chunk: {chunkId, kind, ops, seed}}``.
-Messages out: ``{type: "benchmark", opsPerSecond, durationMs}``, ``{type: "done", chunkId,
-result, durationMs}`` and ``{type: "failed", chunkId, error, durationMs}``.
+Messages in: ``{type: "benchmark"}``, ``{type: "run", chunk: {chunkId, kind, ops, seed}}``
+and ``{type: "clock", seconds}``. Messages out: ``{type: "benchmark", opsPerSecond,
+durationMs}``, ``{type: "done", chunkId, result, durationMs}``, ``{type: "failed", chunkId,
+error, durationMs}`` and ``{type: "tick"}`` every ``seconds``. The page keeps its heartbeat on a
+worker's clock because browsers slow a hidden tab's own timers to once a minute, which would
+let the coordinator take a working device for a silent one; a worker's timers keep time.
 """
 
 WORKER_JS = r""""use strict";
@@ -75,6 +78,8 @@ self.onmessage = function (event) {
                        durationMs: durationMs });
   } else if (message.type === "run") {
     self.postMessage(run(message.chunk));
+  } else if (message.type === "clock") {
+    setInterval(function () { self.postMessage({ type: "tick" }); }, message.seconds * 1000);
   }
 };
 """
