@@ -10,6 +10,10 @@
    when every device waits and work is scarce (the worst case); and, for scale, a whole job
    of n chunks arriving to n waiting devices (creating, assigning and serialising each chunk),
    with each row's ratio to the 10-device row.
+4. Checking a result: the coordinator's cheap computation of a chunk's result beside the long
+   way a device runs it (in Python here; browsers are faster, the ratio is the point).
+5. Abuse: a frame dropped by its socket's budget beside one that is parsed and refused.
+6. The Ostrich-Legs client's snapshot (its shape, built from ours) beside the native one.
 
 Everything is in-process (no sockets), so the numbers are the core's own cost; nothing here is
 asserted.
@@ -26,10 +30,11 @@ import statistics
 import time
 import uuid
 
-from flaresuite.swarm import protocol, scheduler
+from flaresuite.swarm import kernels, ostrich, protocol, scheduler
 from flaresuite.swarm.coordinator import Admission, Coordinator
 from flaresuite.swarm.effects import Broadcast, Send
 from flaresuite.swarm.model import DEVICE, OBSERVER, Attachment
+from flaresuite.swarm.ratelimit import FrameBudget
 
 NOW = 1_800_000_000.0
 
@@ -40,6 +45,7 @@ def swarm_with(devices: int, *, observers: int = 0) -> tuple[Coordinator, list[s
         "bench",
         new_id=lambda: str(uuid.UUID(int=next(counter))),
         new_secret=lambda: f"s{next(counter)}",
+        sample=lambda: 0.0,  # every result checked: the worst case
     )
     sockets = []
     for i in range(devices):
@@ -53,11 +59,16 @@ def swarm_with(devices: int, *, observers: int = 0) -> tuple[Coordinator, list[s
             "memoryGB": 8,
             "gpuAvailable": i % 4 == 0,
         }
-        coordinator.message(socket_id, protocol.encode("DEVICE_REGISTER", register), NOW)
+        coordinator.message(socket_id, frame("DEVICE_REGISTER", register), NOW)
         sockets.append(socket_id)
     for i in range(observers):
         coordinator.connect(Admission(Attachment(f"observer-{i}", OBSERVER, None, NOW), None), NOW)
     return coordinator, sockets
+
+
+def frame(kind: str, payload: dict[str, object]) -> str:
+    (text,) = protocol.encode(kind, payload)
+    return text
 
 
 def rate(count: int, seconds: float) -> str:
@@ -66,7 +77,7 @@ def rate(count: int, seconds: float) -> str:
 
 def messages_per_second(devices: int) -> None:
     coordinator, sockets = swarm_with(devices)
-    heartbeat = protocol.encode("HEARTBEAT", {"load": 0.5})
+    heartbeat = frame("HEARTBEAT", {"load": 0.5})
     started = time.perf_counter()
     rounds = 20
     for _ in range(rounds):
@@ -75,15 +86,19 @@ def messages_per_second(devices: int) -> None:
     heartbeats = time.perf_counter() - started
 
     coordinator.submit_job(NOW, kind="MATH_STRESS", chunks=10_000, ops_per_chunk=1000)
-    request = protocol.encode("JOB_REQUEST", {"slots": 1})
+    request = frame("JOB_REQUEST", {"slots": 1})
     cycles = 0
     started = time.perf_counter()
     for socket_id in itertools.islice(itertools.cycle(sockets), 10_000):
         effects = coordinator.message(socket_id, request, NOW)
         for effect in effects:
             if isinstance(effect, Send) and '"JOB_ASSIGN"' in effect.text:
-                chunk_id = json.loads(effect.text)["payload"]["chunks"][0]["chunkId"]
-                done = protocol.encode("JOB_COMPLETE", {"chunkId": chunk_id, "durationMs": 800})
+                chunk = json.loads(effect.text)["payload"]["chunks"][0]
+                result = kernels.expected_result(chunk["kind"], chunk["seed"], chunk["ops"])
+                done = frame(
+                    "JOB_COMPLETE",
+                    {"chunkId": chunk["chunkId"], "durationMs": 800, "result": result},
+                )
                 coordinator.message(socket_id, done, NOW)
                 cycles += 1
     cycle_seconds = time.perf_counter() - started
@@ -97,7 +112,8 @@ def messages_per_second(devices: int) -> None:
     print(f"\n1. Core messages per second, {devices:,} devices")
     print(f"   HEARTBEAT                        {rate(rounds * devices, heartbeats)}")
     print(
-        f"   JOB_REQUEST + JOB_COMPLETE pairs {rate(2 * cycles, cycle_seconds)}  ({cycles:,} chunks finished)"
+        f"   JOB_REQUEST + JOB_COMPLETE pairs {rate(2 * cycles, cycle_seconds)}"
+        f"  ({cycles:,} chunks finished, every result checked)"
     )
     print(f"   invalid frame (error + log)      {rate(devices, invalid)}")
 
@@ -123,7 +139,8 @@ def broadcast_tick(devices: int, observers: int = 5) -> None:
     print(f"\n2. One broadcast tick, {devices:,} devices + {observers} dashboards (median of 20)")
     print(f"   alarm(): sweep + serialise once   {alarm_ms:8.2f} ms")
     print(
-        f"   send to {devices + observers:,} sockets            {send_ms:8.2f} ms   ({sent / 1e6:.1f} MB on the wire)"
+        f"   send to {devices + observers:,} sockets            {send_ms:8.2f} ms"
+        f"   ({sent / 1e6:.1f} MB on the wire)"
     )
     print(
         f"   total                             {alarm_ms + send_ms:8.2f} ms   of a 2,000 ms period"
@@ -138,7 +155,7 @@ def scheduling(sizes: list[int]) -> None:
     rows = []
     for n in sizes:
         coordinator, sockets = swarm_with(n)
-        request = protocol.encode("JOB_REQUEST", {"slots": 1})
+        request = frame("JOB_REQUEST", {"slots": 1})
         coordinator.submit_job(
             NOW, kind="MATH_STRESS", chunks=min(10_000, 50 * 200), ops_per_chunk=1
         )
@@ -151,7 +168,7 @@ def scheduling(sizes: list[int]) -> None:
         # Every device waits with 4 slots; a job of n chunks (a quarter of the demand) arrives.
         coordinator, sockets = swarm_with(n)
         for socket_id in sockets:
-            coordinator.message(socket_id, protocol.encode("JOB_REQUEST", {"slots": 4}), NOW)
+            coordinator.message(socket_id, frame("JOB_REQUEST", {"slots": 4}), NOW)
         demands = [(d.id, d.weight, d.demand) for d in coordinator.devices.values()]
         timings = []
         for _ in range(20):
@@ -166,14 +183,111 @@ def scheduling(sizes: list[int]) -> None:
     base = rows[0]
     print("\n3. Scheduling decision as the swarm grows (ratios to the 10-device row)")
     print(
-        f"   {'devices':>8} | {'one JOB_REQUEST':>15} {'ratio':>6} | {'allocate(), all wait':>20} {'ratio':>6}"
+        f"   {'devices':>8} | {'one JOB_REQUEST':>15} {'ratio':>6}"
+        f" | {'allocate(), all wait':>20} {'ratio':>6}"
         f" | {'job of n chunks: create+assign+persist':>38}"
     )
     for n, one, decision, dispatch in rows:
         print(
-            f"   {n:>8,} | {one * 1e6:>12.1f} us {one / base[1]:>5.1f}x | {decision * 1e3:>17.3f} ms"
-            f" {decision / base[2]:>5.0f}x | {dispatch * 1e3:>15.1f} ms ({dispatch / n * 1e6:.1f} us per chunk)"
+            f"   {n:>8,} | {one * 1e6:>12.1f} us {one / base[1]:>5.1f}x"
+            f" | {decision * 1e3:>17.3f} ms {decision / base[2]:>5.0f}x"
+            f" | {dispatch * 1e3:>15.1f} ms ({dispatch / n * 1e6:.1f} us per chunk)"
         )
+
+
+def timed(action, repeat: int = 5) -> float:
+    """Median seconds of ``action()``."""
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def math_stress_long(seed: int, ops: int) -> int:
+    x = seed
+    for _ in range(ops):
+        x = (kernels.MULTIPLIER * x + kernels.INCREMENT) % kernels.MODULUS
+    return x
+
+
+def mat_mul_long(seed: int, ops: int) -> int:
+    n, x = kernels.matrix_side(ops), seed
+
+    def draws(count: int) -> list[int]:
+        nonlocal x
+        out = []
+        for _ in range(count):
+            x = (kernels.MULTIPLIER * x + kernels.INCREMENT) % kernels.MODULUS
+            out.append(x % kernels.ENTRY_RANGE)
+        return out
+
+    a, b, u, w = draws(n * n), draws(n * n), draws(n), draws(n)
+    result = 0
+    for i in range(n):
+        row = [sum(a[i * n + k] * b[k * n + j] for k in range(n)) for j in range(n)]
+        result = result + u[i] * (
+            sum(c * wj for c, wj in zip(row, w, strict=True)) % kernels.MODULUS
+        )
+        result %= kernels.MODULUS
+    return result
+
+
+def result_checks() -> None:
+    print("\n4. Checking one result (CPython; the ratio is the coordinator's saving)")
+    print(f"   {'kernel':<22} {'check':>12} {'long way':>12} {'ratio':>8}")
+    for kind, ops, long_way in (
+        ("MATH_STRESS", 10**6, math_stress_long),
+        ("MAT_MUL", 64**3, mat_mul_long),
+        ("MAT_MUL", 100**3, mat_mul_long),
+    ):
+        check = timed(lambda kind=kind, ops=ops: kernels.expected_result(kind, 12345, ops))
+        long = timed(lambda fn=long_way, ops=ops: fn(12345, ops), repeat=1)
+        label = f"{kind} {ops:,}"
+        print(f"   {label:<22} {check * 1e3:>9.3f} ms {long * 1e3:>9.1f} ms {long / check:>7,.0f}x")
+    worst = timed(lambda: kernels.expected_result("MAT_MUL", 1, kernels.MAX_OPS["MAT_MUL"]))
+    print(f"   the largest MAT_MUL chunk (256^3) costs a check {worst * 1e3:.1f} ms")
+
+
+def abuse(devices: int) -> None:
+    coordinator, sockets = swarm_with(devices)
+    garbage = '{"type": "DEVICE_REGISTER", "payload": {"cpuCores": 999}}'
+    budget = FrameBudget(NOW)
+    for _ in range(1000):  # empty the first socket's bucket
+        budget.take(NOW)
+    started = time.perf_counter()
+    for socket_id in sockets:
+        coordinator.message(socket_id, garbage, NOW)
+    refused = (time.perf_counter() - started) / devices
+    coordinator._budgets[sockets[1]] = budget
+    started = time.perf_counter()
+    for _ in range(devices):
+        budget.debt = 0  # keep it dropping without closing the socket
+        coordinator.message(sockets[1], garbage, NOW)
+    dropped = (time.perf_counter() - started) / devices
+    print("\n5. A flood: what one frame costs the swarm")
+    print(f"   parsed, refused, answered, logged {refused * 1e6:>9.1f} us")
+    print(
+        f"   dropped by the socket's budget    {dropped * 1e6:>9.1f} us"
+        f"   ({refused / dropped:.0f}x less)"
+    )
+
+
+def ostrich_snapshot(devices: int) -> None:
+    coordinator, _ = swarm_with(devices)
+    coordinator.submit_job(NOW, kind="MATH_STRESS", chunks=2000, ops_per_chunk=1000)
+    snapshot = coordinator.snapshot(NOW)
+    native = timed(lambda: protocol.encode("SNAPSHOT", snapshot), repeat=20)
+    theirs = timed(lambda: ostrich.encode("SNAPSHOT", snapshot), repeat=20)
+    native_bytes = len(protocol.encode("SNAPSHOT", snapshot)[0])
+    their_bytes = len(ostrich.encode("SNAPSHOT", snapshot)[0])
+    print(f"\n6. One snapshot frame, {devices:,} devices (serialised once per tick per format)")
+    print(f"   native SNAPSHOT        {native * 1e3:>7.2f} ms  {native_bytes:>9,} B")
+    print(
+        f"   Ostrich swarm:snapshot {theirs * 1e3:>7.2f} ms  {their_bytes:>9,} B"
+        f"   ({theirs / native:.1f}x the time)"
+    )
 
 
 def main() -> None:
@@ -184,6 +298,9 @@ def main() -> None:
     messages_per_second(args.devices)
     broadcast_tick(args.devices)
     scheduling(args.sizes)
+    result_checks()
+    abuse(args.devices)
+    ostrich_snapshot(args.devices)
 
 
 if __name__ == "__main__":
