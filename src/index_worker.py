@@ -1,27 +1,38 @@
-"""Index builder Worker: hourly cron run, ``GET /status``, ``POST /run``.
+"""Index builder Worker: the hourly cron run (or its fan-out through ``INDEX_QUEUE``), the
+queue consumer, ``GET /status`` and ``POST /run``.
 
-Adapts the Workers runtime to :class:`flaresuite.index.service.IndexService`; all behaviour
-lives there.
+Adapts the runtime and the bindings (``DEST_BUCKET``, ``DEST_BUCKET_META_CDN``, ``INDEX_STATE``,
+optional ``INDEX_QUEUE``) to :class:`flaresuite.index.service.IndexService`; all behaviour
+lives there, and the settings it reads are :data:`flaresuite.index.config.SETTINGS`
+(docs/index-builder.md).
 """
 
-from cfbindings import R2Bucket, fetch, to_core_request, to_worker_response
-from flaresuite.index.config import VARIABLES
+from cfbindings import EnvVars, R2Bucket, fetch, to_core_request, to_worker_response
+from cfbindings.queues import QueueProducer, deliveries
 from flaresuite.index.service import IndexService
 from workers import WorkerEntrypoint
+
+MAX_BODY_BYTES = 64 * 1024
 
 
 class Default(WorkerEntrypoint):
     def _service(self) -> IndexService:
+        state = getattr(self.env, "INDEX_STATE", None)
+        queue = getattr(self.env, "INDEX_QUEUE", None)
         return IndexService(
-            {name: getattr(self.env, name, None) for name in VARIABLES},
+            EnvVars(self.env),
             fetch=fetch,
             destinations=[R2Bucket(self.env.DEST_BUCKET), R2Bucket(self.env.DEST_BUCKET_META_CDN)],
+            state=None if state is None else R2Bucket(state),
+            queue=None if queue is None else QueueProducer(queue),
         )
 
     async def scheduled(self, controller, env, ctx):
         await self._service().scheduled_run()
 
+    async def queue(self, batch, env, ctx):
+        await self._service().consume(deliveries(batch))
+
     async def fetch(self, request):
-        return to_worker_response(
-            await self._service().handle(await to_core_request(request, max_body_bytes=64 * 1024))
-        )
+        core_request = await to_core_request(request, max_body_bytes=MAX_BODY_BYTES)
+        return to_worker_response(await self._service().handle(core_request))

@@ -48,7 +48,7 @@ def test_verbose_streams_json_logs_on_stderr_and_keeps_stdout_for_the_report(tmp
     assert main(["index", "build", "--out", str(tmp_path / "site"), "--json", "--verbose"]) == 0
     printed = capsys.readouterr()
     events = [json.loads(line)["event"] for line in printed.err.splitlines()]
-    assert events.count("index.prefix") == 8 and events[-1] == "index.run"
+    assert events.count("index.prefix") == 9 and events[-1] == "index.run"
     assert json.loads(printed.out)["status"] == "ok"
 
 
@@ -114,6 +114,7 @@ def test_a_wheel_without_metadata_exits_2(tmp_path, capsys):
         (["--prefix", ""], "not a prefix: ''"),
         (["--prefix", "whl/../.."], "not a prefix: 'whl/../..'"),
         (["--s3-bucket", "b", "--s3-endpoint", "ftp://x"], "must be an http:// or https:// URL"),
+        (["--base-url", "https://u:p@x"], "not a base URL for files"),
     ],
 )
 def test_bad_flags_exit_2_with_a_message(flags, message, capsys):
@@ -194,13 +195,17 @@ def test_an_s3_bucket_is_indexed_into_a_local_directory(moto_s3, monkeypatch, tm
                 str(out),
                 "--prefix",
                 "whl",
+                "--no-allow-list",
             ]
         )
         == 0
     )
     page = (out / "whl/cpu/demo-pkg/index.html").read_text()
     assert f"#sha256={hashlib.sha256(wheel).hexdigest()}" in page
-    assert f"ok: index in {out}/" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"ok: index in {out}/" in printed
+    # the pages link /whl/cpu/…, which this directory does not hold: no "Serve it with"
+    assert "Serve it with" not in printed and "--base-url" in printed
 
 
 @pytest.mark.moto
@@ -226,7 +231,9 @@ def test_an_unreachable_bucket_fails_with_exit_1_and_the_reason(
         )
         == 1
     )
-    assert "SignatureDoesNotMatch" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "SignatureDoesNotMatch" in printed.out
+    assert "Serve it with" not in printed.out and "nothing to index" not in printed.err
 
 
 class Terminal(io.StringIO):
@@ -244,3 +251,88 @@ def test_the_progress_bar_draws_only_on_a_terminal():
     assert "whl: metadata [###############...............] 5/10" in terminal.getvalue()
     assert "whl: listing 3000" in terminal.getvalue()
     assert pipe.getvalue() == ""
+
+
+def wheel_file(directory, name, version, requires_python=">=3.8"):
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(build_wheel(name, version, requires_python=requires_python))
+    return path
+
+
+def test_a_plain_directory_of_wheels_is_indexed_as_one_index_root(tmp_path, capsys):
+    """Item 14: wheels directly in DIR, the way pip --find-links users keep them."""
+    wheels = tmp_path / "wheels"
+    wheel_file(wheels, "mypkg", "1.0")
+    wheel_file(wheels, "mypkg", "1.1")
+    wheel_file(wheels, "other_pkg", "0.1")
+    (wheels / "notes.txt").write_text("not a distribution")
+    assert main(["index", "build", "--source", str(wheels)]) == 0
+    printed = capsys.readouterr().out
+    assert "Serve it with" in printed and f"flaresuite index serve {wheels}" in printed
+    listing = (wheels / "index.html").read_text()
+    assert 'href="mypkg/"' in listing and 'href="other-pkg/"' in listing
+    page = (wheels / "mypkg/index.html").read_text()
+    assert 'href="/mypkg-1.0-py3-none-any.whl#sha256=' in page
+    assert 'data-requires-python="&gt;=3.8"' in page
+    assert not (wheels / ".flaresuite-state" / "index.html").exists()
+
+
+def test_a_directory_with_no_distribution_exits_1_and_says_why(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "README").write_text("nothing here")
+    assert main(["index", "build", "--source", str(tmp_path / "empty")]) == 1
+    assert "nothing to index: no distribution" in capsys.readouterr().err
+    assert not (tmp_path / "empty" / "index.html").exists()
+
+
+def test_a_build_whose_every_file_the_allow_list_hides_says_so(tmp_path, capsys):
+    wheel_file(tmp_path / "src" / "whl", "mine", "1.0")
+    flags = ["--source", str(tmp_path / "src"), "--allow-list-prefix", "whl", "--prefix", "whl"]
+    assert main(["index", "build", *flags]) == 1
+    assert "hidden by the allow list (pass --no-allow-list" in capsys.readouterr().err
+
+
+def test_with_out_elsewhere_the_files_are_linked_so_the_output_is_servable(tmp_path, capsys):
+    """Item 15: pages link /<key>; the output directory must hold those keys."""
+    source = tmp_path / "src"
+    wheel = wheel_file(source / "whl" / "cpu", "mine", "1.0")
+    out = tmp_path / "out"
+    assert main(["index", "build", "--source", str(source), "--out", str(out)]) == 0
+    linked = out / "whl/cpu/mine-1.0-py3-none-any.whl"
+    assert linked.read_bytes() == wheel.read_bytes()
+    assert (out / "whl/cpu/mine-1.0-py3-none-any.whl.metadata").exists()
+    assert not (source / "whl/cpu/index.html").exists()
+    assert "flaresuite index serve" in capsys.readouterr().out
+
+
+def test_with_a_base_url_nothing_is_linked_and_links_point_there(tmp_path, capsys):
+    source = tmp_path / "src"
+    wheel_file(source, "mine", "1.0")
+    out = tmp_path / "out"
+    flags = ["--source", str(source), "--out", str(out), "--base-url", "https://files.example/"]
+    assert main(["index", "build", *flags]) == 0
+    assert not (out / "mine-1.0-py3-none-any.whl").exists()
+    page = (out / "mine/index.html").read_text()
+    assert 'href="https://files.example/mine-1.0-py3-none-any.whl#sha256=' in page
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--base-url", "ftp://files"], "not a base URL for files"),
+        (["--allow-list-prefix", "whl", "--no-allow-list"], "contradict each other"),
+    ],
+)
+def test_bad_build_flags_exit_2(flags, message, tmp_path, capsys):
+    try:
+        code = main(["index", "build", "--out", str(tmp_path / "o"), *flags])
+    except SystemExit as exit:
+        code = exit.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_serving_an_empty_directory_exits_2(tmp_path, capsys):
+    assert main(["index", "serve", str(tmp_path)]) == 2
+    assert "no built index" in capsys.readouterr().err

@@ -5,8 +5,17 @@ import os
 import zipfile
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from packaging.metadata import parse_email
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from flaresuite.index.core_metadata import InvalidWheel, extract_core_metadata, requires_python
+from flaresuite.index.core_metadata import (
+    HEADER_SCAN_LIMIT,
+    InvalidWheel,
+    extract_core_metadata,
+    requires_python,
+)
 from flaresuite_host.index.demo import build_wheel
 
 
@@ -75,3 +84,49 @@ def test_a_file_that_is_not_a_zip_is_an_invalid_wheel():
 )
 def test_requires_python_is_the_fields_value_or_none(metadata, expected):
     assert requires_python(metadata) == expected
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        (b"Metadata-Version: 2.1\r\nName: a\r\nRequires-Python: >=3.8\r\n\r\nbody", ">=3.8"),
+        (b"Name: a\nrequires-python :>=3.8\n", ">=3.8"),  # names are case-insensitive
+        (b"Name: a\nRequires-Python: >=3.8,\n <4\n", ">=3.8, <4"),  # a folded value
+        (b"Name: a\nRequires-Python: >=3.8\nRequires-Python: >=3.9\n", None),  # given twice
+        (b"Name: a\n\nRequires-Python: >=3.8\n", None),  # in the description, not a header
+        (b"Name: a\nRequires-Python: not a specifier\n", None),
+        (b"Name: a\nRequires-Python: \xff>=3.8\n", None),
+    ],
+)
+def test_the_header_scan_reads_only_the_header_block(metadata, expected):
+    assert requires_python(metadata) == expected
+
+
+def test_a_field_past_the_scan_limit_is_not_found():
+    padding = b"".join(b"Classifier: %d\n" % n for n in range(HEADER_SCAN_LIMIT // 10))
+    assert requires_python(b"Name: a\n" + padding + b"Requires-Python: >=3.8\n") is None
+
+
+header_values = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=20
+).filter(lambda value: value.strip())
+
+
+@given(
+    before=st.lists(st.sampled_from(["Name: a", "Version: 1.0", "Requires-Dist: b>=1"])),
+    value=st.sampled_from([">=3.9", ">=3.9,<4", "~=3.10", "==3.*", "!=3.0.*,>=2.7"])
+    | header_values,
+    description=st.text(max_size=50),
+)
+def test_the_header_scan_agrees_with_the_email_parser(before, value, description):
+    metadata = "\n".join(["Metadata-Version: 2.1", *before, f"Requires-Python: {value}"])
+    data = (metadata + "\n\n" + description).encode()
+    raw, _ = parse_email(data)
+    expected = raw.get("requires_python")
+    expected = expected.strip() if isinstance(expected, str) and expected.strip() else None
+    if expected is not None:
+        try:
+            SpecifierSet(expected)
+        except InvalidSpecifier:
+            expected = None
+    assert requires_python(data) == expected

@@ -35,7 +35,7 @@ async def build() -> dict[str, tuple[bytes, dict[str, str | None]]]:
     main, mirror = MemoryBucket(), MemoryBucket()
     config = BuildConfig(nightly_keep=2, warn_after=())
     report = await IndexBuilder(
-        seeded_source(), [main, mirror], config=config, log=lambda *a, **k: None
+        seeded_source(), [main, mirror], MemoryBucket(), config=config, log=lambda *a, **k: None
     ).run()
     assert report.status == "ok", report.to_dict()
     pages = {
@@ -44,9 +44,8 @@ async def build() -> dict[str, tuple[bytes, dict[str, str | None]]]:
             {"content_type": stored.content_type, "cache_control": stored.cache_control},
         )
         for key, stored in main.objects.items()
-        if not key.startswith("_flaresuite/")
     }
-    mirrored = {k: o.body for k, o in mirror.objects.items() if not k.startswith("_flaresuite/")}
+    mirrored = {k: o.body for k, o in mirror.objects.items()}
     assert mirrored == {key: body for key, (body, _) in pages.items()}
     return pages
 

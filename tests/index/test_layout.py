@@ -1,39 +1,47 @@
-"""Which keys a prefix indexes, and where."""
+"""Which directories a prefix indexes, which files count, and how they are linked and cached."""
 
 import pytest
 
-from flaresuite.index.layout import href_path, is_distribution, subdir_of
+from flaresuite.index.layout import (
+    cache_control,
+    href,
+    is_accelerator_directory,
+    is_distribution,
+    nested_names,
+    parse_prefix,
+)
 
 
 @pytest.mark.parametrize(
-    ("key", "directory"),
-    [
-        ("whl/torch-2.5.1-cp311-cp311-linux_x86_64.whl", "whl"),
-        ("whl/cu121/torch-2.5.1+cu121-cp311-cp311-linux_x86_64.whl", "whl/cu121"),
-        ("whl/rocm6.2/torch-2.5.1+rocm6.2-cp311-cp311-linux_x86_64.whl", "whl/rocm6.2"),
-        ("whl/cpu/torch-2.5.1+cpu-cp311-cp311-linux_x86_64.whl", "whl/cpu"),
-        ("whl/xpu/torch-2.12.0+xpu-cp313-cp313-linux_x86_64.whl", "whl/xpu"),
-    ],
+    "name",
+    ["cu121", "cu130", "rocm6.2", "rocm6.2.4", "rocm7.0", "cpu", "xpu", "cu126-extra", "cpuonly"],
 )
-def test_a_key_in_the_prefix_or_an_accelerator_directory_is_indexed_there(key, directory):
-    assert subdir_of(key, "whl") == directory
+def test_accelerator_directories_match_the_reference_patterns_at_the_start(name):
+    assert is_accelerator_directory(name)
 
 
 @pytest.mark.parametrize(
-    "key",
+    "name",
     [
-        "whl/cu121_full/torch.whl",  # unanchored re.match accepted these in the reference
-        "whl/cu121_pypi_cudnn/torch.whl",
-        "whl/cpu-cxx11-abi/torch.whl",
-        "whl/cu121/nested/torch.whl",
-        "whl/nightly/cu126/torch.whl",  # belongs to the whl/nightly prefix
-        "whl/rocm6/torch.whl",
-        "whl/xcpu/torch.whl",
-        "whlx/torch.whl",
+        "cpu-cxx11-abi",  # the reference's legacy exclusions
+        "cpu_pypi_pkg",
+        "cu121_full",
+        "cu118_pypi_cudnn",
+        "rocm6",
+        "xcpu",
+        "nightly",
+        "torch",
     ],
 )
-def test_other_directories_are_not_indexed(key):
-    assert subdir_of(key, "whl") is None
+def test_legacy_and_other_directories_are_not_accelerator_directories(name):
+    assert not is_accelerator_directory(name)
+
+
+def test_other_prefixes_below_a_prefix_are_not_its_business():
+    prefixes = ("whl", "whl/nightly", "whl/test", "whl/test/variant", "whl/preview/forge")
+    assert nested_names("whl", prefixes) == {"nightly", "test", "preview"}
+    assert nested_names("whl/test", prefixes) == {"variant"}
+    assert nested_names("", ("", "whl")) == {"whl"}
 
 
 @pytest.mark.parametrize(
@@ -53,7 +61,37 @@ def test_accepted_file_types(key, accepted):
     assert is_distribution(key) is accepted
 
 
-def test_hrefs_are_root_relative_with_plus_escaped():
-    assert href_path("whl/cu121/torch-2.5.1+cu121-cp311-cp311-linux_x86_64.whl") == (
+def test_hrefs_are_root_relative_and_percent_encoded_with_rfc_3986_path_rules():
+    assert href("whl/cu121/torch-2.5.1+cu121-cp311-cp311-linux_x86_64.whl") == (
         "/whl/cu121/torch-2.5.1%2Bcu121-cp311-cp311-linux_x86_64.whl"
     )
+    assert href("whl/a b?c#d\u00e9.whl") == "/whl/a%20b%3Fc%23d%C3%A9.whl"
+
+
+def test_hrefs_can_point_at_another_host():
+    assert href("whl/x-1.0.tar.gz", "https://download-r2.example.org") == (
+        "https://download-r2.example.org/whl/x-1.0.tar.gz"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("whl", "max-age=600, public, must-revalidate"),
+        ("libtorch", "max-age=600, public, must-revalidate"),
+        ("whl/latest", "max-age=600, public, must-revalidate"),  # "latest" is not "test"
+        ("whl/contest", "max-age=600, public, must-revalidate"),
+        ("whl/nightly", "no-cache,no-store,must-revalidate"),
+        ("whl/test/variant", "no-cache,no-store,must-revalidate"),
+        ("whl/preview/forge", "no-cache,no-store,must-revalidate"),
+        ("source_code/test", "no-cache,no-store,must-revalidate"),
+    ],
+)
+def test_cache_control_is_decided_by_path_segment(prefix, expected):
+    assert cache_control(prefix) == expected
+
+
+@pytest.mark.parametrize("text", ["", "/", "whl/../x", "whl//x", "./whl"])
+def test_malformed_prefixes_are_refused(text):
+    with pytest.raises(ValueError, match="not a prefix"):
+        parse_prefix(text)

@@ -1,24 +1,35 @@
 """The index builder against moto's S3 server with signature checking: real SigV4, real
-pagination, real HEAD checksums, and faults injected between the client and the server."""
+delimited listings and pagination, real HEAD checksums, copies in place and an assumed IAM
+role, on the PyTorch-shaped bucket of ``pytorch_bucket.py``. Each test names the parity item
+(issue 10) it proves."""
 
 import hashlib
+import json
+import re
+import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from flaresuite.http import HttpResponse
+from flaresuite.index.budget import Budget
 from flaresuite.index.builder import BuildConfig, IndexBuilder
 from flaresuite.index.s3source import S3Source
 from flaresuite.index.service import IndexRunFailed, IndexService
+from flaresuite.ports import SystemClock
 from flaresuite.s3 import S3Client
 from flaresuite.stores.memory import MemoryBucket
 from flaresuite_host.transport import httpx_fetch
 
-from .conftest import core_metadata
+from . import pytorch_bucket as bucket_layout
+from .pytorch_bucket import SEEDS, core_metadata
 
 pytestmark = pytest.mark.moto
 
 MIB = 1024 * 1024
+GOLDEN = Path(__file__).parent / "golden" / "pytorch"
+UPLOAD_TIME = re.compile(rb'(data-upload-time="|"upload-time":")[0-9T:Z-]+"')
 
 
 async def no_wait(seconds):
@@ -29,27 +40,281 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def quiet(*args, **fields):
+    return None
+
+
+@pytest.fixture(scope="module")
+def pytorch(moto_s3):
+    """The PyTorch-shaped bucket, seeded once: native, declared and missing checksums, PEP 658
+    sidecars, a multipart upload whose native checksum is a composite."""
+    name = moto_s3.new_bucket("pytorch")
+    for seed in SEEDS:
+        extra = {}
+        if seed.checksum == "native":
+            extra["ChecksumAlgorithm"] = "SHA256"
+        elif seed.checksum == "declared":
+            extra["Metadata"] = {"checksum-sha256": sha(seed.body)}
+        moto_s3.boto.put_object(Bucket=name, Key=seed.key, Body=seed.body, **extra)
+    return name
+
+
+class Recorder:
+    """Wraps a fetch: records S3 operations and can answer some requests itself."""
+
+    def __init__(self, fetch, answer=lambda request, lists: None):
+        self.fetch, self.answer = fetch, answer
+        self.lists: list[dict[str, list[str]]] = []
+        self.heads: list[str] = []
+
+    async def __call__(self, request):
+        query = parse_qs(urlsplit(request.url).query, keep_blank_values=True)
+        if request.method == "GET" and "list-type" in query:
+            self.lists.append(query)
+            answered = self.answer(request, len(self.lists))
+            if answered is not None:
+                return answered
+        if request.method == "HEAD":
+            self.heads.append(urlsplit(request.url).path)
+        return await self.fetch(request)
+
+
+class Run:
+    def __init__(self, moto_s3, name, fetch, **config):
+        self.main, self.mirror, self.state = MemoryBucket(), MemoryBucket(), MemoryBucket()
+        self.moto_s3, self.name, self.fetch = moto_s3, name, fetch
+        self.config = {"nightly_keep": 2, "warn_after": (), **config}
+
+    def builder(self, fetch=None, page_size=1000, **config):
+        """A builder whose S3 requests are counted by :attr:`budget`, as in the Worker."""
+        settings = BuildConfig(**{**self.config, **config})
+        self.budget = Budget(SystemClock(), settings.limits, quiet)
+        client = S3Client(
+            self.budget.fetch(fetch or self.fetch),
+            region=self.moto_s3.region,
+            endpoint=self.moto_s3.endpoint,
+            credentials=self.moto_s3.credentials,
+            sleep=no_wait,
+        )
+        return IndexBuilder(
+            S3Source(client, self.name, page_size=page_size),
+            [self.main, self.mirror],
+            self.state,
+            config=settings,
+            log=quiet,
+        )
+
+    def page(self, key):
+        return self.main.objects[key].body.decode()
+
+
 @pytest.fixture
-def bucket(moto_s3):
-    """A bucket shaped like download.pytorch.org with every checksum variant."""
-    name = moto_s3.new_bucket("index")
+async def fetch():
+    async with httpx_fetch() as fetch:
+        yield fetch
+
+
+async def test_every_page_of_the_pytorch_bucket_matches_the_golden_tree(moto_s3, pytorch, fetch):
+    """Items 1, 2, 4, 5, 7, 9 and 10 at once: the goldens hold their pages."""
+    run = Run(moto_s3, pytorch, fetch)
+    report = await run.builder().run()
+    assert report.status == "ok", report.to_dict()
+    manifest = json.loads((GOLDEN / "manifest.json").read_text())
+    assert sorted(run.main.objects) == sorted(manifest)
+    for key, stored in run.main.objects.items():
+        golden = (GOLDEN / "pages" / key).read_bytes()
+        # moto stamps LastModified at upload; the golden tree was built at a fixed time
+        assert UPLOAD_TIME.sub(rb"\1T", stored.body) == UPLOAD_TIME.sub(rb"\1T", golden), key
+        assert stored.content_type == manifest[key]["content_type"], key
+        assert stored.cache_control == manifest[key]["cache_control"], key
+    assert {k: o.body for k, o in run.mirror.objects.items()} == {
+        k: o.body for k, o in run.main.objects.items()
+    }
+
+
+async def test_item_1_accelerator_directories_by_prefix_match_and_skipped_ones_named(
+    moto_s3, pytorch, fetch
+):
+    run = Run(moto_s3, pytorch, fetch)
+    whl = (await run.builder().run()).prefixes[0]
+    assert "torch-2.6.0+rocm6.2.4" in run.page("whl/rocm6.2.4/torch/index.html")
+    assert whl.skipped_directories == [
+        "whl/cu121/nested",
+        "whl/cpu-cxx11-abi",
+        "whl/cu121_pypi_cudnn",
+    ]
+    assert "whl/cu121/nested/index.html" not in run.main.objects
+
+
+async def test_item_2_variant_wheels_and_their_manifest_are_listed(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl/variant", "whl/test/variant"))
+    await run.builder().run()
+    page = run.page("whl/variant/torch/index.html")
+    assert "torch-2.9.0-cp312-cp312-manylinux_2_28_x86_64-cu128.whl</a>" in page
+    assert "torch-2.9.0-variants.json</a>" in page
+    assert "-cu126.whl</a>" in run.page("whl/test/variant/torch/index.html")
+
+
+async def test_item_3_a_page_with_external_links_is_never_overwritten_and_is_listed(
+    moto_s3, pytorch, fetch
+):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl",))
+    foreign = (
+        b'<a href="https://files.pythonhosted.org/packages/nvidia_cudnn_cu12-9.1.0.70-py3-none-'
+        b'manylinux2014_x86_64.whl">nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl'
+        b"</a>"
+    )
+    nccl = b'<a href="https://pypi.nvidia.com/nvidia-nccl-cu12/x.whl">x.whl</a>'
+    await run.main.put("whl/cu121/nvidia-cudnn-cu12/index.html", foreign)
+    await run.main.put("whl/cu121/nvidia-nccl-cu12/index.html", nccl)
+    report = (await run.builder().run()).prefixes[0]
+    assert run.main.objects["whl/cu121/nvidia-cudnn-cu12/index.html"].body == foreign
+    assert report.index_only == ["whl/cu121/nvidia-nccl-cu12"]
+    listing = run.page("whl/cu121/index.html")
+    assert 'href="nvidia-cudnn-cu12/"' in listing and 'href="nvidia-nccl-cu12/"' in listing
+
+
+async def test_item_4_the_allow_list_scope_is_a_setting(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl", "whl/test"))
+    report = await run.builder().run()
+    assert "whl/notallowed/index.html" not in run.main.objects
+    assert "whl/test/notallowed/index.html" not in run.main.objects
+    assert [p.hidden for p in report.prefixes] == [1, 1]
+    everything = Run(moto_s3, pytorch, fetch, prefixes=("whl",), allow_list_prefixes=frozenset())
+    await everything.builder().run()
+    assert "notallowed-1.0-py3-none-any.whl" in everything.page("whl/notallowed/index.html")
+
+
+async def test_item_5_source_tarballs_are_indexed(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("source_code/test",))
+    await run.builder().run()
+    page = run.page("source_code/test/torch/index.html")
+    tarball = next(seed.body for seed in SEEDS if seed.key == bucket_layout.SOURCE_TARBALL)
+    assert f"/source_code/test/torch-2.9.0.tar.gz#sha256={sha(tarball)}" in page
+
+
+async def test_item_6_a_checksum_added_by_copying_in_place_reaches_the_page(moto_s3, fetch):
+    name = moto_s3.new_bucket("copy-in-place")
+    key, body = "whl/filelock-3.16.1-py3-none-any.whl", b"filelock wheel"
+    moto_s3.boto.put_object(Bucket=name, Key=key, Body=body)
+    run = Run(moto_s3, name, fetch, prefixes=("whl",))
+    await run.builder().run()
+    assert "#sha256=" not in run.page("whl/filelock/index.html")
+    before = moto_s3.boto.head_object(Bucket=name, Key=key)
+    # S3 dates objects to the second: the copy below must land in a later one, as it would
+    # on a real bucket where checksums are added hours after the upload.
+    time.sleep(max(0.0, before["LastModified"].timestamp() + 1.05 - time.time()))
+    # PyTorch's --set-checksum: the object copied onto itself with the checksum as metadata
+    moto_s3.boto.copy_object(
+        Bucket=name,
+        Key=key,
+        CopySource={"Bucket": name, "Key": key},
+        Metadata={"checksum-sha256": sha(body)},
+        MetadataDirective="REPLACE",
+    )
+    after = moto_s3.boto.head_object(Bucket=name, Key=key)
+    assert after["ETag"] == before["ETag"] and after["LastModified"] > before["LastModified"]
+    recorder = Recorder(fetch)
+    await run.builder(recorder).run()
+    assert f"#sha256={sha(body)}" in run.page("whl/filelock/index.html")
+    assert len(recorder.heads) == 1
+
+
+async def test_item_7_requires_python_overrides_and_sidecars(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl",))
+    await run.builder().run()
+    page = run.page("whl/networkx/index.html")
+    assert re.search(
+        r'networkx-3\.3-py3-none-any\.whl#sha256=\w+" data-requires-python="&gt;=3\.10"', page
+    )
+    assert 'data-requires-python="&gt;=3.9"' in page  # 3.2.1's own sidecar
+
+
+async def test_item_8_file_base_url(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl",), file_base_url="https://files.example.org")
+    await run.builder().run()
+    assert 'href="https://files.example.org/whl/cpu/torch-2.5.1%2Bcpu' in run.page(
+        "whl/cpu/torch/index.html"
+    )
+
+
+async def test_item_9_keys_whose_names_need_escaping_are_refused(moto_s3, fetch):
+    name = moto_s3.new_bucket("odd-keys")
+    good = "whl/x-1.0+local-py3-none-any.whl"
+    for key in (good, "whl/x-1.0-py3-none-any.whl?.whl", "whl/x y-1.0.tar.gz"):
+        moto_s3.boto.put_object(Bucket=name, Key=key, Body=key.encode())
+    run = Run(moto_s3, name, fetch, prefixes=("whl",), allow_list_prefixes=frozenset())
+    report = (await run.builder().run()).prefixes[0]
+    assert report.rejected == ["whl/x y-1.0.tar.gz", "whl/x-1.0-py3-none-any.whl?.whl"]
+    page = run.page("whl/x/index.html")
+    assert page.count("<a ") == 1 and 'href="/whl/x-1.0%2Blocal-py3-none-any.whl"' in page
+
+
+async def test_item_10_cache_control_by_path_segment(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl", "whl/test", "whl/preview/forge"))
+    await run.builder().run()
+    assert run.main.objects["whl/index.html"].cache_control.startswith("max-age=600")
+    for key in ("whl/test/index.html", "whl/preview/forge/torch/index.html"):
+        assert run.main.objects[key].cache_control == "no-cache,no-store,must-revalidate"
+
+
+async def test_item_11_run_state_stays_out_of_the_public_buckets(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch)
+    await run.builder().run()
+    for public in (run.main, run.mirror):
+        assert all(k.endswith(("/index.html", "/index.json")) for k in public.objects)
+    assert "status/@run.json" in run.state.objects
+
+
+async def test_item_12_an_assumed_role_signs_every_request(moto_s3, pytorch, fetch):
+    env = {
+        "SOURCE_S3_BUCKET": pytorch,
+        "SOURCE_S3_REGION": moto_s3.region,
+        "S3_ENDPOINT_URL": moto_s3.endpoint,
+        "STS_ENDPOINT_URL": moto_s3.endpoint,
+        "AWS_ROLE_ARN": moto_s3.role_arn,
+        "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
+        "S3_SECRET_ACCESS_KEY": moto_s3.credentials.secret_access_key,
+        "INDEX_PREFIXES": "whl",
+    }
+    recorder = Recorder(fetch)
+    main = MemoryBucket()
+    report = await IndexService(
+        env, fetch=recorder, destinations=[main], state=MemoryBucket(), log=quiet
+    ).run()
+    assert report.status == "ok"
+    assert "whl/cu121/torch/index.html" in main.objects
+
+
+async def test_item_13_prefixes_are_listed_one_level_at_a_time(moto_s3, pytorch, fetch):
+    recorder = Recorder(fetch)
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl",))
+    report = await run.builder(recorder).run(run.budget)
+    listed = sorted(query["prefix"][0] for query in recorder.lists)
+    assert all(query["delimiter"] == ["/"] for query in recorder.lists)
+    assert listed == [
+        "whl/",
+        "whl/cpu/",
+        "whl/cu121/",
+        "whl/cu130/",
+        "whl/rocm6.2.4/",
+        "whl/rocm6.2/",
+        "whl/xpu/",
+    ]
+    assert report.list_calls == len(recorder.lists) == report.prefixes[0].list_calls
+
+
+async def test_pages_carry_every_checksum_variant(moto_s3, fetch):
+    name = moto_s3.new_bucket("checksums")
     boto = moto_s3.boto
-    wheels = {}
-
-    def put(key, body, **extra):
-        boto.put_object(Bucket=name, Key=key, Body=body, **extra)
-        wheels[key] = body
-
     native = "whl/cu126/torch-2.6.0+cu126-cp311-cp311-linux_x86_64.whl"
-    put(native, b"native", ChecksumAlgorithm="SHA256")
-    put(
-        native + ".metadata",
-        core_metadata("torch", "2.6.0+cu126", ">=3.9"),
+    boto.put_object(Bucket=name, Key=native, Body=b"native", ChecksumAlgorithm="SHA256")
+    boto.put_object(
+        Bucket=name,
+        Key=native + ".metadata",
+        Body=core_metadata("torch", "2.6.0+cu126", ">=3.9"),
         ChecksumAlgorithm="SHA256",
     )
-    declared = "whl/cpu/torch-2.6.0+cpu-cp311-cp311-linux_x86_64.whl"
-    put(declared, b"declared", Metadata={"checksum-sha256": sha(b"declared")})
-    put("whl/filelock-3.16.1-py3-none-any.whl", b"no checksum at all")
     multipart = "whl/cu126/triton-3.2.0-cp311-cp311-linux_x86_64.whl"
     body = b"m" * (5 * MIB) + b"tail"
     upload = boto.create_multipart_upload(
@@ -74,187 +339,111 @@ def bucket(moto_s3):
     boto.complete_multipart_upload(
         Bucket=name, Key=multipart, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
     )
-    wheels[multipart] = body
-    for day in range(1, 41):  # enough keys for several listing pages
-        key = f"whl/nightly/cpu/torch-2.7.{day}.dev20250101+cpu-cp311-cp311-linux_x86_64.whl"
-        put(key, key.encode())
-    put("libtorch/cpu/libtorch-shared-with-deps-2.6.0+cpu.zip", b"zip")
-    return name, wheels
-
-
-class Recorder:
-    """Wraps a fetch: counts S3 operations and can answer some requests with a 500."""
-
-    def __init__(self, fetch, fail=lambda request, count: False):
-        self.fetch, self.fail = fetch, fail
-        self.lists = 0
-        self.heads = []
-
-    async def __call__(self, request):
-        query = parse_qs(urlsplit(request.url).query)
-        if request.method == "GET" and "list-type" in query:
-            self.lists += 1
-            if self.fail(request, self.lists):
-                return HttpResponse(500, {}, b"<Error><Code>InternalError</Code></Error>")
-        if request.method == "HEAD":
-            self.heads.append(urlsplit(request.url).path)
-        return await self.fetch(request)
-
-
-def builder(moto_s3, name, fetch, buckets, page_size=10):
-    client = S3Client(
-        fetch,
-        region=moto_s3.region,
-        endpoint=moto_s3.endpoint,
-        credentials=moto_s3.credentials,
-        sleep=no_wait,
-    )
-    config = BuildConfig(prefixes=("whl", "whl/nightly", "libtorch"), warn_after=())
-    return IndexBuilder(
-        S3Source(client, name, page_size=page_size),
-        buckets,
-        config=config,
-        log=lambda *a, **k: None,
-    )
-
-
-async def test_pages_carry_every_checksum_variant_and_sidecar_facts(moto_s3, bucket):
-    name, wheels = bucket
-    main, mirror = MemoryBucket(), MemoryBucket()
-    async with httpx_fetch() as fetch:
-        recorder = Recorder(fetch)
-        report = await builder(moto_s3, name, recorder, [main, mirror]).run()
-    assert report.status == "ok", report.to_dict()
-    cu126 = main.objects["whl/cu126/torch/index.html"].body.decode()
+    run = Run(moto_s3, name, fetch, prefixes=("whl",))
+    await run.builder().run()
+    cu126 = run.page("whl/cu126/torch/index.html")
     assert f"#sha256={sha(b'native')}" in cu126
-    metadata = wheels["whl/cu126/torch-2.6.0+cu126-cp311-cp311-linux_x86_64.whl.metadata"]
-    assert f'data-core-metadata="sha256={sha(metadata)}"' in cu126
     assert 'data-requires-python="&gt;=3.9"' in cu126
-    cpu = main.objects["whl/cpu/torch/index.html"].body.decode()
-    assert f"#sha256={sha(b'declared')}" in cpu
-    triton = main.objects["whl/cu126/triton/index.html"].body.decode()
-    multipart_body = wheels["whl/cu126/triton-3.2.0-cp311-cp311-linux_x86_64.whl"]
-    assert f"#sha256={sha(multipart_body)}" in triton  # metadata, never the composite
-    assert "#sha256=" not in main.objects["whl/filelock/index.html"].body.decode()
-    assert main.objects["whl/nightly/cpu/torch/index.html"].body.count(b"<a ") == 40
-    assert "libtorch/cpu/index.html" in mirror.objects
-    assert recorder.lists >= 7  # whl: 1 page; nightly: 41 keys / 10 per page = 5; libtorch: 1
+    assert f"#sha256={sha(body)}" in run.page("whl/cu126/triton/index.html")  # never the composite
 
 
-async def test_a_steady_state_run_sends_no_head(moto_s3, bucket):
-    name, _ = bucket
-    buckets = [MemoryBucket(), MemoryBucket()]
-    async with httpx_fetch() as fetch:
-        await builder(moto_s3, name, fetch, buckets).run()
-        recorder = Recorder(fetch)
-        report = await builder(moto_s3, name, recorder, buckets).run()
+async def test_a_steady_state_run_sends_no_head_and_lists_no_destination(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch)
+    await run.builder().run()
+    recorder = Recorder(fetch)
+    for bucket in (run.main, run.mirror):
+        bucket.calls.clear()
+    report = await run.builder(recorder).run()
     assert recorder.heads == []
     assert sum(p.pages_written for p in report.prefixes) == 0
+    assert run.main.calls == [] and run.mirror.calls == []
 
 
-async def test_a_500_in_the_middle_of_a_listing_is_retried(moto_s3, bucket):
-    name, _ = bucket
-    main = MemoryBucket()
-    async with httpx_fetch() as fetch:
-        recorder = Recorder(fetch, fail=lambda request, count: count == 3)
-        report = await builder(moto_s3, name, recorder, [main]).run()
+async def test_a_500_in_the_middle_of_a_listing_is_retried(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl/nightly",))
+    error = HttpResponse(500, {}, b"<Error><Code>InternalError</Code></Error>")
+    recorder = Recorder(fetch, answer=lambda request, count: error if count == 3 else None)
+    report = await run.builder(recorder, page_size=2).run()
     assert report.status == "ok"
-    assert main.objects["whl/nightly/cpu/torch/index.html"].body.count(b"<a ") == 40
+    # the two newest nightly versions are kept; cpu holds two files of the newer one
+    assert run.page("whl/nightly/cpu/torch/index.html").count("<a ") == 2
 
 
-async def test_a_listing_that_keeps_failing_publishes_nothing(moto_s3, bucket):
-    name, _ = bucket
-    main = MemoryBucket()
-    async with httpx_fetch() as fetch:
-        await builder(moto_s3, name, fetch, [main]).run()
-        before = dict(main.objects)
-        moto_s3.boto.put_object(
-            Bucket=name,
-            Body=b"new",
-            Key="whl/nightly/cpu/torch-2.8.0.dev20250301+cpu-cp311-cp311-linux_x86_64.whl",
-        )
-        failing = Recorder(fetch, fail=lambda request, count: "continuation-token" in request.url)
-        report = await builder(moto_s3, name, failing, [main]).run()
-    nightly = report.prefixes[1]
-    assert nightly.status == "failed" and "InternalError" in nightly.error
-    assert {k: v for k, v in main.objects.items() if not k.startswith("_flaresuite/")} == {
-        k: v for k, v in before.items() if not k.startswith("_flaresuite/")
-    }
+async def test_a_listing_that_keeps_failing_publishes_nothing_for_its_prefix(
+    moto_s3, pytorch, fetch
+):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl", "whl/nightly"))
+    await run.builder().run()
+    before = {k: o.body for k, o in run.main.objects.items()}
+    moto_s3.boto.put_object(
+        Bucket=pytorch, Body=b"new", Key=bucket_layout.nightly("20250105", "cpu")
+    )
+    error = HttpResponse(500, {}, b"<Error><Code>InternalError</Code></Error>")
+    failing = Recorder(fetch, answer=lambda r, n: error if "continuation-token" in r.url else None)
+    report = await run.builder(failing, page_size=2).run()
+    try:
+        assert [p.status for p in report.prefixes] == ["failed", "failed"]
+        assert "InternalError" in report.prefixes[1].error
+        assert {k: o.body for k, o in run.main.objects.items()} == before
+    finally:
+        moto_s3.boto.delete_object(Bucket=pytorch, Key=bucket_layout.nightly("20250105", "cpu"))
 
 
-async def test_the_worker_service_runs_against_s3_with_its_configuration(moto_s3, bucket):
-    name, _ = bucket
-    env = {
+async def test_a_listing_nested_thousands_deep_fails_its_prefix_and_publishes_nothing(
+    moto_s3, pytorch, fetch
+):
+    """Issue 12.2: 5,000 nested elements crashed Pyodide; the depth is bounded first."""
+    nested = b"<ListBucketResult>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</ListBucketResult>"
+    hostile = HttpResponse(200, {"content-type": "application/xml"}, nested)
+    recorder = Recorder(fetch, answer=lambda request, count: hostile if count == 1 else None)
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl/test", "libtorch"))
+    report = await run.builder(recorder).run()
+    assert [p.status for p in report.prefixes] == ["failed", "ok"]
+    assert "MalformedResponse" in report.prefixes[0].error
+    assert not any(k.startswith("whl/") for k in run.main.objects)
+
+
+def service_env(moto_s3, name, **overrides):
+    return {
         "SOURCE_S3_BUCKET": name,
         "SOURCE_S3_REGION": moto_s3.region,
         "S3_ENDPOINT_URL": moto_s3.endpoint,
         "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
         "S3_SECRET_ACCESS_KEY": moto_s3.credentials.secret_access_key,
         "INDEX_PREFIXES": "whl,libtorch",
+        **overrides,
     }
+
+
+async def test_the_worker_service_runs_against_s3_with_its_configuration(moto_s3, pytorch, fetch):
     main, mirror = MemoryBucket(), MemoryBucket()
-    async with httpx_fetch() as fetch:
-        report = await IndexService(
-            env, fetch=fetch, destinations=[main, mirror], log=lambda *a, **k: None
-        ).run()
+    report = await IndexService(
+        service_env(moto_s3, pytorch),
+        fetch=fetch,
+        destinations=[main, mirror],
+        state=MemoryBucket(),
+        log=quiet,
+    ).run()
     assert report.status == "ok"
     assert (
-        "whl/cu126/torch/index.json" in main.objects and "libtorch/cpu/index.html" in mirror.objects
+        "whl/cu121/torch/index.json" in main.objects and "libtorch/cpu/index.html" in mirror.objects
     )
 
 
-async def test_a_wrong_secret_fails_every_prefix_and_publishes_nothing(moto_s3, bucket):
-    name, _ = bucket
-    env = {
-        "SOURCE_S3_BUCKET": name,
-        "S3_ENDPOINT_URL": moto_s3.endpoint,
-        "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
-        "S3_SECRET_ACCESS_KEY": "wrong",
-    }
-    main = MemoryBucket()
-    async with httpx_fetch() as fetch:
-        report = await IndexService(
-            env, fetch=fetch, destinations=[main, MemoryBucket()], log=lambda *a, **k: None
-        ).run()
-    assert report.status == "failed"
-    assert all("SignatureDoesNotMatch" in p.error for p in report.prefixes)
-    assert list(main.objects) == ["_flaresuite/index-status.json"]
-
-
-async def test_a_scheduled_run_with_a_failed_prefix_raises_after_storing_its_report(
-    moto_s3, bucket
+async def test_a_wrong_secret_fails_every_prefix_raises_and_publishes_nothing(
+    moto_s3, pytorch, fetch
 ):
-    name, _ = bucket
-    env = {
-        "SOURCE_S3_BUCKET": name,
-        "S3_ENDPOINT_URL": moto_s3.endpoint,
-        "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
-        "S3_SECRET_ACCESS_KEY": "wrong",
-        "INDEX_PREFIXES": "whl,libtorch",
-    }
-    main = MemoryBucket()
-    async with httpx_fetch() as fetch:
-        service = IndexService(
-            env, fetch=fetch, destinations=[main, MemoryBucket()], log=lambda *a, **k: None
-        )
-        with pytest.raises(
-            IndexRunFailed, match="2 of 2 prefixes failed: whl: .*SignatureDoesNotMatch"
-        ):
-            await service.scheduled_run()
-    assert list(main.objects) == ["_flaresuite/index-status.json"]
-
-
-async def test_a_scheduled_run_that_succeeds_returns_its_report(moto_s3, bucket):
-    name, _ = bucket
-    env = {
-        "SOURCE_S3_BUCKET": name,
-        "S3_ENDPOINT_URL": moto_s3.endpoint,
-        "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
-        "S3_SECRET_ACCESS_KEY": moto_s3.credentials.secret_access_key,
-        "INDEX_PREFIXES": "whl",
-    }
-    async with httpx_fetch() as fetch:
-        service = IndexService(
-            env, fetch=fetch, destinations=[MemoryBucket()], log=lambda *a, **k: None
-        )
-        assert (await service.scheduled_run()).status == "ok"
+    main, state = MemoryBucket(), MemoryBucket()
+    service = IndexService(
+        service_env(moto_s3, pytorch, S3_SECRET_ACCESS_KEY="wrong"),
+        fetch=fetch,
+        destinations=[main, MemoryBucket()],
+        state=state,
+        log=quiet,
+    )
+    with pytest.raises(
+        IndexRunFailed, match=r"2 of 2 prefixes failed: whl: .*SignatureDoesNotMatch"
+    ):
+        await service.scheduled_run()
+    assert main.objects == {}
+    assert json.loads(state.objects["status/whl.json"].body)["status"] == "failed"

@@ -1,4 +1,4 @@
-"""What a prefix publishes: accepted files, sidecars, nightly allow list and retention."""
+"""What a directory publishes: accepted files, sidecars, allow list and nightly retention."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -6,8 +6,9 @@ from packaging.version import Version
 
 from flaresuite.index.allow_list import default_allow_list, parse_allow_list
 from flaresuite.index.model import SourceObject
+from flaresuite.index.names import NameParser
 from flaresuite.index.nightly_allow_list import PYTORCH_NIGHTLY_ALLOW_LIST
-from flaresuite.index.selection import select, select_archives
+from flaresuite.index.selection import Policy, Retention, select, select_archives
 
 
 def objects(*keys):
@@ -18,62 +19,54 @@ def keys_of(selection):
     return sorted(d.obj.key for d in selection.distributions)
 
 
+def nightly(keys, keep, allow):
+    retention = Retention(keep, allow)
+    parser = NameParser()
+    retention.observe(objects(*keys), parser)
+    return select(objects(*keys), parser, Policy(allow, retention.kept()))
+
+
 def test_sidecars_attach_to_their_distribution_and_are_not_listed():
     selection = select(
-        "whl",
         objects(
             "whl/cpu/torch-2.5.1+cpu-cp311-cp311-linux_x86_64.whl",
             "whl/cpu/torch-2.5.1+cpu-cp311-cp311-linux_x86_64.whl.metadata",
-            "whl/filelock-3.16.1-py3-none-any.whl",
+            "whl/cpu/filelock-3.16.1-py3-none-any.whl",
         ),
+        NameParser(),
+        Policy(),
     )
     by_key = {d.obj.key: d for d in selection.distributions}
     assert sorted(by_key) == [
+        "whl/cpu/filelock-3.16.1-py3-none-any.whl",
         "whl/cpu/torch-2.5.1+cpu-cp311-cp311-linux_x86_64.whl",
-        "whl/filelock-3.16.1-py3-none-any.whl",
     ]
-    assert by_key["whl/cpu/torch-2.5.1+cpu-cp311-cp311-linux_x86_64.whl"].sidecar.key.endswith(
-        ".whl.metadata"
-    )
-    assert by_key["whl/filelock-3.16.1-py3-none-any.whl"].sidecar is None
-
-
-def test_an_accelerator_directory_without_distributions_still_gets_a_page():
-    selection = select("whl", objects("whl/filelock-3.16.1-py3-none-any.whl", "whl/cu130/README"))
-    assert selection.directories == {"whl", "whl/cu130"}
-
-
-def test_directories_of_other_prefixes_and_deeper_trees_are_ignored():
-    selection = select(
-        "whl",
-        objects(
-            "whl/nightly/cpu/torch-2.7.0.dev20250101+cpu-cp311-cp311-linux_x86_64.whl",
-            "whl/cu121/extra/torch-2.5.1-cp311-cp311-linux_x86_64.whl",
-        ),
-    )
-    assert selection.distributions == [] and selection.directories == set()
+    torch = by_key["whl/cpu/torch-2.5.1+cpu-cp311-cp311-linux_x86_64.whl"]
+    assert torch.sidecar.key.endswith(".whl.metadata")
+    assert by_key["whl/cpu/filelock-3.16.1-py3-none-any.whl"].sidecar is None
 
 
 def test_unparseable_names_are_reported_not_published():
-    selection = select("whl", objects("whl/cpu/torch-latest-cp311-cp311-linux_x86_64.whl"))
+    selection = select(
+        objects("whl/cpu/torch-latest-cp311-cp311-linux_x86_64.whl"), NameParser(), Policy()
+    )
     assert selection.distributions == []
     assert [key for key, _ in selection.rejected] == [
         "whl/cpu/torch-latest-cp311-cp311-linux_x86_64.whl"
     ]
 
 
-def test_nightly_shows_only_allow_listed_projects_matched_after_normalisation():
+def test_the_allow_list_matches_normalised_names_and_hides_the_rest():
     allow = parse_allow_list(["torch", "Typing.Extensions", "Pillow"])
     selection = select(
-        "whl/nightly",
         objects(
-            "whl/nightly/cpu/torch-2.7.0.dev20250101+cpu-cp311-cp311-linux_x86_64.whl",
-            "whl/nightly/typing_extensions-4.12.2-py3-none-any.whl",
-            "whl/nightly/pillow-11.0.0-cp311-cp311-linux_x86_64.whl",
-            "whl/nightly/cpu/numpy-2.1.0-cp311-cp311-linux_x86_64.whl",
+            "whl/torch-2.5.1-cp311-cp311-linux_x86_64.whl",
+            "whl/typing_extensions-4.12.2-py3-none-any.whl",
+            "whl/pillow-11.0.0-cp311-cp311-linux_x86_64.whl",
+            "whl/notallowed-1.0-py3-none-any.whl",
         ),
-        allow_list=allow,
-        keep=60,
+        NameParser(),
+        Policy(allow_list=allow),
     )
     assert {d.name.project for d in selection.distributions} == {
         "torch",
@@ -101,13 +94,23 @@ def nightly_keys(dates, accelerators=("cpu", "cu126")):
 
 def test_nightly_keeps_the_newest_distinct_versions_with_every_file_of_each():
     dates = [f"202501{day:02d}" for day in range(1, 11)]
-    selection = select(
-        "whl/nightly", objects(*nightly_keys(dates)), allow_list=parse_allow_list(["torch"]), keep=3
-    )
+    selection = nightly(nightly_keys(dates), 3, parse_allow_list(["torch"]))
     kept_versions = {str(d.name.public_version) for d in selection.distributions}
     assert kept_versions == {"2.7.0.dev20250108", "2.7.0.dev20250109", "2.7.0.dev20250110"}
     assert len(selection.distributions) == 3 * 2 * 2  # every accelerator and Python tag stays
     assert selection.hidden == 7 * 2 * 2
+
+
+def test_nightly_retention_is_decided_across_directories():
+    """A version seen only in another directory still counts against this one's."""
+    retention = Retention(1, None)
+    parser = NameParser()
+    newer = objects("whl/nightly/cu126/torch-2.8.0.dev20250102+cu126-cp311-cp311-linux_x86_64.whl")
+    older = objects("whl/nightly/cpu/torch-2.8.0.dev20250101+cpu-cp311-cp311-linux_x86_64.whl")
+    retention.observe(newer, parser)
+    retention.observe(older, parser)
+    selection = select(older, parser, Policy(None, retention.kept()))
+    assert selection.distributions == [] and selection.hidden == 1
 
 
 def test_nightly_retention_orders_by_pep440_not_by_text():
@@ -115,10 +118,7 @@ def test_nightly_retention_orders_by_pep440_not_by_text():
         "whl/nightly/cpu/torch-2.9.0.dev20250101+cpu-cp311-cp311-linux_x86_64.whl",
         "whl/nightly/cpu/torch-2.10.0.dev20250101+cpu-cp311-cp311-linux_x86_64.whl",
     ]
-    selection = select(
-        "whl/nightly", objects(*keys), allow_list=parse_allow_list(["torch"]), keep=1
-    )
-    assert keys_of(selection) == [keys[1]]
+    assert keys_of(nightly(keys, 1, parse_allow_list(["torch"]))) == [keys[1]]
 
 
 @settings(max_examples=60, deadline=None)
@@ -134,12 +134,7 @@ def test_nightly_retention_keeps_exactly_the_newest_versions_per_project(release
         for acc in ("cpu", "cu126")
         if day > 0
     ]
-    selection = select(
-        "whl/nightly",
-        objects(*keys),
-        allow_list=parse_allow_list(["torch", "torchvision"]),
-        keep=keep,
-    )
+    selection = nightly(keys, keep, parse_allow_list(["torch", "torchvision"]))
     for project in ("torch", "torchvision"):
         every = {Version(f"2.{m}.0.dev202501{d:02d}") for m, d in releases if d > 0}
         expected = set(sorted(every, reverse=True)[:keep])
@@ -150,20 +145,18 @@ def test_nightly_retention_keeps_exactly_the_newest_versions_per_project(release
     assert len(selection.distributions) + selection.hidden == len(keys)
 
 
-def test_libtorch_archives_are_listed_per_directory_without_parsing_versions():
-    listing = select_archives(
-        "libtorch/nightly",
+def test_libtorch_archives_are_listed_without_parsing_versions_and_odd_names_refused():
+    archives, rejected = select_archives(
         objects(
-            "libtorch/nightly/cpu/libtorch-shared-with-deps-latest.zip",
             "libtorch/nightly/cu126/libtorch-cxx11-abi-shared-with-deps-latest.zip",
+            "libtorch/nightly/cu126/libtorch-shared-with-deps-2.6.0+cu126.zip",
+            "libtorch/nightly/cu126/libtorch-shared with space.zip",
             "libtorch/nightly/cu126/other-archive.zip",
-            "libtorch/nightly/rocm6.2/README",
-        ),
+            "libtorch/nightly/cu126/README",
+        )
     )
-    assert {d: [o.key for o in objs] for d, objs in listing.items()} == {
-        "libtorch/nightly/cpu": ["libtorch/nightly/cpu/libtorch-shared-with-deps-latest.zip"],
-        "libtorch/nightly/cu126": [
-            "libtorch/nightly/cu126/libtorch-cxx11-abi-shared-with-deps-latest.zip"
-        ],
-        "libtorch/nightly/rocm6.2": [],
-    }
+    assert [o.key.rsplit("/", 1)[1] for o in archives] == [
+        "libtorch-cxx11-abi-shared-with-deps-latest.zip",
+        "libtorch-shared-with-deps-2.6.0+cu126.zip",
+    ]
+    assert rejected == ["libtorch/nightly/cu126/libtorch-shared with space.zip"]

@@ -1,6 +1,7 @@
 """The index builder's entry module (src/index_worker.py) on Pyodide: a cron event lists a
 real S3 protocol peer (moto, SigV4 checked) over real HTTP and writes the indexes into two
-real Miniflare R2 buckets; then ``GET /status`` and ``POST /run`` with bad and good tokens."""
+real Miniflare R2 buckets, keeping its state in a third (private) one; then ``GET /status``
+and ``POST /run`` with bad and good tokens."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import json
 import pytest
 
 from driver import LaneConfig, WorkerError
-from flaresuite.index.builder import STATUS_KEY
 from flaresuite_host.index.demo import DEMO_WHEELS, build_wheel
 
 pytestmark = [pytest.mark.lane, pytest.mark.moto]
 
 TOKEN = "index-run-token-for-tests"
-BUCKETS = ("DEST_BUCKET", "DEST_BUCKET_META_CDN")
+BUCKETS = ("DEST_BUCKET", "DEST_BUCKET_META_CDN", "INDEX_STATE")
+RUN_RECORD = "status/@run.json"
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +62,6 @@ def empty_lane(lane):
     return lane
 
 
-def _published(keys):
-    """The index pages, without the builder's own bookkeeping under ``_flaresuite/``."""
-    return [k for k in keys if not k.startswith("_flaresuite/")]
-
-
 def _torch_cpu_page(lane, bucket):
     keys = [k for k in lane.r2_list(bucket, "whl/cpu/") if k.endswith("torch/index.html")]
     assert keys, lane.r2_list(bucket)
@@ -85,8 +81,9 @@ def test_a_cron_event_builds_the_indexes_into_both_buckets(empty_lane, source):
     empty_lane.scheduled("0 * * * *")
 
     main_keys = empty_lane.r2_list("DEST_BUCKET")
-    assert STATUS_KEY in main_keys
-    assert _published(main_keys) == _published(empty_lane.r2_list("DEST_BUCKET_META_CDN"))
+    assert RUN_RECORD in empty_lane.r2_list("INDEX_STATE")
+    assert all(key.endswith(("/index.html", "/index.json")) for key in main_keys)
+    assert main_keys == empty_lane.r2_list("DEST_BUCKET_META_CDN")
     page = _torch_cpu_page(empty_lane, "DEST_BUCKET")
     assert page.content_type.startswith("text/html")
     wheel_key = "whl/cpu/torch-2.6.0+cpu-py3-none-any.whl"
@@ -116,7 +113,7 @@ def test_a_run_with_a_bad_token_is_refused_and_writes_nothing(empty_lane, author
 
     assert response.status == 401
     assert response.json() == {"error": "missing or wrong bearer token"}
-    assert empty_lane.r2_list("DEST_BUCKET") == []
+    assert empty_lane.r2_list("DEST_BUCKET") == [] and empty_lane.r2_list("INDEX_STATE") == []
 
 
 def test_a_run_with_the_token_builds_and_answers_with_the_report(empty_lane):
@@ -125,7 +122,7 @@ def test_a_run_with_the_token_builds_and_answers_with_the_report(empty_lane):
     assert response.status == 200
     report = response.json()
     assert report["status"] == "ok" and report["prefixes"]
-    assert STATUS_KEY in empty_lane.r2_list("DEST_BUCKET")
+    assert RUN_RECORD in empty_lane.r2_list("INDEX_STATE")
     assert empty_lane.fetch("GET", "/status").json()["started_at"] == report["started_at"]
 
 
@@ -142,6 +139,7 @@ def test_a_cron_run_whose_source_refuses_it_fails_the_event_and_keeps_the_index(
                 "S3_ENDPOINT_URL": moto_s3.endpoint,
                 "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
                 "S3_SECRET_ACCESS_KEY": "not-the-secret",
+                "INDEX_RUN_TOKEN": TOKEN,
             },
         )
     )
@@ -152,6 +150,10 @@ def test_a_cron_run_whose_source_refuses_it_fails_the_event_and_keeps_the_index(
         refused.scheduled("0 * * * *")
 
     assert refused.r2_get("DEST_BUCKET", "whl/cpu/index.html").body == b"published earlier"
-    status = refused.fetch("GET", "/status").json()
-    assert status["status"] == "failed"
-    assert "SignatureDoesNotMatch" in status["prefixes"][0]["error"]
+    public = refused.fetch("GET", "/status")
+    assert public.json()["status"] == "failed"
+    assert (
+        "SignatureDoesNotMatch" not in public.text and "error" not in public.json()["prefixes"][0]
+    )
+    full = refused.fetch("GET", "/status", headers={"authorization": f"Bearer {TOKEN}"}).json()
+    assert "SignatureDoesNotMatch" in full["prefixes"][0]["error"]

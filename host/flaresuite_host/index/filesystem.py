@@ -1,22 +1,22 @@
 """A directory as a :class:`flaresuite.ports.Bucket` (CPython only), for local index builds.
 
-Content types are not kept: a static file server infers them from the name. ETags are MD5 like
-R2's for single-part uploads, so "unchanged page" checks behave as on R2; files over
-:data:`HASHED_SIZE_LIMIT` get a size/mtime tag instead, because hashing every large wheel in an
-in-place build on each run would cost more than rewriting an occasional huge page.
+Content types are not kept: a static file server infers them from the name. Pages
+(``.html``/``.json``) get MD5 ETags like R2's for single-part uploads, so "unchanged page"
+checks behave as on R2; every other file (wheels, in an in-place build) gets a size/mtime tag,
+because hashing every wheel on each listing would cost more than the build itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from flaresuite.ports import ListedObject, ListPage, StoredObject, check_delete_batch
 from flaresuite.stores.memory import list_page
 
-HASHED_SIZE_LIMIT = 8 << 20
+HASHED_SUFFIXES = (".html", ".json")
 
 
 class DirectoryBucket:
@@ -64,9 +64,11 @@ class DirectoryBucket:
             self._keys_under(prefix), self._listed, prefix=prefix, cursor=cursor, limit=limit
         )
 
-    def _keys_under(self, prefix: str):
+    def _keys_under(self, prefix: str) -> Iterator[str]:
         top = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
-        for directory, _subdirs, files in os.walk(top):
+        for directory, subdirs, files in os.walk(top):
+            # Hidden directories (a build's own state) are not part of the published tree.
+            subdirs[:] = [name for name in subdirs if not name.startswith(".")]
             for name in files:
                 if not name.endswith(".partial"):
                     yield (Path(directory) / name).relative_to(self.root).as_posix()
@@ -74,7 +76,7 @@ class DirectoryBucket:
     def _listed(self, key: str) -> ListedObject:
         path = self.root / key
         stat = path.stat()
-        if stat.st_size <= HASHED_SIZE_LIMIT:
+        if key.endswith(HASHED_SUFFIXES):
             etag = hashlib.md5(path.read_bytes()).hexdigest()
         else:
             etag = f"{stat.st_size:x}-{stat.st_mtime_ns:x}"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flaresuite.index.core_metadata import extract_core_metadata
 from flaresuite.index.layout import CORE_METADATA_SUFFIX
+from flaresuite_host.index.tree import indexed_files
 
 
 def read_core_metadata(wheel: Path) -> bytes:
@@ -20,27 +21,28 @@ def read_core_metadata(wheel: Path) -> bytes:
 
 
 def write_sidecars(root: Path, out: Path, prefixes: Iterable[str]) -> int:
-    """Writes missing or stale sidecars of wheels under ``root/<prefix>`` into ``out`` at the
-    same relative path; raises :class:`~flaresuite.index.core_metadata.InvalidWheel` on a bad
-    wheel. Returns how many were written."""
+    """Writes missing or stale sidecars of the wheels a build of ``prefixes`` indexes into
+    ``out`` at the same relative path; raises
+    :class:`~flaresuite.index.core_metadata.InvalidWheel` on a bad wheel. Returns how many were
+    written."""
     written = 0
-    seen: set[Path] = set()
-    for prefix in prefixes:
-        for wheel in sorted((root / prefix).rglob("*.whl")):
-            if wheel in seen:
-                continue
-            seen.add(wheel)
-            relative = wheel.relative_to(root)
-            sidecar = out / relative.with_name(relative.name + CORE_METADATA_SUFFIX)
-            beside = wheel.with_name(wheel.name + CORE_METADATA_SUFFIX)
-            metadata = read_core_metadata(wheel)
-            if sidecar != beside and beside.exists():
-                continue  # the source's own sidecar is the one its pages describe
-            # PEP 658: the sidecar *is* the wheel's METADATA, so one that differs belongs to a
-            # wheel that has since been rebuilt under the same name, and is replaced.
-            if sidecar.exists() and sidecar.read_bytes() == metadata:
-                continue
-            sidecar.parent.mkdir(parents=True, exist_ok=True)
-            sidecar.write_bytes(metadata)
-            written += 1
+    for wheel in indexed_files(root, prefixes):
+        if wheel.suffix == ".whl":
+            written += _write_sidecar(root, out, wheel)
     return written
+
+
+def _write_sidecar(root: Path, out: Path, wheel: Path) -> int:
+    relative = wheel.relative_to(root)
+    sidecar = out / relative.with_name(relative.name + CORE_METADATA_SUFFIX)
+    beside = wheel.with_name(wheel.name + CORE_METADATA_SUFFIX)
+    metadata = read_core_metadata(wheel)
+    if sidecar != beside and beside.exists():
+        return 0  # the source's own sidecar is the one its pages describe
+    # PEP 658: the sidecar *is* the wheel's METADATA, so one that differs belongs to a wheel
+    # that has since been rebuilt under the same name, and is replaced.
+    if sidecar.exists() and sidecar.read_bytes() == metadata:
+        return 0
+    sidecar.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.write_bytes(metadata)
+    return 1

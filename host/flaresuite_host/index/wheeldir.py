@@ -2,8 +2,9 @@
 
 The directory mirrors bucket keys: ``DIR/whl/cu126/torch-….whl`` is key
 ``whl/cu126/torch-….whl``. A wheel with no ``.metadata`` file beside it gets a virtual one,
-extracted from the wheel itself, so local pages carry the same PEP 658 attributes as pages built
-from a bucket where a Lambda writes the sidecars.
+extracted from the wheel itself, so local pages carry the same PEP 658 attributes (and
+Requires-Python) as pages built from a bucket where a Lambda writes the sidecars. Hidden
+entries (``.flaresuite-state``, half-written ``.…partial`` files) are never listed.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flaresuite.index.layout import CORE_METADATA_SUFFIX
-from flaresuite.index.model import SourceObject
+from flaresuite.index.layout import CORE_METADATA_SUFFIX, join
+from flaresuite.index.model import SourceObject, Subdirectory
 from flaresuite_host.index.sidecars import read_core_metadata
 
 VIRTUAL_SIDECAR_ETAG = "-core-metadata"
@@ -25,10 +26,23 @@ class WheelDirectory:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    async def list(self, prefix: str) -> AsyncIterator[SourceObject]:
-        for path in sorted(self._walk(self.root / prefix)):
-            key = path.relative_to(self.root).as_posix()
-            stat = path.stat()
+    async def list_directory(self, directory: str) -> AsyncIterator[SourceObject | Subdirectory]:
+        path = self.root / directory if directory else self.root
+        if not path.is_dir():
+            return
+        entries = sorted(
+            (entry for entry in os.scandir(path) if not entry.name.startswith(".")),
+            key=lambda entry: entry.name,
+        )
+        names = {entry.name for entry in entries}
+        for entry in entries:
+            key = join(directory, entry.name)
+            if entry.is_dir():
+                yield Subdirectory(key)
+                continue
+            if not entry.is_file():
+                continue
+            stat = entry.stat()
             obj = SourceObject(
                 key=key,
                 size=stat.st_size,
@@ -36,8 +50,7 @@ class WheelDirectory:
                 last_modified=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
             )
             yield obj
-            sidecar = path.with_name(path.name + CORE_METADATA_SUFFIX)
-            if key.endswith(".whl") and not sidecar.exists():
+            if key.endswith(".whl") and entry.name + CORE_METADATA_SUFFIX not in names:
                 yield SourceObject(
                     key=key + CORE_METADATA_SUFFIX,
                     size=0,
@@ -58,9 +71,3 @@ class WheelDirectory:
             wheel = path.with_name(path.name[: -len(CORE_METADATA_SUFFIX)])
             return read_core_metadata(wheel)
         return path.read_bytes()
-
-    @staticmethod
-    def _walk(top: Path):
-        for directory, _subdirs, files in os.walk(top):
-            for name in files:
-                yield Path(directory) / name

@@ -1,14 +1,24 @@
-"""One index run: list, select, learn metadata, render, publish.
+"""One index run: list, select, learn metadata, render and publish, one directory at a time.
+
+A prefix is listed one level at a time (``delimiter=/``): its root files, then each accepted
+accelerator directory on its own, so ``whl`` never walks ``whl/nightly/**``. Each directory is
+selected, completed with metadata, rendered and written before the next is listed; what stays
+in memory across directories is the prefix root's rendered rows and, per directory, its rows
+compressed (a few dozen bytes per file) for the prefix root page, which lists every file.
 
 Safety rules, each because the reference generator broke it at least once:
 
-* a listing that fails or ends early publishes nothing for that prefix (an emptied index is
-  worse than a stale one), and a listing with no distribution at all is treated the same way;
-* a page whose bytes equal the stored object's (R2 ETag = MD5 of a single-part upload) is
-  not rewritten, so steady-state runs write nothing. Each destination is listed once per run
-  per outermost prefix (``whl/`` covers ``whl/nightly/`` …), not once per prefix;
-* past the time budget no more metadata is fetched; what was learnt is saved in the cache and
-  the prefix is *deferred*: its pages stay as they were and the next run resumes.
+* a listing that fails or ends early publishes nothing for that directory (an emptied index is
+  worse than a stale one), and a prefix holding no distribution at all publishes nothing;
+* a page is written only when its bytes changed (R2's ETag is the MD5 of a single-part
+  upload), and never over a page someone else wrote that links to other hosts;
+* project pages are written before the lists that link to them;
+* past the time or subrequest budget no more metadata is fetched: what was learnt is saved,
+  the directory is *deferred* (its pages stay as they were) and the next run resumes.
+
+Steady state does nothing it does not need to: a directory whose listing (key, ETag,
+LastModified, size), prefix root and configuration are unchanged since its pages were
+published is skipped before anything is parsed or rendered.
 """
 
 from __future__ import annotations
@@ -17,27 +27,57 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 
 from flaresuite.index import layout
 from flaresuite.index.allow_list import default_allow_list
-from flaresuite.index.cache import MetadataCache, SidecarFacts, load_cache, save_cache
+from flaresuite.index.budget import Budget, Limits, SubrequestsSpent
 from flaresuite.index.core_metadata import requires_python
-from flaresuite.index.model import Distribution, FileMetadata, SourceObject
-from flaresuite.index.pages import Page, render_libtorch, render_prefix
-from flaresuite.index.selection import select, select_archives
+from flaresuite.index.foreign import holds_external_links
+from flaresuite.index.model import (
+    NO_METADATA,
+    Distribution,
+    FileMetadata,
+    SourceObject,
+    Subdirectory,
+)
+from flaresuite.index.names import NameParser
+from flaresuite.index.overrides import RequiresPythonOverrides
+from flaresuite.index.pages import (
+    HTML,
+    SIMPLE_JSON,
+    libtorch_listing,
+    project_list_html,
+    project_list_json,
+    project_page_html,
+    project_page_json,
+)
+from flaresuite.index.report import PrefixReport, RunReport
+from flaresuite.index.rows import FileEntry, Segment, in_page_order, upload_time
+from flaresuite.index.selection import Policy, Retention, fingerprint, select, select_archives
 from flaresuite.index.source import Source
+from flaresuite.index.state import (
+    DirectoryRecord,
+    DirectoryRows,
+    DirectoryState,
+    PrefixManifest,
+    SidecarFacts,
+    StateStore,
+    stamp,
+)
 from flaresuite.logs import Log, json_log
 from flaresuite.ports import Bucket, Clock, SystemClock
 
 Progress = Callable[[str, int, int | None], None]
 """``progress(phase, done, total)``; ``total`` is ``None`` while unknown (listing)."""
 
-STATUS_KEY = "_flaresuite/index-status.json"
-"""Where the last run's report is kept, for ``GET /status``."""
+PAGES_VERSION = "1"
+"""Part of every directory's digest: change it with any change to the bytes of pages, so a
+deploy re-renders directories whose listings did not change."""
+INFLIGHT_BYTES = 8 << 20
+"""Page bytes being written at once; one larger page is written alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,92 +86,21 @@ class BuildConfig:
     nightly_keep: int = 60
     """Newest distinct public versions kept per project on ``whl/nightly``."""
     allow_list: frozenset[NormalizedName] = field(default_factory=default_allow_list)
+    allow_list_prefixes: frozenset[str] = frozenset(layout.DEFAULT_ALLOW_LIST_PREFIXES)
+    """Prefixes that publish only allow-listed projects."""
+    requires_python_overrides: RequiresPythonOverrides = field(
+        default_factory=RequiresPythonOverrides
+    )
+    file_base_url: str = ""
+    """Where files are served from; ``""`` links them root-relative (``/whl/…``)."""
+    max_subrequests: int | None = 9000
     warn_after: tuple[float, ...] = (20.0, 40.0)
-    """Seconds of run time at which a budget warning is logged."""
     stop_metadata_after: float = 40.0
-    """Seconds of run time after which no more HEAD/GET requests start."""
     concurrency: int = 16
-    cache_control: Callable[[str], str] | None = None
-    """Cache-Control per prefix; defaults to :func:`default_cache_control`."""
-
-
-def default_cache_control(prefix: str) -> str:
-    """Release indexes change rarely and are cached 10 minutes; nightly, test and preview
-    indexes change every hour and must never be served stale (download.pytorch.org's rule)."""
-    if any(part in prefix for part in ("nightly", "test", "preview")):
-        return "no-cache,no-store,must-revalidate"
-    return "max-age=600, public, must-revalidate"
-
-
-PrefixStatus = Literal["ok", "failed", "deferred", "empty"]
-
-
-@dataclass(slots=True)
-class PrefixReport:
-    prefix: str
-    status: PrefixStatus = "ok"
-    objects: int = 0
-    distributions: int = 0
-    hidden: int = 0
-    rejected: list[str] = field(default_factory=list)
-    heads: int = 0
-    sidecar_reads: int = 0
-    cache_hits: int = 0
-    metadata_pending: int = 0
-    pages: int = 0
-    pages_written: int = 0
-    pages_unchanged: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-
-
-@dataclass(slots=True)
-class RunReport:
-    started_at: float
-    seconds: float = 0.0
-    prefixes: list[PrefixReport] = field(default_factory=list)
 
     @property
-    def status(self) -> Literal["ok", "partial", "failed"]:
-        states = {p.status for p in self.prefixes}
-        if states <= {"ok", "empty"}:
-            return "ok"
-        if states <= {"failed"}:
-            return "failed"
-        return "partial"
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "started_at": self.started_at,
-            "seconds": round(self.seconds, 3),
-            "prefixes": [asdict(p) for p in self.prefixes],
-        }
-
-
-class _Budget:
-    def __init__(self, clock: Clock, config: BuildConfig, log: Log) -> None:
-        self._clock = clock
-        self._start = clock.monotonic()
-        self._pending_warnings = sorted(config.warn_after)
-        self._stop_after = config.stop_metadata_after
-        self._log = log
-
-    def elapsed(self) -> float:
-        return self._clock.monotonic() - self._start
-
-    def check(self) -> float:
-        """Logs each warning threshold once it is passed; returns the elapsed seconds.
-        Called while listing, before each fetch and after each prefix, so a slow run warns
-        whichever phase it is in."""
-        elapsed = self.elapsed()
-        while self._pending_warnings and elapsed >= self._pending_warnings[0]:
-            threshold = self._pending_warnings.pop(0)
-            self._log("index.budget_warning", seconds=round(elapsed, 3), threshold=threshold)
-        return elapsed
-
-    def allows_fetch(self) -> bool:
-        return self.check() < self._stop_after
+    def limits(self) -> Limits:
+        return Limits(self.max_subrequests, self.stop_metadata_after, self.warn_after)
 
 
 class IndexBuilder:
@@ -139,6 +108,7 @@ class IndexBuilder:
         self,
         source: Source,
         destinations: Sequence[Bucket],
+        state: Bucket,
         *,
         config: BuildConfig | None = None,
         clock: Clock | None = None,
@@ -149,227 +119,679 @@ class IndexBuilder:
             raise ValueError("at least one destination bucket is required")
         self.source = source
         self.destinations = tuple(destinations)
+        self.state = state
         self.config = config or BuildConfig()
         self.clock = clock or SystemClock()
         self.log = log
         self.progress = progress or (lambda phase, done, total: None)
 
-    async def run(self) -> RunReport:
+    def budget(self) -> Budget:
+        """A fresh budget for one invocation, from the configured limits."""
+        return Budget(self.clock, self.config.limits, self.log)
+
+    async def run(self, budget: Budget | None = None) -> RunReport:
+        """Every configured prefix, one after another; stores and returns the report."""
+        budget = budget or self.budget()
         report = RunReport(started_at=self.clock.now())
-        budget = _Budget(self.clock, self.config, self.log)
-        stored = [_StoredPages(bucket, self.config.prefixes) for bucket in self.destinations]
         for prefix in self.config.prefixes:
-            started = self.clock.monotonic()
-            prefix_report = PrefixReport(prefix=prefix)
-            try:
-                await self._build_prefix(prefix, prefix_report, budget, stored)
-            except Exception as error:  # one prefix's failure must not stop the others
-                prefix_report.status = "failed"
-                prefix_report.error = f"{type(error).__name__}: {error}"
-            prefix_report.seconds = round(self.clock.monotonic() - started, 3)
-            budget.check()
-            self.log("index.prefix", **asdict(prefix_report))
-            report.prefixes.append(prefix_report)
+            report.prefixes.append(await self.build_prefix(prefix, budget))
         report.seconds = budget.elapsed()
-        await self._save_status(report)
-        self.log("index.run", status=report.status, seconds=round(report.seconds, 3))
+        report.subrequests = budget.subrequests
+        report.list_calls = budget.list_calls
+        await self._store(budget).save_run(
+            {
+                "started_at": report.started_at,
+                "mode": "inline",
+                "prefixes": [p.prefix for p in report.prefixes],
+                "seconds": round(report.seconds, 3),
+                "subrequests": report.subrequests,
+                "list_calls": report.list_calls,
+            }
+        )
+        self.log(
+            "index.run",
+            status=report.status,
+            seconds=round(report.seconds, 3),
+            subrequests=report.subrequests,
+            list_calls=report.list_calls,
+        )
         return report
 
-    async def _build_prefix(
-        self,
-        prefix: str,
-        report: PrefixReport,
-        budget: _Budget,
-        stored: Sequence[_StoredPages],
-    ) -> None:
-        objects = await self._list(prefix, report, budget)
-        if layout.is_libtorch(prefix):
-            listing = select_archives(prefix, objects)
-            report.distributions = sum(len(archives) for archives in listing.values())
-            if not report.distributions:
-                report.status = "empty"
-                return
-            await self._publish(prefix, list(render_libtorch(listing)), report, stored)
-            return
-
-        nightly = layout.is_nightly(prefix)
-        selection = select(
-            prefix,
-            objects,
-            allow_list=self.config.allow_list if nightly else None,
-            keep=self.config.nightly_keep if nightly else None,
-        )
-        report.distributions = len(selection.distributions)
-        report.hidden = selection.hidden
-        report.rejected = [key for key, _reason in selection.rejected]
-        for key, reason in selection.rejected:
-            self.log("index.rejected", prefix=prefix, key=key, reason=reason)
-        if not selection.distributions:
-            report.status = "empty"
-            return
-
-        cache, cache_problem = await load_cache(self.destinations[0], prefix)
-        if cache_problem:
-            self.log("index.cache_discarded", prefix=prefix, reason=cache_problem)
+    async def build_prefix(self, prefix: str, budget: Budget | None = None) -> PrefixReport:
+        """One prefix; its report is stored under ``status/`` as well as returned."""
+        budget = budget or self.budget()
+        started = self.clock.monotonic()
+        spent, listed = budget.subrequests, budget.list_calls
+        report = PrefixReport(prefix=prefix)
+        build = _PrefixBuild(self, budget, prefix, report)
         try:
-            metadata = await self._learn_metadata(
-                selection.distributions, cache, budget, report, with_hashes=not nightly
-            )
-        finally:
-            # Whatever was learnt is kept, even when a HEAD failed: the next run resumes.
-            cache.prune(obj.key for obj in objects)
-            if cache.dirty:
-                await save_cache(self.destinations[0], prefix, cache)
-        if report.metadata_pending:
+            await (build.libtorch() if layout.is_libtorch(prefix) else build.wheels())
+        except SubrequestsSpent:
             report.status = "deferred"
+        except Exception as error:  # one prefix's failure must not stop the others
+            report.status = "failed"
+            report.error = f"{type(error).__name__}: {error}"
+        report.seconds = round(self.clock.monotonic() - started, 3)
+        report.finished_at = self.clock.now()
+        report.subrequests = budget.subrequests - spent
+        report.list_calls = budget.list_calls - listed
+        budget.check()
+        self.log("index.prefix", **report.to_dict())
+        try:
+            await self._store(budget).save_report(prefix, report.to_dict())
+        except Exception as error:
+            self.log("index.report_not_saved", prefix=prefix, error=f"{type(error).__name__}")
+        return report
+
+    def _store(self, budget: Budget) -> StateStore:
+        return StateStore(budget.bucket(self.state, reserved_writes=True))
+
+
+def listing_digest(objects: Iterable[SourceObject]) -> str:
+    """What a directory's pages are built from: each key's name, ETag, LastModified and size."""
+    digest = hashlib.sha256()
+    for obj in objects:
+        digest.update(f"{obj.key}\0{obj.etag}\0{stamp(obj.last_modified)}\0{obj.size}\n".encode())
+    return digest.hexdigest()
+
+
+def _combine(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _Listing:
+    files: list[SourceObject] = field(default_factory=list)
+    subdirectories: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Built:
+    """One directory built in this run."""
+
+    segments: dict[str, Segment]
+    """Its own files' rows per project, for the prefix root page."""
+    distributions: int
+    skipped: tuple[str, ...]
+
+
+class _PrefixBuild:
+    """The build of one prefix in one run."""
+
+    def __init__(
+        self, builder: IndexBuilder, budget: Budget, prefix: str, report: PrefixReport
+    ) -> None:
+        self.builder = builder
+        self.config = builder.config
+        self.budget = budget
+        self.prefix = prefix
+        self.report = report
+        self.source = builder.source
+        self.log = builder.log
+        self.progress = builder.progress
+        self.destinations = [budget.bucket(d) for d in builder.destinations]
+        self.store = StateStore(budget.bucket(builder.state, reserved_writes=True))
+        self.parser = NameParser()
+        self.cache_control = layout.cache_control(prefix)
+        self.with_hashes = not layout.is_nightly(prefix)
+        """Nightly pages never promise a hash: a CDN may serve an older build under the same
+        name as a fresh hash (test-infra#6307), so nightly wheels are never HEADed."""
+
+    # --- listing --------------------------------------------------------------------------
+
+    async def listing(self, directory: str) -> _Listing:
+        listing = _Listing()
+        async for entry in self.source.list_directory(directory):
+            if isinstance(entry, Subdirectory):
+                listing.subdirectories.append(entry.path)
+            else:
+                listing.files.append(entry)
+                if len(listing.files) % 1000 == 0:
+                    self.budget.check()
+                    self.progress(f"{directory}: listing", len(listing.files), None)
+        self.report.objects += len(listing.files)
+        return listing
+
+    def accelerator_directories(self, subdirectories: Iterable[str]) -> list[str]:
+        accepted = sorted(
+            p for p in subdirectories if layout.is_accelerator_directory(layout.basename(p))
+        )
+        self.report.directories = len(accepted)
+        return accepted
+
+    # --- wheel prefixes -------------------------------------------------------------------
+
+    async def wheels(self) -> None:
+        manifest = await self.store.manifest(self.prefix)
+        loaded = manifest.to_bytes()
+        try:
+            await self._wheels(manifest)
+        finally:
+            if manifest.to_bytes() != loaded:
+                await self.store.save_manifest(self.prefix, manifest)
+
+    async def _wheels(self, manifest: PrefixManifest) -> None:
+        root = await self.listing(self.prefix)
+        directories = self.accelerator_directories(root.subdirectories)
+        allow_list = (
+            self.config.allow_list if self.prefix in self.config.allow_list_prefixes else None
+        )
+        kept_digest, kept = "", None
+        first_pass: dict[str, str] = {}
+        if layout.is_nightly(self.prefix):
+            # Retention is decided across the whole prefix before any directory is rendered:
+            # a first pass lists every directory, keeping only digests and versions.
+            retention = Retention(self.config.nightly_keep, allow_list)
+            retention.observe(root.files, self.parser)
+            for directory in directories:
+                files = (await self.listing(directory)).files
+                first_pass[directory] = listing_digest(files)
+                retention.observe(files, self.parser)
+            kept = retention.kept()
+            kept_digest = fingerprint(kept)
+        policy = Policy(allow_list, kept)
+        root_digest = _combine(
+            PAGES_VERSION, self._configuration(allow_list), kept_digest, listing_digest(root.files)
+        )
+
+        root_state = await self._state(self.prefix)
+        try:
+            selection = select(root.files, self.parser, policy)
+            self._count(selection.distributions, selection.hidden, selection.rejected)
+            metadata = await self._learn(selection.distributions, root_state)
+            root_state.prune(layout.basename(obj.key) for obj in root.files)
+        finally:
+            if root_state.dirty:
+                await self.store.save_directory(self.prefix, root_state)
+        if metadata is None:
+            # Every page of the prefix shows the root's files: nothing can be published yet.
+            self._defer([self.prefix, *directories])
             return
-        pages = list(render_prefix(selection, metadata, with_hashes=not nightly))
-        await self._publish(prefix, pages, report, stored)
+        root_rows = {
+            project: [Segment.of(entry.url, [entry], compress=False) for entry in entries]
+            for project, entries in self._entries(selection.distributions, metadata).items()
+        }
+        root_files = len(selection.distributions)
+        del selection, metadata
 
-    async def _list(self, prefix: str, report: PrefixReport, budget: _Budget) -> list[SourceObject]:
-        objects: list[SourceObject] = []
-        async for obj in self.source.list(prefix):
-            objects.append(obj)
-            if len(objects) % 1000 == 0:
-                budget.check()
-                self.progress(f"{prefix}: listing", len(objects), None)
-        report.objects = len(objects)
-        return objects
+        built: dict[str, dict[str, Segment] | None] = {}
+        """Per accelerator directory: its rows when built in this run, ``None`` when unchanged."""
+        for position, directory in enumerate(directories):
+            listing = None
+            if directory in first_pass:
+                digest = _combine(root_digest, first_pass[directory])
+            else:
+                listing = await self.listing(directory)
+                digest = _combine(root_digest, listing_digest(listing.files))
+            record = manifest.directories.get(directory)
+            if record is not None and record.digest == digest:
+                self.report.directories_unchanged += 1
+                self.report.distributions += record.distributions
+                self.report.skipped_directories.extend(record.skipped)
+                built[directory] = None
+                continue
+            if listing is None:
+                listing = await self.listing(directory)
+                digest = _combine(root_digest, listing_digest(listing.files))
+            manifest.directories.pop(directory, None)
+            try:
+                outcome = await self._directory(directory, listing, policy, root_rows, root_files)
+            except SubrequestsSpent:
+                self._defer(directories[position:])
+                break
+            if outcome is None:
+                self._defer([directory])
+                continue
+            built[directory] = outcome.segments
+            manifest.directories[directory] = DirectoryRecord(
+                digest, outcome.distributions, tuple(sorted(outcome.segments)), outcome.skipped
+            )
+            self.report.skipped_directories.extend(outcome.skipped)
+        for gone in set(manifest.directories) - set(directories):
+            del manifest.directories[gone]
 
-    async def _learn_metadata(
+        projects = set(root_rows).union(
+            *(record.projects for record in manifest.directories.values())
+        )
+        self._skip_root_directories(root.subdirectories, directories, projects)
+        if self.report.deferred_directories:
+            return
+        if not root_files and not any(r.distributions for r in manifest.directories.values()):
+            self.report.status = "empty"
+            return
+        pages_digest = _combine(
+            root_digest, *(f"{d}\0{manifest.directories[d].digest}" for d in directories)
+        )
+        if manifest.root == pages_digest:
+            return
+        try:
+            if await self._root_pages(root.subdirectories, directories, built, root_rows, manifest):
+                manifest.root = pages_digest
+        except SubrequestsSpent:
+            self._defer([self.prefix])
+
+    def _configuration(self, allow_list: frozenset[NormalizedName] | None) -> str:
+        return json.dumps(
+            [
+                self.with_hashes,
+                self.config.file_base_url,
+                self.config.requires_python_overrides.rules,
+                sorted(allow_list) if allow_list is not None else None,
+                self.config.nightly_keep if layout.is_nightly(self.prefix) else None,
+            ]
+        )
+
+    def _defer(self, directories: Iterable[str]) -> None:
+        self.report.status = "deferred"
+        self.report.deferred_directories.extend(directories)
+
+    def _skip_root_directories(
+        self, subdirectories: Iterable[str], accepted: Sequence[str], projects: set[str]
+    ) -> None:
+        """Reports the prefix root's sub-directories that are not indexed. A directory named
+        after a project is where that project's pages live (when the source bucket also holds
+        pages, as PyTorch's does), not a skipped directory."""
+        nested = layout.nested_names(self.prefix, self.config.prefixes)
+        for path in sorted(set(subdirectories) - set(accepted)):
+            name = layout.basename(path)
+            if name not in nested and name not in projects:
+                self.report.skipped_directories.append(path)
+
+    def _count(
         self,
         distributions: Sequence[Distribution],
-        cache: MetadataCache,
-        budget: _Budget,
-        report: PrefixReport,
-        *,
-        with_hashes: bool,
-    ) -> dict[str, FileMetadata]:
-        """Checksums (only where pages show them) and sidecar facts, from the cache when the
-        ETag matches, else from the source while the budget allows."""
+        hidden: int,
+        rejected: Sequence[tuple[str, str]],
+    ) -> None:
+        self.report.distributions += len(distributions)
+        self.report.hidden += hidden
+        for key, reason in rejected:
+            self.report.reject(key)
+            self.log("index.rejected", prefix=self.prefix, key=key, reason=reason)
+
+    async def _state(self, directory: str) -> DirectoryState:
+        state, problem = await self.store.directory(directory)
+        if problem:
+            self.log("index.state_discarded", directory=directory, reason=problem)
+        return state
+
+    async def _directory(
+        self,
+        directory: str,
+        listing: _Listing,
+        policy: Policy,
+        root_rows: Mapping[str, list[Segment]],
+        root_files: int,
+    ) -> _Built | None:
+        """Select, learn, render and publish one accelerator directory; ``None`` when deferred."""
+        state = await self._state(directory)
+        try:
+            selection = select(listing.files, self.parser, policy)
+            self._count(selection.distributions, selection.hidden, selection.rejected)
+            metadata = await self._learn(selection.distributions, state)
+            state.prune(layout.basename(obj.key) for obj in listing.files)
+            if metadata is None:
+                return None
+            sort_key = layout.href(directory + "/", self.config.file_base_url)
+            segments = {
+                project: Segment.of(sort_key, entries)
+                for project, entries in self._entries(selection.distributions, metadata).items()
+            }
+            projects = set(segments) | set(root_rows)
+            skipped = tuple(
+                path
+                for path in sorted(listing.subdirectories)
+                if layout.basename(path) not in projects
+            )
+            if projects:
+                await self._publish(
+                    directory,
+                    {
+                        project: [*root_rows.get(project, ()), *_maybe(segments.get(project))]
+                        for project in projects
+                    },
+                    state,
+                    exclude=frozenset(layout.basename(path) for path in skipped),
+                )
+            await self.store.save_rows(directory, DirectoryRows(segments))
+            self.report.directories_built += 1
+            return _Built(segments, len(selection.distributions), skipped)
+        finally:
+            if state.dirty:
+                await self.store.save_directory(directory, state)
+
+    async def _root_pages(
+        self,
+        subdirectories: Iterable[str],
+        directories: Sequence[str],
+        built: Mapping[str, dict[str, Segment] | None],
+        root_rows: Mapping[str, list[Segment]],
+        manifest: PrefixManifest,
+    ) -> bool:
+        """The prefix root's pages, from every directory's rows. ``False`` (and the directory
+        forgotten, so the next run builds it again) when an unchanged directory's stored rows
+        are missing."""
+        pages: dict[str, list[Segment]] = {p: list(rows) for p, rows in root_rows.items()}
+        for directory in directories:
+            segments = built[directory]
+            if segments is None:
+                stored = await self.store.rows(directory)
+                if stored is None:
+                    self.log("index.rows_missing", directory=directory)
+                    del manifest.directories[directory]
+                    self._defer([directory])
+                    return False
+                segments = stored.segments
+            for project, segment in segments.items():
+                pages.setdefault(project, []).append(segment)
+        # Sub-directories are directories, not project pages; those named after a project are
+        # that project's pages and stay candidates.
+        exclude = frozenset(
+            layout.basename(path) for path in subdirectories if layout.basename(path) not in pages
+        )
+        root_state = await self._state(self.prefix)
+        try:
+            await self._publish(self.prefix, pages, root_state, exclude=exclude)
+        finally:
+            if root_state.dirty:
+                await self.store.save_directory(self.prefix, root_state)
+        return True
+
+    # --- metadata -------------------------------------------------------------------------
+
+    async def _learn(
+        self, distributions: Sequence[Distribution], state: DirectoryState
+    ) -> dict[str, FileMetadata] | None:
+        """Checksums (only where pages show them) and sidecar facts, from the state when ETag
+        and LastModified match, else from the source while the budget allows. ``None`` when
+        some are still missing: the directory is deferred."""
         metadata: dict[str, FileMetadata] = {}
         missing: list[Distribution] = []
         for dist in distributions:
-            known = self._cached_metadata(dist, cache, with_hashes)
+            known = self._cached(dist, state)
             if known is None:
                 missing.append(dist)
             else:
-                report.cache_hits += 1
+                self.report.cache_hits += 1
                 metadata[dist.obj.key] = known
-
+        pending = 0
         done = 0
 
         async def learn(dist: Distribution) -> None:
-            nonlocal done
-            if not budget.allows_fetch():
-                report.metadata_pending += 1
+            nonlocal done, pending
+            if not self.budget.allows_metadata():
+                pending += 1
                 return
-            metadata[dist.obj.key] = await self._fetch_metadata(dist, cache, report, with_hashes)
+            metadata[dist.obj.key] = await self._fetch(dist, state)
             done += 1
-            self.progress(f"{report.prefix}: metadata", done, len(missing))
+            self.progress(f"{self.prefix}: metadata", done, len(missing))
 
         await _bounded(map(learn, missing), self.config.concurrency)
-        return metadata
+        self.report.metadata_pending += pending
+        return None if pending else metadata
 
-    def _cached_metadata(
-        self, dist: Distribution, cache: MetadataCache, with_hashes: bool
-    ) -> FileMetadata | None:
-        """What the cache knows about ``dist``, or ``None`` when part of it must be fetched."""
+    def _cached(self, dist: Distribution, state: DirectoryState) -> FileMetadata | None:
+        """What the state knows about ``dist``, or ``None`` when part of it must be fetched."""
         sha256 = None
-        if with_hashes:
-            found, sha256 = cache.checksum(dist.obj.key, dist.obj.etag)
+        obj = dist.obj
+        if self.with_hashes:
+            found, sha256 = state.checksum(dist.name.filename, obj.etag, stamp(obj.last_modified))
             if not found:
                 return None
-        if dist.sidecar is None:
+        sidecar = dist.sidecar
+        if sidecar is None:
             return FileMetadata(sha256=sha256)
-        facts = cache.sidecar(dist.sidecar.key, dist.sidecar.etag)
+        facts = state.sidecar(
+            layout.basename(sidecar.key), sidecar.etag, stamp(sidecar.last_modified)
+        )
         if facts is None:
             return None
         return FileMetadata(sha256, facts.sha256, facts.requires_python)
 
-    async def _fetch_metadata(
-        self, dist: Distribution, cache: MetadataCache, report: PrefixReport, with_hashes: bool
-    ) -> FileMetadata:
-        """Fetches only what the cache lacks into the cache, then answers from it."""
-        if with_hashes and not cache.checksum(dist.obj.key, dist.obj.etag)[0]:
-            report.heads += 1
-            sha256 = await self.source.sha256(dist.obj)
-            cache.remember_checksum(dist.obj.key, dist.obj.etag, sha256)
+    async def _fetch(self, dist: Distribution, state: DirectoryState) -> FileMetadata:
+        """Fetches only what the state lacks into the state, then answers from it."""
+        obj, name = dist.obj, dist.name.filename
+        if self.with_hashes and not state.checksum(name, obj.etag, stamp(obj.last_modified))[0]:
+            self.report.heads += 1
+            sha256 = await self.source.sha256(obj)
+            state.remember_checksum(name, obj.etag, stamp(obj.last_modified), sha256)
         sidecar = dist.sidecar
-        if sidecar is not None and cache.sidecar(sidecar.key, sidecar.etag) is None:
-            report.sidecar_reads += 1
-            body = await self.source.read(sidecar)
-            facts = SidecarFacts(hashlib.sha256(body).hexdigest(), requires_python(body))
-            cache.remember_sidecar(sidecar.key, sidecar.etag, facts)
-        known = self._cached_metadata(dist, cache, with_hashes)
+        if sidecar is not None:
+            sidecar_name, modified = layout.basename(sidecar.key), stamp(sidecar.last_modified)
+            if state.sidecar(sidecar_name, sidecar.etag, modified) is None:
+                self.report.sidecar_reads += 1
+                body = await self.source.read(sidecar)
+                facts = SidecarFacts(hashlib.sha256(body).hexdigest(), requires_python(body))
+                state.remember_sidecar(sidecar_name, sidecar.etag, modified, facts)
+        known = self._cached(dist, state)
         assert known is not None  # everything missing was just remembered
         return known
 
+    def _entries(
+        self, distributions: Iterable[Distribution], metadata: Mapping[str, FileMetadata]
+    ) -> dict[str, list[FileEntry]]:
+        """Each file as its pages show it, per project."""
+        overrides = self.config.requires_python_overrides
+        base_url = self.config.file_base_url
+        projects: dict[str, list[FileEntry]] = {}
+        for dist in distributions:
+            meta = metadata.get(dist.obj.key, NO_METADATA)
+            name = dist.name
+            entry = FileEntry(
+                filename=name.filename,
+                url=layout.href(dist.obj.key, base_url),
+                version=name.version_text,
+                size=dist.obj.size,
+                sha256=meta.sha256 if self.with_hashes else None,
+                core_metadata_sha256=meta.core_metadata_sha256,
+                requires_python=overrides.for_filename(name.filename) or meta.requires_python,
+                upload_time=upload_time(dist.obj.last_modified),
+            )
+            projects.setdefault(name.project, []).append(entry)
+        return projects
+
+    # --- publishing -----------------------------------------------------------------------
+
     async def _publish(
-        self, prefix: str, pages: list[Page], report: PrefixReport, stored: Sequence[_StoredPages]
+        self,
+        directory: str,
+        projects: Mapping[str, Sequence[Segment]],
+        state: DirectoryState,
+        *,
+        exclude: frozenset[str],
     ) -> None:
-        """Write changed pages to every destination, project pages before the lists that link
-        to them, so a reader never follows a fresh link to a page not yet written."""
-        report.pages = len(pages)
-        cache_control = (self.config.cache_control or default_cache_control)(prefix)
-        digests = {page.key: hashlib.md5(page.body).hexdigest() for page in pages}
-        for destination in stored:
-            etags = await destination.etags(prefix)
-            changed = [p for p in pages if etags.get(p.key) != digests[p.key]]
-            report.pages_unchanged += len(pages) - len(changed)
-            written = 0
+        """Write a directory's project pages, then its project lists."""
+        stored = await self._stored_pages(directory, exclude)
+        foreign = await self._foreign(directory, stored, state)
+        for project in sorted(foreign):
+            if project not in projects:
+                self.report.index_only.append(layout.join(directory, project))
+        writer = _Writer(self, stored, state)
+        for project in sorted(projects):
+            if project in foreign:
+                self.report.pages_foreign += 2
+                continue
+            ordered = in_page_order(projects[project])
+            base = layout.join(directory, project) + "/index"
+            await writer.write(base + ".html", project_page_html(project, ordered), HTML)
+            await writer.write(base + ".json", project_page_json(project, ordered), SIMPLE_JSON)
+        await writer.drain()
+        names = set(projects) | foreign
+        await writer.write(layout.join(directory, "index.html"), project_list_html(names), HTML)
+        await writer.write(
+            layout.join(directory, "index.json"), project_list_json(names), SIMPLE_JSON
+        )
+        await writer.drain()
 
-            async def write(page: Page, destination: _StoredPages = destination) -> None:
-                nonlocal written
-                await destination.bucket.put(
-                    page.key, page.body, content_type=page.content_type, cache_control=cache_control
+    async def _stored_pages(self, directory: str, exclude: frozenset[str]) -> dict[str, str]:
+        """The main destination's pages of ``directory`` (``D/index.*``, ``D/<project>/index.*``)
+        with their ETags; ``exclude`` names sub-directories that are not project pages."""
+        main = self.destinations[0]
+        start = directory + "/" if directory else ""
+        found: dict[str, str] = {}
+        cursor: str | None = None
+        while True:
+            page = await main.list(prefix=start, cursor=cursor)
+            for obj in page.objects:
+                rest = obj.key[len(start) :]
+                parts = rest.split("/")
+                if len(parts) > 2 or parts[-1] not in ("index.html", "index.json"):
+                    continue
+                if len(parts) == 2 and parts[0] in exclude:
+                    continue
+                found[obj.key] = obj.etag.strip('"')
+            if not page.truncated:
+                return found
+            cursor = page.cursor
+
+    async def _foreign(
+        self, directory: str, stored: Mapping[str, str], state: DirectoryState
+    ) -> set[str]:
+        """Projects whose page in ``directory`` someone else wrote with links to other hosts."""
+        foreign = set()
+        for key, etag in stored.items():
+            parts = key[len(directory) + 1 if directory else 0 :].split("/")
+            if len(parts) != 2 or parts[1] != "index.html" or state.pages.get(key) == etag:
+                continue
+            verdict = state.verdicts.get(key)
+            if verdict is None or verdict[0] != etag:
+                page = await self.destinations[0].get(key)
+                external = page is not None and holds_external_links(
+                    page.body, self.config.file_base_url
                 )
-                destination.remember(page.key, digests[page.key])
-                written += 1
-                self.progress(f"{prefix}: writing", written, len(changed))
+                state.remember_verdict(key, etag, external)
+                verdict = (etag, external)
+            if verdict[1]:
+                foreign.add(parts[0])
+        return foreign
 
-            for listings in (False, True):
-                batch = (p for p in changed if p.is_listing == listings)
-                await _bounded(map(write, batch), self.config.concurrency)
-            report.pages_written += written
+    # --- libtorch prefixes ----------------------------------------------------------------
 
-    async def _save_status(self, report: RunReport) -> None:
-        body = json.dumps(report.to_dict(), indent=2).encode()
-        await self.destinations[0].put(
-            STATUS_KEY, body, content_type="application/json", cache_control="no-store"
+    async def libtorch(self) -> None:
+        """File listings per directory, no metadata. Sub-directories do not repeat the root's
+        archives. Every directory holding any key gets its listing, an empty one included, so
+        a stale listing never outlives its files; a prefix with no archive at all publishes
+        nothing. libtorch prefixes are small: they are listed whole before anything is
+        written."""
+        root = await self.listing(self.prefix)
+        accepted = self.accelerator_directories(root.subdirectories)
+        self._skip_root_directories(root.subdirectories, accepted, set())
+        directories = [self.prefix, *accepted] if root.files else accepted
+        listings: dict[str, list[str]] = {}
+        digests: dict[str, str] = {}
+        for directory in directories:
+            files = (
+                root.files if directory == self.prefix else (await self.listing(directory)).files
+            )
+            found, rejected = select_archives(files)
+            for key in rejected:
+                self.report.reject(key)
+                self.log("index.rejected", prefix=self.prefix, key=key, reason="archive name")
+            listings[directory] = [layout.href(o.key, self.config.file_base_url) for o in found]
+            digests[directory] = _combine(
+                PAGES_VERSION, self.config.file_base_url, listing_digest(found)
+            )
+            self.report.distributions += len(found)
+        if not self.report.distributions:
+            self.report.status = "empty"
+            return
+        manifest = await self.store.manifest(self.prefix)
+        changed = [d for d in directories if _recorded(manifest, d) != digests[d]]
+        self.report.directories_unchanged = len([d for d in accepted if d not in changed])
+        if not changed:
+            return
+        state = await self._state(self.prefix)
+        try:
+            writer = _Writer(self, await self._stored_pages(self.prefix, frozenset()), state)
+            for directory in changed:
+                body = libtorch_listing(listings[directory])
+                await writer.write(layout.join(directory, "index.html"), body, HTML)
+                await writer.drain()
+                manifest.directories[directory] = DirectoryRecord(
+                    digests[directory], len(listings[directory]), ()
+                )
+                self.report.directories_built += directory != self.prefix
+        finally:
+            await self.store.save_manifest(self.prefix, manifest)
+            if state.dirty:
+                await self.store.save_directory(self.prefix, state)
+
+
+def _recorded(manifest: PrefixManifest, directory: str) -> str | None:
+    record = manifest.directories.get(directory)
+    return None if record is None else record.digest
+
+
+def _maybe(segment: Segment | None) -> tuple[Segment, ...]:
+    return () if segment is None else (segment,)
+
+
+class _Writer:
+    """Writes pages to every destination, a bounded number of bytes in flight, skipping pages
+    whose bytes are already there: on the main destination judged by its listed ETag, on the
+    others by the MD5 this builder recorded when it last wrote them."""
+
+    def __init__(self, build: _PrefixBuild, stored: Mapping[str, str], state: DirectoryState):
+        self._build = build
+        self._stored = stored
+        self._state = state
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._bytes = 0
+
+    async def write(self, key: str, body: bytes, content_type: str) -> None:
+        report = self._build.report
+        md5 = hashlib.md5(body).hexdigest()
+        targets = [
+            bucket
+            for index, bucket in enumerate(self._build.destinations)
+            if (self._stored.get(key) if index == 0 else self._state.pages.get(key)) != md5
+        ]
+        if not targets:
+            report.pages_unchanged += 1
+            self._state.remember_page(key, md5)
+            return
+        while self._inflight and self._bytes + len(body) > INFLIGHT_BYTES:
+            await self._wait_one()
+        while len(self._inflight) >= self._build.config.concurrency:
+            await self._wait_one()
+        self._bytes += len(body)
+        task = asyncio.ensure_future(self._put(key, body, content_type, md5, targets))
+        self._inflight.add(task)
+
+    async def _put(
+        self, key: str, body: bytes, content_type: str, md5: str, targets: Sequence[Bucket]
+    ) -> None:
+        try:
+            cache_control = self._build.cache_control
+            await asyncio.gather(
+                *(
+                    bucket.put(key, body, content_type=content_type, cache_control=cache_control)
+                    for bucket in targets
+                )
+            )
+        finally:
+            self._bytes -= len(body)
+        self._state.remember_page(key, md5)
+        self._build.report.pages_written += 1
+        self._build.progress(
+            f"{self._build.prefix}: writing", self._build.report.pages_written, None
         )
 
+    async def _wait_one(self) -> None:
+        done, _ = await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+        self._inflight -= done
+        for task in done:
+            task.result()
 
-class _StoredPages:
-    """What one destination holds, key -> ETag, listed at most once per run for each outermost
-    configured prefix and kept up to date with this run's own writes."""
-
-    def __init__(self, bucket: Bucket, prefixes: Sequence[str]) -> None:
-        self.bucket = bucket
-        self._roots = [p for p in prefixes if not any(_is_below(p, q) for q in prefixes)]
-        self._listed: set[str] = set()
-        self._etags: dict[str, str] = {}
-
-    async def etags(self, prefix: str) -> Mapping[str, str]:
-        root = next(r for r in self._roots if r == prefix or _is_below(prefix, r))
-        if root not in self._listed:
-            cursor: str | None = None
-            while True:
-                listing = await self.bucket.list(prefix=root + "/", cursor=cursor)
-                for obj in listing.objects:
-                    self._etags[obj.key] = obj.etag.strip('"')
-                if not listing.truncated:
-                    break
-                cursor = listing.cursor
-            self._listed.add(root)
-        return self._etags
-
-    def remember(self, key: str, etag: str) -> None:
-        self._etags[key] = etag
-
-
-def _is_below(prefix: str, other: str) -> bool:
-    return prefix.startswith(other + "/")
+    async def drain(self) -> None:
+        """Waits for every write; raises the first failure after all have settled."""
+        if not self._inflight:
+            return
+        results = await asyncio.gather(*self._inflight, return_exceptions=True)
+        self._inflight.clear()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
 
 async def _bounded(jobs: Iterable[Awaitable[None]], limit: int) -> None:
@@ -380,7 +802,7 @@ async def _bounded(jobs: Iterable[Awaitable[None]], limit: int) -> None:
         for job in iterator:
             await job
 
-    # A TaskGroup cancels the other workers when one fails, so nothing keeps writing after an
+    # A TaskGroup cancels the other workers when one fails, so nothing keeps fetching after an
     # error has decided the outcome; the first error is what the report names.
     try:
         async with asyncio.TaskGroup() as group:
@@ -388,3 +810,22 @@ async def _bounded(jobs: Iterable[Awaitable[None]], limit: int) -> None:
                 group.create_task(worker())
     except ExceptionGroup as failures:
         raise failures.exceptions[0] from None
+
+
+async def remove_legacy_state(destinations: Sequence[Bucket]) -> int:
+    """Deletes what earlier versions kept in the public buckets (``_flaresuite/index-cache/``
+    and ``_flaresuite/index-status.json``); returns how many objects were removed."""
+    removed = 0
+    for bucket in destinations:
+        while True:
+            page = await bucket.list(prefix=LEGACY_ROOT)
+            keys = [obj.key for obj in page.objects]
+            if keys:
+                await bucket.delete(keys)
+                removed += len(keys)
+            if not page.truncated or not keys:
+                break
+    return removed
+
+
+LEGACY_ROOT = "_flaresuite/"

@@ -1,37 +1,61 @@
-"""The index Worker's configuration, read from its vars and secrets.
+"""The index Worker's configuration: every var and secret it reads (:data:`SETTINGS`), parsed
+with one :class:`~flaresuite.config.EnvReader` so a deploy sees every problem at once.
 
-Vars (``wrangler.toml``): ``SOURCE_S3_BUCKET``, ``SOURCE_S3_REGION``, optional
-``S3_ENDPOINT_URL``, ``INDEX_PREFIXES`` (comma-separated), ``NIGHTLY_KEEP``,
-``INDEX_STOP_METADATA_AFTER_SECONDS``. Secrets: ``S3_ACCESS_KEY_ID`` and
-``S3_SECRET_ACCESS_KEY`` (both or neither), ``INDEX_RUN_TOKEN`` (enables ``POST /run``).
+Bindings (not settings): ``DEST_BUCKET`` and ``DEST_BUCKET_META_CDN`` (R2, public pages),
+``INDEX_STATE`` (R2, private run state) and, optionally, ``INDEX_QUEUE`` (a Queue producer that
+fans a run out, one message per prefix, to the same Worker's ``queue`` handler).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from flaresuite.config import EnvReader, EnvSource
+from flaresuite.config import EnvReader, EnvSource, Setting
+from flaresuite.index import layout
 from flaresuite.index.builder import BuildConfig
-from flaresuite.index.layout import parse_prefix
+from flaresuite.index.overrides import parse_overrides
 from flaresuite.s3.addressing import check_endpoint
+from flaresuite.s3.credentials import SETTINGS as CREDENTIAL_SETTINGS
 from flaresuite.s3.credentials import CredentialSettings, read_credentials
 
-VARIABLES = (
-    "SOURCE_S3_BUCKET",
-    "SOURCE_S3_REGION",
-    "S3_ENDPOINT_URL",
-    "S3_ACCESS_KEY_ID",
-    "S3_SECRET_ACCESS_KEY",
-    "S3_SESSION_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "STS_ENDPOINT_URL",
-    "INDEX_PREFIXES",
-    "NIGHTLY_KEEP",
-    "INDEX_STOP_METADATA_AFTER_SECONDS",
-    "INDEX_RUN_TOKEN",
+DEFAULT_MAX_SUBREQUESTS = 9000
+"""Below the paid plan's 10,000 subrequests per invocation; the free plan allows 50."""
+_DEFAULTS = BuildConfig()
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SOURCE_S3_BUCKET", "S3 bucket to index", required=True),
+    Setting("SOURCE_S3_REGION", "its region (default us-east-1; R2's S3 API: auto)"),
+    Setting("S3_ENDPOINT_URL", "S3-compatible endpoint, path-style (default: AWS)"),
+    *CREDENTIAL_SETTINGS,
+    Setting(
+        "INDEX_PREFIXES",
+        f"comma-separated prefixes to index (default {','.join(layout.DEFAULT_PREFIXES)})",
+    ),
+    Setting(
+        "ALLOW_LIST_PREFIXES",
+        "comma-separated prefixes that publish only allow-listed projects "
+        f"(default {','.join(layout.DEFAULT_ALLOW_LIST_PREFIXES)}; none: no prefix)",
+    ),
+    Setting(
+        "NIGHTLY_KEEP", f"versions kept per whl/nightly project (default {_DEFAULTS.nightly_keep})"
+    ),
+    Setting(
+        "REQUIRES_PYTHON_OVERRIDES",
+        "PATTERN=SPECIFIER;… Requires-Python forced on matching file names "
+        "(default: networkx 3.3 and 3.4.2 need >=3.10)",
+    ),
+    Setting("FILE_BASE_URL", "host the files are served from (default: links are root-relative)"),
+    Setting(
+        "INDEX_STOP_METADATA_AFTER_SECONDS",
+        f"no HEAD/GET starts after this many seconds (default {_DEFAULTS.stop_metadata_after:g})",
+    ),
+    Setting(
+        "MAX_SUBREQUESTS",
+        f"subrequests per invocation (default {DEFAULT_MAX_SUBREQUESTS}; free plan: at most 50)",
+    ),
+    Setting("INDEX_RUN_TOKEN", "bearer token for POST /run and the full GET /status", secret=True),
 )
-"""Every name the Worker reads; the entry module copies exactly these out of ``env``."""
 
 
 @dataclass(frozen=True)
@@ -57,20 +81,27 @@ class IndexConfig:
                 reader.problem(
                     "S3_ENDPOINT_URL", "must be an http(s) URL with a host and nothing after it"
                 )
-        build = BuildConfig()
-        listed = reader.text("INDEX_PREFIXES")
-        if listed is not None:
-            try:
-                prefixes = tuple(dict.fromkeys(parse_prefix(p) for p in listed.split(",")))
-            except ValueError:
-                reader.problem(
-                    "INDEX_PREFIXES", "must be comma-separated prefixes like whl/nightly"
-                )
-            else:
-                build = replace(build, prefixes=prefixes)
+        prefixes = _prefixes(reader, "INDEX_PREFIXES", _DEFAULTS.prefixes)
+        if not prefixes and reader.is_set("INDEX_PREFIXES"):
+            reader.problem("INDEX_PREFIXES", "must name at least one prefix")
         build = replace(
-            build, nightly_keep=reader.integer("NIGHTLY_KEEP", build.nightly_keep, minimum=1)
+            _DEFAULTS,
+            prefixes=prefixes,
+            allow_list_prefixes=frozenset(
+                _prefixes(reader, "ALLOW_LIST_PREFIXES", layout.DEFAULT_ALLOW_LIST_PREFIXES)
+            ),
+            nightly_keep=reader.integer("NIGHTLY_KEEP", _DEFAULTS.nightly_keep, minimum=1),
+            file_base_url=reader.url("FILE_BASE_URL") or "",
+            max_subrequests=reader.integer(
+                "MAX_SUBREQUESTS", DEFAULT_MAX_SUBREQUESTS, minimum=10, maximum=1_000_000
+            ),
         )
+        overrides = reader.text("REQUIRES_PYTHON_OVERRIDES")
+        if overrides is not None:
+            try:
+                build = replace(build, requires_python_overrides=parse_overrides(overrides))
+            except ValueError as error:
+                reader.problem("REQUIRES_PYTHON_OVERRIDES", str(error))
         if reader.is_set("INDEX_STOP_METADATA_AFTER_SECONDS"):
             stop = reader.number(
                 "INDEX_STOP_METADATA_AFTER_SECONDS", build.stop_metadata_after, positive=True
@@ -92,3 +123,18 @@ class IndexConfig:
             build=build,
             run_token=run_token,
         )
+
+
+def _prefixes(reader: EnvReader, name: str, default: Sequence[str]) -> tuple[str, ...]:
+    """A comma-separated prefix list (slashes around each trimmed, duplicates once); ``none``
+    is the empty list, since a blank value means "unset" for every setting."""
+    listed = reader.text(name)
+    if listed is None:
+        return tuple(default)
+    if listed.lower() == "none":
+        return ()
+    try:
+        return tuple(dict.fromkeys(layout.parse_prefix(p) for p in listed.split(",")))
+    except ValueError:
+        reader.problem(name, "must be comma-separated prefixes like whl/nightly")
+        return ()

@@ -1,15 +1,22 @@
-"""Where files live: prefixes, accelerator sub-directories and accepted file types.
+"""Where files live: prefixes, accelerator sub-directories, accepted file types, and the URLs
+and cache lifetimes of what is published there.
 
-A key is indexed when it sits directly in a prefix or directly in one of the prefix's
-accelerator sub-directories. The reference generator matched sub-directories with unanchored
-``re.match``, so ``whl/cu121_full`` and ``whl/cu121/foo`` leaked into ``whl/cu121``; the patterns
-here are anchored at both ends.
+A prefix is listed one level at a time (S3 ``delimiter=/``): the files directly in it, and its
+sub-directories. A sub-directory is an *accelerator directory*, indexed on its own pages, when
+its name starts with one of the reference generator's patterns (``cu[0-9]+``,
+``rocm[0-9]+.[0-9]+``, ``cpu``, ``xpu``), so ``rocm6.2.4`` and ``cu126`` qualify, unless it
+starts with one of the legacy names the reference excludes (``cpu-cxx11-abi``,
+``cpu_pypi_pkg``, ``cu[0-9]+_full``, ``cu[0-9]+_pypi_cudnn``). Nothing below an accelerator
+directory is indexed (``whl/cu121/foo/`` stays out), and every sub-directory that is skipped
+is named in the run report.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
+from urllib.parse import quote, urlsplit
 
 DEFAULT_PREFIXES = (
     "whl",
@@ -20,17 +27,31 @@ DEFAULT_PREFIXES = (
     "whl/test/variant",
     "whl/variant",
     "whl/preview/forge",
+    "source_code/test",
 )
+"""PyTorch's ``manage_v2.py`` prefixes, ``source_code/test`` (source tarballs) included."""
+
+DEFAULT_ALLOW_LIST_PREFIXES = ("whl", "whl/nightly", "whl/test")
+"""Where ``manage_v2.py`` publishes only allow-listed projects, so stray uploads
+(``notallowed-1.0-py3-none-any.whl``) stay unpublished."""
+
+ROOT = ""
+"""The prefix of a directory indexed as one index root (a plain directory of wheels)."""
 
 NIGHTLY_PREFIX = "whl/nightly"
 
 ACCEPTED_SUFFIXES = (".whl", ".zip", ".tar.gz", "-variants.json")
 """The reference accepted any key ending in ``json``; only wheel-variant manifests are meant."""
 
-SUBDIR_PATTERN = re.compile(r"(?:cu[0-9]+|rocm[0-9]+\.[0-9]+|cpu|xpu)")
+ACCEPTED_DIRECTORY = re.compile(r"cu[0-9]+|rocm[0-9]+\.[0-9]+|cpu|xpu")
+LEGACY_DIRECTORY = re.compile(r"cpu-cxx11-abi|cpu_pypi_pkg|cu[0-9]+_full|cu[0-9]+_pypi_cudnn")
 
 CORE_METADATA_SUFFIX = ".metadata"
 """PEP 658: the core metadata file is served at the distribution's URL plus ``.metadata``."""
+
+UNCACHED_SEGMENTS = frozenset({"nightly", "test", "preview"})
+RELEASE_CACHE_CONTROL = "max-age=600, public, must-revalidate"
+UNCACHED_CACHE_CONTROL = "no-cache,no-store,must-revalidate"
 
 
 def parse_prefix(text: str) -> str:
@@ -55,23 +76,65 @@ def is_nightly(prefix: str) -> bool:
     return prefix == NIGHTLY_PREFIX
 
 
-def subdir_of(key: str, prefix: str) -> str | None:
-    """The directory whose index lists ``key``: the prefix itself or one accelerator directory
-    directly below it; ``None`` for anything else (deeper trees, other prefixes)."""
-    directory = posixpath.dirname(key)
-    if directory == prefix:
-        return prefix
-    parent, name = posixpath.split(directory)
-    if parent == prefix and SUBDIR_PATTERN.fullmatch(name):
-        return directory
-    return None
+def is_accelerator_directory(name: str) -> bool:
+    """Whether a sub-directory ``name`` of a prefix gets pages of its own."""
+    return ACCEPTED_DIRECTORY.match(name) is not None and LEGACY_DIRECTORY.match(name) is None
+
+
+def join(directory: str, name: str) -> str:
+    """``directory/name``, where the root directory is ``""``."""
+    return f"{directory}/{name}" if directory else name
+
+
+def nested_names(prefix: str, prefixes: Iterable[str]) -> frozenset[str]:
+    """Names of ``prefix``'s sub-directories that belong to other configured prefixes (or lead
+    to one): ``nightly`` and ``test`` below ``whl``, ``preview`` on the way to
+    ``whl/preview/forge``. They are other prefixes' business, not skipped directories."""
+    start = prefix + "/" if prefix else ""
+    return frozenset(
+        other[len(start) :].split("/", 1)[0]
+        for other in prefixes
+        if other != prefix and other.startswith(start)
+    )
 
 
 def is_distribution(key: str) -> bool:
     return key.endswith(ACCEPTED_SUFFIXES)
 
 
-def href_path(key: str) -> str:
-    """Root-relative URL path of a stored key. ``+`` is a space in some CDNs' query-less
-    decoding, so it is escaped as ``%2B`` the way download.pytorch.org always has."""
-    return "/" + key.replace("+", "%2B")
+def cache_control(prefix: str) -> str:
+    """Release indexes change rarely and are cached 10 minutes; nightly, test and preview
+    indexes change every hour and must never be served stale (download.pytorch.org's rule).
+    Decided by whole path segments, so ``latest`` is not ``test``."""
+    if UNCACHED_SEGMENTS.intersection(prefix.split("/")):
+        return UNCACHED_CACHE_CONTROL
+    return RELEASE_CACHE_CONTROL
+
+
+def href(key: str, base_url: str = "") -> str:
+    """The URL pages link a stored key at: root-relative (``/whl/cu126/torch-….whl``) or below
+    ``base_url`` when files are served from another host.
+
+    The key is percent-encoded with RFC 3986 path rules (``/`` kept), so ``+`` becomes
+    ``%2B`` as download.pytorch.org always wrote it, and ``?``, ``#``, spaces or non-ASCII
+    can never make a link point at another object than the one hashed."""
+    return f"{base_url}/{quote(key, safe='/')}"
+
+
+def parse_base_url(text: str) -> str:
+    """A ``FILE_BASE_URL``: an http(s) URL with a host and no credentials, query or fragment,
+    without its trailing slash. Raises ``ValueError``."""
+    parts = urlsplit(text.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(f"not a base URL for files: {text!r} (expected https://host[/path])")
+    return text.strip().rstrip("/")
+
+
+def basename(key: str) -> str:
+    return posixpath.basename(key)

@@ -16,6 +16,16 @@ class SourceObject:
     size: int
     etag: str
     last_modified: datetime | None = None
+    """Timezone-aware UTC. Copying an object onto itself (how PyTorch adds a checksum later)
+    keeps the ETag and changes this, so caches compare both."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subdirectory:
+    """A sub-directory of a listed directory (a ``CommonPrefixes`` entry): its full path,
+    without the trailing slash."""
+
+    path: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,5 +50,4 @@ class Distribution:
 
     obj: SourceObject
     name: DistributionName
-    subdir: str
     sidecar: SourceObject | None = None

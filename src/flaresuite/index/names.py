@@ -1,27 +1,47 @@
 """Distribution file names: project, version, PEP 503 page name.
 
-Wheels follow the binary distribution format spec (PEP 427 / PEP 491), source archives the
-sdist spec, and wheel-variant manifests are ``{name}-{version}-variants.json``. Names and
-versions are parsed with :mod:`packaging`; page names are PEP 503 normalised, so ``Pillow`` and
-``pillow`` are one project.
+Formats:
+
+* wheels, binary distribution format (PEP 427 / PEP 491)
+  ``{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl``, extended by wheel variants
+  (PEP 817, file format in PEP 825) with ``-{variant label}`` before ``.whl``. A Python tag
+  never starts with a digit and a build tag always does, so six parts are read unambiguously;
+* source distributions ``{name}-{version}.tar.gz`` and ``.zip``;
+* wheel-variant manifests ``{name}-{version}-variants.json`` (PEP 825).
+
+One compiled pattern splits a name, and :mod:`packaging` stays the authority for what it holds:
+``Version`` decides validity and ordering, ``canonicalize_name`` the PEP 503 page name. Versions
+and names repeat across thousands of files, so a :class:`NameParser` builds each ``Version``
+once per distinct string; that, not the regular expression, is what made parsing cheap.
+
+Accepted characters are stricter than the specifications' prose: a name that would need
+escaping in a URL (``?``, ``#``, spaces, non-ASCII) is refused, because a link to it would not
+reliably reach the object that was hashed.
 """
 
 from __future__ import annotations
 
-import posixpath
+import re
 from dataclasses import dataclass
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 VARIANTS_SUFFIX = "-variants.json"
+
+_NAME = r"[A-Za-z0-9._]+"
+_VERSION = r"[A-Za-z0-9._!+]+"
+_TAG = r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*"
+WHEEL = re.compile(
+    rf"(?P<name>{_NAME})-(?P<version>{_VERSION})"
+    rf"(?:-(?P<build>[0-9][A-Za-z0-9_.]*))?"
+    rf"-(?P<python>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)-(?P<abi>{_TAG})"
+    rf"-(?P<platform>{_TAG})(?:-(?P<variant>[0-9a-z_.]+))?\.whl"
+)
+"""A wheel file name. The Python tag is an identifier (``packaging.tags.parse_tag``); the
+variant label is PEP 825's ``[0-9a-z_.]+``."""
+SDIST = re.compile(rf"(?P<name>[A-Za-z0-9._-]+)-(?P<version>{_VERSION})(?:\.tar\.gz|\.zip)")
+VARIANTS = re.compile(rf"(?P<name>{_NAME})-(?P<version>{_VERSION}){re.escape(VARIANTS_SUFFIX)}")
 
 
 class InvalidDistributionName(ValueError):
@@ -33,31 +53,67 @@ class DistributionName:
     filename: str
     project: NormalizedName
     version: Version
+    version_text: str
+    """``str(version)``: the normalised spelling PEP 691 pages list under ``versions``."""
+    public_version: Version
+    """The version without its local label (``2.6.0.dev20250103+cu126`` ->
+    ``2.6.0.dev20250103``): nightly retention counts builds of one version for several
+    accelerators once."""
+    variant: str | None = None
+    """The PEP 825 variant label of a variant wheel (``cu128``)."""
 
-    @property
-    def public_version(self) -> Version:
-        """The version without its local label (``2.6.0.dev20250103+cu126`` -> ``2.6.0.dev20250103``):
-        nightly retention counts builds of one version for several accelerators once."""
-        return Version(self.version.public)
 
+class NameParser:
+    """Parses file names, building each distinct ``Version`` and page name once.
 
-def parse_distribution_name(key: str) -> DistributionName:
-    """Parse the file name at the end of ``key``; raises :class:`InvalidDistributionName`."""
-    filename = posixpath.basename(key)
-    try:
+    One parser per run: its memo holds only the versions and projects that run saw.
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[str, tuple[Version, str, Version]] = {}
+        self._projects: dict[str, NormalizedName] = {}
+
+    def parse(self, filename: str) -> DistributionName:
+        """Raises :class:`InvalidDistributionName` for a name no format allows."""
         if filename.endswith(".whl"):
-            project, version, _build, _tags = parse_wheel_filename(filename)
+            match = WHEEL.fullmatch(filename)
+            if match is None or "__" in match["name"]:
+                raise InvalidDistributionName(f"not a valid wheel file name: {filename!r}")
         elif filename.endswith(VARIANTS_SUFFIX):
-            project, version = _parse_variants_filename(filename)
+            match = VARIANTS.fullmatch(filename)
+            if match is None:
+                raise InvalidDistributionName(f"not a valid variants manifest: {filename!r}")
         else:
-            project, version = parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as error:
-        raise InvalidDistributionName(str(error)) from None
-    return DistributionName(filename=filename, project=project, version=version)
+            # Source distributions are split at the last dash, as packaging does.
+            match = SDIST.fullmatch(filename)
+            if match is None:
+                raise InvalidDistributionName(f"not a valid source archive name: {filename!r}")
+        version, text, public = self._version(match["version"], filename)
+        variant = match.groupdict().get("variant")
+        return DistributionName(
+            filename, self._project(match["name"]), version, text, public, variant
+        )
+
+    def _version(self, text: str, filename: str) -> tuple[Version, str, Version]:
+        known = self._versions.get(text)
+        if known is None:
+            try:
+                version = Version(text)
+            except InvalidVersion:
+                raise InvalidDistributionName(
+                    f"invalid PEP 440 version {text!r} in {filename!r}"
+                ) from None
+            public = Version(version.public) if version.local is not None else version
+            known = self._versions[text] = (version, str(version), public)
+        return known
+
+    def _project(self, name: str) -> NormalizedName:
+        project = self._projects.get(name)
+        if project is None:
+            project = self._projects[name] = canonicalize_name(name)
+        return project
 
 
-def _parse_variants_filename(filename: str) -> tuple[NormalizedName, Version]:
-    name, sep, version = filename[: -len(VARIANTS_SUFFIX)].rpartition("-")
-    if not sep or not name:
-        raise InvalidVersion(f"Invalid variants manifest filename: {filename!r}")
-    return canonicalize_name(name), Version(version)
+def parse_distribution_name(filename: str) -> DistributionName:
+    """Parse one file name (no memo); raises :class:`InvalidDistributionName`."""
+    return NameParser().parse(filename)

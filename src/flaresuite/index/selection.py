@@ -1,107 +1,137 @@
-"""Which listed files a prefix publishes, and in which directory pages.
+"""Which listed files a directory publishes.
 
-Rules (reference: PyTorch's ``manage.py``, see ``docs/index-builder.md``):
+Rules (reference: PyTorch's ``manage.py`` and ``manage_v2.py``, see ``docs/index-builder.md``):
 
-* a distribution directly in the prefix or in an accelerator sub-directory is listed;
+* a distribution (``.whl``, ``.tar.gz``, ``.zip``, ``-variants.json``) whose file name is valid
+  is listed; one that no format allows is *rejected* and reported, never published;
 * a ``<file>.metadata`` key next to it is its PEP 658 sidecar;
-* on ``whl/nightly`` only allow-listed projects are shown, and of each only the
-  ``keep`` newest distinct public versions (every file of a kept version stays);
-* every accelerator directory that holds any key at all gets an index, even with no
-  distribution of its own (PyTorch's test-infra#6411: new directories stayed unindexed).
+* in allow-listed prefixes (``ALLOW_LIST_PREFIXES``) only allow-listed projects are shown;
+* on ``whl/nightly`` only the ``keep`` newest distinct public versions of each project across
+  the whole prefix are shown (every file of a kept version stays): see :class:`Retention`.
+
+Files that are not shown are *hidden* and counted.
 """
 
 from __future__ import annotations
 
-import posixpath
+import hashlib
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from flaresuite.index.layout import CORE_METADATA_SUFFIX, is_distribution, subdir_of
+from flaresuite.index.layout import CORE_METADATA_SUFFIX, basename, is_distribution
 from flaresuite.index.model import Distribution, SourceObject
-from flaresuite.index.names import InvalidDistributionName, parse_distribution_name
+from flaresuite.index.names import InvalidDistributionName, NameParser
+
+LIBTORCH_ARCHIVE = re.compile(r"libtorch-[A-Za-z0-9._+-]+(?:\.zip|\.tar\.gz)")
+"""A libtorch archive name. Its version is not parsed (nightly archives are ``…-latest.zip``),
+but a name that would need escaping beyond ``+`` in a URL is refused like any other."""
 
 
 @dataclass(slots=True)
 class Selection:
-    prefix: str
     distributions: list[Distribution] = field(default_factory=list)
-    directories: set[str] = field(default_factory=set)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     """``(key, reason)`` for distribution-looking keys whose names no format allows."""
     hidden: int = 0
-    """Files dropped by the nightly allow list or retention."""
+    """Files left out by the allow list or nightly retention."""
 
 
-def select(
-    prefix: str,
-    objects: Iterable[SourceObject],
-    *,
-    allow_list: frozenset[NormalizedName] | None = None,
-    keep: int | None = None,
-) -> Selection:
-    """Classify a prefix's listing. ``allow_list``/``keep`` are given for nightly prefixes only."""
-    selection = Selection(prefix=prefix)
-    candidates: list[Distribution] = []
+@dataclass(frozen=True, slots=True)
+class Policy:
+    allow_list: frozenset[NormalizedName] | None = None
+    """Projects shown, or ``None`` when the prefix publishes every project."""
+    kept: Mapping[NormalizedName, frozenset[Version]] | None = None
+    """Nightly retention's verdict: the public versions shown per project, or ``None``."""
+
+    def shows(self, project: NormalizedName, public_version: Version) -> bool:
+        if self.allow_list is not None and project not in self.allow_list:
+            return False
+        if self.kept is not None:
+            return public_version in self.kept.get(project, ())
+        return True
+
+
+def select(objects: Iterable[SourceObject], parser: NameParser, policy: Policy) -> Selection:
+    """Classify one directory's files (already limited to that directory)."""
+    selection = Selection()
     sidecars: dict[str, SourceObject] = {}
+    candidates: list[Distribution] = []
     for obj in objects:
-        subdir = subdir_of(obj.key, prefix)
-        if subdir is None:
-            continue
-        selection.directories.add(subdir)
-        if obj.key.endswith(CORE_METADATA_SUFFIX):
-            sidecars[obj.key[: -len(CORE_METADATA_SUFFIX)]] = obj
-        elif is_distribution(obj.key):
+        key = obj.key
+        if key.endswith(CORE_METADATA_SUFFIX):
+            sidecars[key[: -len(CORE_METADATA_SUFFIX)]] = obj
+        elif is_distribution(key):
             try:
-                name = parse_distribution_name(obj.key)
+                name = parser.parse(basename(key))
             except InvalidDistributionName as error:
-                selection.rejected.append((obj.key, str(error)))
+                selection.rejected.append((key, str(error)))
                 continue
-            candidates.append(Distribution(obj=obj, name=name, subdir=subdir))
-
-    if allow_list is not None or keep is not None:
-        shown = _nightly_filter(candidates, allow_list, keep)
-        selection.hidden = len(candidates) - len(shown)
-        candidates = shown
-
+            if policy.shows(name.project, name.public_version):
+                candidates.append(Distribution(obj, name))
+            else:
+                selection.hidden += 1
     selection.distributions = [
-        Distribution(obj=d.obj, name=d.name, subdir=d.subdir, sidecar=sidecars.get(d.obj.key))
-        for d in candidates
+        Distribution(d.obj, d.name, sidecars.get(d.obj.key)) for d in candidates
     ]
     return selection
 
 
-def select_archives(prefix: str, objects: Iterable[SourceObject]) -> dict[str, list[SourceObject]]:
-    """A libtorch prefix's archives by directory. Only ``libtorch-*`` names are listed, and
-    their names are not parsed: nightly archives are called ``…-latest.zip``, which is no
-    PEP 440 version. Every directory holding any key appears, possibly with no archive."""
-    listing: dict[str, list[SourceObject]] = {}
+def select_archives(objects: Iterable[SourceObject]) -> tuple[list[SourceObject], list[str]]:
+    """A libtorch directory's ``libtorch-*`` archives, and the keys of archives refused for
+    their names. Nothing else of the directory is listed."""
+    archives, rejected = [], []
     for obj in objects:
-        subdir = subdir_of(obj.key, prefix)
-        if subdir is None:
+        name = basename(obj.key)
+        if not (is_distribution(obj.key) and name.startswith("libtorch-")):
             continue
-        archives = listing.setdefault(subdir, [])
-        if is_distribution(obj.key) and posixpath.basename(obj.key).startswith("libtorch-"):
+        if LIBTORCH_ARCHIVE.fullmatch(name):
             archives.append(obj)
-    return listing
+        else:
+            rejected.append(obj.key)
+    return archives, rejected
 
 
-def _nightly_filter(
-    candidates: list[Distribution],
-    allow_list: frozenset[NormalizedName] | None,
-    keep: int | None,
-) -> list[Distribution]:
-    """Keep allow-listed projects' ``keep`` newest distinct public versions across the whole
-    prefix (all accelerator directories together), as PyTorch's nightly retention does."""
-    if allow_list is not None:
-        candidates = [d for d in candidates if d.name.project in allow_list]
-    if keep is None:
-        return candidates
-    versions: dict[NormalizedName, set[Version]] = defaultdict(set)
-    for d in candidates:
-        versions[d.name.project].add(d.name.public_version)
-    kept = {project: set(sorted(found, reverse=True)[:keep]) for project, found in versions.items()}
-    return [d for d in candidates if d.name.public_version in kept[d.name.project]]
+class Retention:
+    """Nightly retention across a whole prefix: allow-listed projects' ``keep`` newest distinct
+    public versions (local labels ignored, so ``+cpu`` and ``+cu126`` builds of one nightly
+    count once), as PyTorch's ``nightly_packages_to_show`` does.
+
+    Fed every directory's listing first (:meth:`observe`), then asked for its verdict."""
+
+    def __init__(self, keep: int, allow_list: frozenset[NormalizedName] | None) -> None:
+        self._keep = keep
+        self._allow_list = allow_list
+        self._versions: dict[NormalizedName, set[Version]] = defaultdict(set)
+
+    def observe(self, objects: Iterable[SourceObject], parser: NameParser) -> None:
+        for obj in objects:
+            if obj.key.endswith(CORE_METADATA_SUFFIX) or not is_distribution(obj.key):
+                continue
+            try:
+                name = parser.parse(basename(obj.key))
+            except InvalidDistributionName:
+                continue
+            if self._allow_list is None or name.project in self._allow_list:
+                self._versions[name.project].add(name.public_version)
+
+    def kept(self) -> dict[NormalizedName, frozenset[Version]]:
+        return {
+            project: frozenset(sorted(found, reverse=True)[: self._keep])
+            for project, found in self._versions.items()
+        }
+
+
+def fingerprint(kept: Mapping[NormalizedName, frozenset[Version]]) -> str:
+    """A digest of retention's verdict: when it changes, every nightly directory's pages may."""
+    digest = hashlib.sha256()
+    for project in sorted(kept):
+        digest.update(project.encode())
+        for version in sorted(kept[project]):
+            digest.update(b"\0" + str(version).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from flaresuite.index.model import SourceObject
+from flaresuite.index.model import SourceObject, Subdirectory
 
 
 class Source(Protocol):
-    def list(self, prefix: str) -> AsyncIterator[SourceObject]:
-        """Every key below ``prefix`` (recursively); raises if the listing cannot complete."""
+    def list_directory(self, directory: str) -> AsyncIterator[SourceObject | Subdirectory]:
+        """One level below ``directory`` (``""`` is the root): the objects directly in it and
+        its sub-directories, like S3's ListObjectsV2 with ``delimiter=/``. Raises if the
+        listing cannot complete, so a partial listing is never taken for a whole one."""
         ...
 
     async def sha256(self, obj: SourceObject) -> str | None:

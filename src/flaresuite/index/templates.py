@@ -1,7 +1,9 @@
 """Jinja2 templates of every HTML page the index builder writes.
 
 Kept as Python strings (wrangler bundles Python modules, not package data) and rendered with
-autoescaping on, so every value (file names, ``Requires-Python`` specifiers) is HTML-escaped.
+autoescaping on, so every value is HTML-escaped. A project page's anchors arrive already
+rendered and escaped (:func:`flaresuite.index.rows.html_row`) as ``Markup``: the engine lays out
+the page, not each of its ten thousand rows.
 """
 
 from __future__ import annotations
@@ -33,18 +35,10 @@ PROJECT_PAGE = """\
   </head>
   <body>
     <h1>Links for {{ project }}</h1>
-{% for file in files %}
-    <a href="{{ file.url }}{% if file.sha256 %}#sha256={{ file.sha256 }}{% endif %}"
-{%- if file.core_metadata_sha256 %} data-dist-info-metadata="sha256={{ file.core_metadata_sha256 }}" data-core-metadata="sha256={{ file.core_metadata_sha256 }}"{% endif %}
-{%- if file.requires_python %} data-requires-python="{{ file.requires_python }}"{% endif %}
-{%- if file.upload_time %} data-upload-time="{{ file.upload_time }}"{% endif %}>{{ file.filename }}</a><br/>
-{% endfor %}
-  </body>
+{{ rows }}  </body>
 </html>
 """
-"""PEP 503 project page. ``data-dist-info-metadata`` (PEP 658) and ``data-core-metadata``
-(PEP 714) carry the same digest, because older pip reads only the first; ``data-upload-time``
-is what uv's ``exclude-newer`` reads on download.pytorch.org."""
+"""PEP 503 project page around its rows, one anchor per line."""
 
 LIBTORCH_LISTING = """\
 {% for entry in entries %}
