@@ -47,7 +47,7 @@ async def test_devices_refused_by_a_single_use_invite_exit_2(served, capsys):
     single = await invite(owner, "lab", multi_use=False)
     argv = ["swarm", "device", "--url", str(owner.base_url), "--swarm", "lab"]
     status = await asyncio.to_thread(
-        main, [*argv, "--token", single, "--count", "3", "--duration", "3"]
+        main, [*argv, f"--token={single}", "--count", "3", "--duration", "3"]
     )
     assert status == 2
     err = capsys.readouterr().err
