@@ -175,6 +175,9 @@ def port_of(owner: httpx.AsyncClient) -> int:
         "Host: 127.0.0.1:1",  # another port
         "Host: 10.0.0.8:{port}",  # an address we do not listen on
         "Host: 127.0.0.1:{port}\r\nHost: 127.0.0.1:{port}",
+        "Host: user@127.0.0.1:{port}",
+        "Host: 127.0.0.1:{port}/x",
+        "Host: 127.0.0.1",  # no port is port 80
         "",
     ],
 )

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
@@ -176,10 +177,16 @@ class SwarmServer:
     def _names_this_server(self, host: str) -> bool:
         assert self._bound is not None
         bound_host, bound_port = self._bound
-        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
-        if not port.isdigit() or int(port) != bound_port:
+        try:
+            parts = urlsplit("//" + host)
+            port = parts.port or 80  # RFC 9110 section 7.2: no port is the scheme's default
+        except ValueError:
             return False
-        name = name.strip("[]")
+        name = parts.hostname
+        if name is None or parts.netloc != host or parts.username is not None:
+            return False  # a path or userinfo is no host name
+        if port != bound_port:
+            return False
         if name in self.allowed_hosts:
             return True
         try:
