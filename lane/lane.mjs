@@ -74,17 +74,61 @@ class Lane {
   async start() {
     const t0 = performance.now();
     installGlobals();
-    const { r2_buckets: r2 = [], kv_namespaces: kv = [], resource_ids: ids = {} } = this.config;
-    // A binding's resource id (bucket name, namespace id) names its storage, as in wrangler.
-    const resources = (names) => Object.fromEntries(names.map((name) => [name, ids[name] ?? name]));
+    const { r2_buckets: r2 = [], kv_namespaces: kv = [] } = this.config;
     const persist = this.config.persist_path ?? null;
     this.queues = new LaneQueues(this, {
       producers: this.config.queues ?? {},
       consumers: this.config.queue_consumers ?? [],
     });
+    // Miniflare's workerd starts in its own process while Pyodide loads here; the env object
+    // the Worker will see exists from the start and gets its bindings once Miniflare is up.
+    // Without a main module the lane only hosts bindings (`flaresuite dev r2 ...`).
+    this.env = {};
+    const timed = async (work) => {
+      const began = performance.now();
+      await work;
+      return performance.now() - began;
+    };
+    const python = this.config.main_module ? timed(this.#loadPython()) : Promise.resolve(0);
+    python.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+    const miniflareMs = await timed(this.#startMiniflare(persist));
+
+    for (const [name, value] of Object.entries(this.config.vars ?? {})) this.env[name] = value;
+    for (const name of r2) {
+      this.env[name] = rebadge(this.r2[name], "R2Bucket", { list: (options) => listR2(this.mf, name, options) });
+    }
+    for (const name of kv) this.env[name] = rebadge(this.kv[name], "KvNamespace");
+    Object.assign(this.env, this.queues.bindings());
+    this.namespaces = {};
+    const store = persist ? new DurableObjectStore(persist) : null;
+    for (const [binding, className] of Object.entries(this.config.durable_objects ?? {})) {
+      this.namespaces[binding] = new DurableObjectNamespace(binding, className, this, {
+        autoAlarms: (this.config.alarms ?? "auto") === "auto",
+        store,
+      });
+      this.env[binding] = this.namespaces[binding];
+    }
+
+    const pyodideMs = await python;
+    const t2 = performance.now();
+    if (this.config.main_module) {
+      await this.#importMain();
+      // Restored objects may have alarms due, which need the Worker's classes.
+      for (const ns of Object.values(this.namespaces)) ns.restore();
+    }
+    const t3 = performance.now();
+    // miniflare_ms and pyodide_ms overlap: total_ms is the wall time.
+    this.timings = { miniflare_ms: miniflareMs, pyodide_ms: pyodideMs, import_ms: t3 - t2, total_ms: t3 - t0 };
+    return { timings: this.timings, entrypoints: this.entrypoints };
+  }
+
+  // Miniflare (and its workerd) only hosts R2, KV and queues: a Worker without them does not
+  // pay for it.
+  async #startMiniflare(persist) {
+    const { r2_buckets: r2 = [], kv_namespaces: kv = [], resource_ids: ids = {} } = this.config;
+    // A binding's resource id (bucket name, namespace id) names its storage, as in wrangler.
+    const resources = (names) => Object.fromEntries(names.map((name) => [name, ids[name] ?? name]));
     const queueOptions = this.queues.miniflareOptions();
-    // Miniflare (and its workerd) only hosts R2, KV and queues: a Worker without them does not
-    // pay for it.
     this.mf = null;
     if (r2.length + kv.length > 0 || queueOptions.queueProducers) {
       this.mf = new Miniflare(
@@ -108,38 +152,6 @@ class Lane {
     for (const name of r2) this.r2[name] = await this.mf.getR2Bucket(name);
     this.kv = {};
     for (const name of kv) this.kv[name] = await this.mf.getKVNamespace(name);
-    const t1 = performance.now();
-
-    this.env = {};
-    for (const [name, value] of Object.entries(this.config.vars ?? {})) this.env[name] = value;
-    for (const name of r2) {
-      this.env[name] = rebadge(this.r2[name], "R2Bucket", { list: (options) => listR2(this.mf, name, options) });
-    }
-    for (const name of kv) this.env[name] = rebadge(this.kv[name], "KvNamespace");
-    Object.assign(this.env, this.queues.bindings());
-    this.namespaces = {};
-    const store = persist ? new DurableObjectStore(persist) : null;
-    for (const [binding, className] of Object.entries(this.config.durable_objects ?? {})) {
-      this.namespaces[binding] = new DurableObjectNamespace(binding, className, this, {
-        autoAlarms: (this.config.alarms ?? "auto") === "auto",
-        store,
-      });
-      this.env[binding] = this.namespaces[binding];
-    }
-
-    // Without a main module the lane only hosts bindings (`flaresuite dev r2 ...`).
-    let t2 = performance.now();
-    let t3 = t2;
-    if (this.config.main_module) {
-      await this.#loadPython();
-      t2 = performance.now();
-      await this.#importMain();
-      t3 = performance.now();
-      // Restored objects may have alarms due, which need the Worker's classes.
-      for (const ns of Object.values(this.namespaces)) ns.restore();
-    }
-    this.timings = { miniflare_ms: t1 - t0, pyodide_ms: t2 - t1, import_ms: t3 - t2, total_ms: t3 - t0 };
-    return { timings: this.timings, entrypoints: this.entrypoints };
   }
 
   async #loadPython() {

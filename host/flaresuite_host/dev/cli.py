@@ -158,6 +158,7 @@ def run_serve(args: argparse.Namespace) -> int:
             if "EADDRINUSE" in str(error):
                 raise UsageError(_port_in_use(args.host, args.port)) from None
             raise
+        served = {**served, "timings": lane.started["timings"]}
         _banner(spec, module_name, settings, values, dev_vars, persist, served, began)
         return _serve_until_stopped(lane)
     finally:
@@ -249,7 +250,12 @@ def _banner(
     lines.append(f"  state in {persist}")
     lines.append(f"  Pyodide memory {served['memory'] / 2**20:.1f} MiB (Cloudflare allows 128 MiB)")
     elapsed = time.perf_counter() - began
-    lines.append(f"Ready on {url} (started in {elapsed:.1f} s). Ctrl-C to stop.")
+    t = {name: ms / 1000 for name, ms in served["timings"].items()}
+    lines.append(
+        f"Ready on {url} (started in {elapsed:.1f} s: Pyodide {t['pyodide_ms']:.1f} s and "
+        f"Miniflare {t['miniflare_ms']:.1f} s side by side, entry module {t['import_ms']:.1f} s). "
+        "Ctrl-C to stop."
+    )
     print("\n".join(lines), flush=True)
 
 
