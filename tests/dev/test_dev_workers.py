@@ -51,7 +51,9 @@ def test_the_index_builder_cron_runs_against_moto_and_writes_r2(project, serve, 
 
     response = httpx.get(f"{server.url}/__scheduled", params={"cron": "0 * * * *"}, timeout=120)
 
-    assert (response.status_code, response.text) == (200, "Ran scheduled event")
+    assert (response.status_code, response.text) == (200, "Ran scheduled event"), "\n".join(
+        server.lines()
+    )
     assert lines_matching(server.lines(), r"^\[dev\] GET /__scheduled\?cron=0\+")
     server.stop()
     written = ls(project, "r2", "DEST_BUCKET")
@@ -101,7 +103,9 @@ def test_the_glean_crons_run_against_a_local_glean_and_record_state_in_kv(
 
     response = httpx.get(f"{server.url}/__scheduled", params={"cron": "0 2 * * *"}, timeout=120)
 
-    assert (response.status_code, response.text) == (200, "Ran scheduled event")
+    assert (response.status_code, response.text) == (200, "Ran scheduled event"), "\n".join(
+        server.lines()
+    )
     assert "/source" in seen and any(path.startswith("/api/index/v1/") for path in seen)
     server.stop()
     assert any(key.startswith("glean:") for key in ls(project, "kv", "GLEAN_STATE", "glean"))
