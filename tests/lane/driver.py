@@ -618,7 +618,7 @@ class Lane:
 
     def memory(self) -> int:
         """Size in bytes of Pyodide's WebAssembly memory now (see ``wasm_memory_bytes``)."""
-        return self.call("memory")
+        return int(self.call("memory"))
 
     # Housekeeping.
 
