@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
@@ -37,9 +37,7 @@ from flaresuite.index.budget import Budget, Limits, SubrequestsSpent
 from flaresuite.index.core_metadata import requires_python
 from flaresuite.index.foreign import holds_external_links
 from flaresuite.index.model import (
-    NO_METADATA,
     Distribution,
-    FileMetadata,
     SourceObject,
     Subdirectory,
 )
@@ -51,12 +49,17 @@ from flaresuite.index.pages import (
     libtorch_listing,
     project_list_html,
     project_list_json,
-    project_page_html,
-    project_page_json,
+    project_pages,
 )
 from flaresuite.index.report import PrefixReport, RunReport
 from flaresuite.index.rows import FileEntry, Segment, in_page_order, upload_time
-from flaresuite.index.selection import Policy, Retention, fingerprint, select, select_archives
+from flaresuite.index.selection import (
+    Policy,
+    Retention,
+    retention_digest,
+    select,
+    select_archives,
+)
 from flaresuite.index.source import Source
 from flaresuite.index.state import (
     DirectoryRecord,
@@ -65,7 +68,7 @@ from flaresuite.index.state import (
     PrefixManifest,
     SidecarFacts,
     StateStore,
-    stamp,
+    fingerprint,
 )
 from flaresuite.logs import Log, json_log
 from flaresuite.ports import Bucket, Clock, SystemClock
@@ -76,8 +79,12 @@ Progress = Callable[[str, int, int | None], None]
 PAGES_VERSION = "1"
 """Part of every directory's digest: change it with any change to the bytes of pages, so a
 deploy re-renders directories whose listings did not change."""
-INFLIGHT_BYTES = 8 << 20
+INFLIGHT_BYTES = 4 << 20
 """Page bytes being written at once; one larger page is written alone."""
+LARGE_PAGE = 256 << 10
+"""Compressed rows past which a project's HTML and JSON pages are built one after the other
+(about 2,000 files, or half a megabyte of page each): a prefix root page can list tens of
+thousands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +194,16 @@ class IndexBuilder:
         return StateStore(budget.bucket(self.state, reserved_writes=True))
 
 
+_Keys = tuple[bytes | None, bytes | None]
+"""A file's metadata cache keys: its checksum's (``None`` where pages show no hash) and its
+sidecar's (``None`` without one)."""
+
+
 def listing_digest(objects: Iterable[SourceObject]) -> str:
     """What a directory's pages are built from: each key's name, ETag, LastModified and size."""
     digest = hashlib.sha256()
     for obj in objects:
-        digest.update(f"{obj.key}\0{obj.etag}\0{stamp(obj.last_modified)}\0{obj.size}\n".encode())
+        digest.update(f"{obj.key}\0{obj.etag}\0{obj.modified}\0{obj.size}\n".encode())
     return digest.hexdigest()
 
 
@@ -239,7 +251,9 @@ class _PrefixBuild:
 
     # --- listing --------------------------------------------------------------------------
 
-    async def listing(self, directory: str) -> _Listing:
+    async def listing(self, directory: str, *, again: bool = False) -> _Listing:
+        """One level of ``directory``; ``again`` for a second listing in the same run, whose
+        objects the report has already counted."""
         listing = _Listing()
         async for entry in self.source.list_directory(directory):
             if isinstance(entry, Subdirectory):
@@ -249,7 +263,8 @@ class _PrefixBuild:
                 if len(listing.files) % 1000 == 0:
                     self.budget.check()
                     self.progress(f"{directory}: listing", len(listing.files), None)
-        self.report.objects += len(listing.files)
+        if not again:
+            self.report.objects += len(listing.files)
         return listing
 
     def accelerator_directories(self, subdirectories: Iterable[str]) -> list[str]:
@@ -278,17 +293,35 @@ class _PrefixBuild:
         )
         kept_digest, kept = "", None
         first_pass: dict[str, str] = {}
+        noted: dict[str, str] = {}
+        newest: dict[str, dict[str, tuple[str, ...]]] = {}
         if layout.is_nightly(self.prefix):
             # Retention is decided across the whole prefix before any directory is rendered:
-            # a first pass lists every directory, keeping only digests and versions.
+            # a first pass lists every directory, keeping only digests and versions, and
+            # parses only directories whose listing changed since their versions were noted.
             retention = Retention(self.config.nightly_keep, allow_list)
             retention.observe(root.files, self.parser)
+            configuration = self._configuration(allow_list)
             for directory in directories:
                 files = (await self.listing(directory)).files
                 first_pass[directory] = listing_digest(files)
-                retention.observe(files, self.parser)
+                # the noted versions depend on the allow list and the number kept too
+                noted[directory] = _combine(configuration, first_pass[directory])
+                record = manifest.directories.get(directory)
+                if record is not None and record.listing == noted[directory]:
+                    newest[directory] = dict(record.newest)
+                    retention.include(
+                        {
+                            NormalizedName(project): [self.parser.version(v) for v in versions]
+                            for project, versions in record.newest.items()
+                        }
+                    )
+                else:
+                    seen = retention.observe(files, self.parser)
+                    newest[directory] = {p: tuple(map(str, v)) for p, v in seen.items()}
+                del files
             kept = retention.kept()
-            kept_digest = fingerprint(kept)
+            kept_digest = retention_digest(kept)
         policy = Policy(allow_list, kept)
         root_digest = _combine(
             PAGES_VERSION, self._configuration(allow_list), kept_digest, listing_digest(root.files)
@@ -298,21 +331,17 @@ class _PrefixBuild:
         try:
             selection = select(root.files, self.parser, policy)
             self._count(selection.distributions, selection.hidden, selection.rejected)
-            metadata = await self._learn(selection.distributions, root_state)
-            root_state.prune(layout.basename(obj.key) for obj in root.files)
+            keys = await self._learn(selection.distributions, root_state)
         finally:
             if root_state.dirty:
                 await self.store.save_directory(self.prefix, root_state)
-        if metadata is None:
+        if keys is None:
             # Every page of the prefix shows the root's files: nothing can be published yet.
             self._defer([self.prefix, *directories])
             return
-        root_rows = {
-            project: [Segment.of(entry.url, [entry], compress=False) for entry in entries]
-            for project, entries in self._entries(selection.distributions, metadata).items()
-        }
+        root_rows = self._segments(selection.distributions, keys, root_state, None)
         root_files = len(selection.distributions)
-        del selection, metadata
+        del selection
 
         built: dict[str, dict[str, Segment] | None] = {}
         """Per accelerator directory: its rows when built in this run, ``None`` when unchanged."""
@@ -331,7 +360,7 @@ class _PrefixBuild:
                 built[directory] = None
                 continue
             if listing is None:
-                listing = await self.listing(directory)
+                listing = await self.listing(directory, again=True)
                 digest = _combine(root_digest, listing_digest(listing.files))
             manifest.directories.pop(directory, None)
             try:
@@ -344,7 +373,12 @@ class _PrefixBuild:
                 continue
             built[directory] = outcome.segments
             manifest.directories[directory] = DirectoryRecord(
-                digest, outcome.distributions, tuple(sorted(outcome.segments)), outcome.skipped
+                digest,
+                outcome.distributions,
+                tuple(sorted(outcome.segments)),
+                outcome.skipped,
+                noted.get(directory, ""),
+                newest.get(directory, {}),
             )
             self.report.skipped_directories.extend(outcome.skipped)
         for gone in set(manifest.directories) - set(directories):
@@ -428,14 +462,15 @@ class _PrefixBuild:
         try:
             selection = select(listing.files, self.parser, policy)
             self._count(selection.distributions, selection.hidden, selection.rejected)
-            metadata = await self._learn(selection.distributions, state)
-            state.prune(layout.basename(obj.key) for obj in listing.files)
-            if metadata is None:
+            keys = await self._learn(selection.distributions, state)
+            if keys is None:
                 return None
             sort_key = layout.href(directory + "/", self.config.file_base_url)
             segments = {
-                project: Segment.of(sort_key, entries)
-                for project, entries in self._entries(selection.distributions, metadata).items()
+                project: found[0]
+                for project, found in self._segments(
+                    selection.distributions, keys, state, sort_key
+                ).items()
             }
             projects = set(segments) | set(root_rows)
             skipped = tuple(
@@ -501,94 +536,113 @@ class _PrefixBuild:
 
     async def _learn(
         self, distributions: Sequence[Distribution], state: DirectoryState
-    ) -> dict[str, FileMetadata] | None:
-        """Checksums (only where pages show them) and sidecar facts, from the state when ETag
-        and LastModified match, else from the source while the budget allows. ``None`` when
-        some are still missing: the directory is deferred."""
-        metadata: dict[str, FileMetadata] = {}
-        missing: list[Distribution] = []
-        for dist in distributions:
-            known = self._cached(dist, state)
-            if known is None:
-                missing.append(dist)
-            else:
-                self.report.cache_hits += 1
-                metadata[dist.obj.key] = known
+    ) -> list[_Keys] | None:
+        """Makes the state know every checksum (only where pages show them) and sidecar fact
+        of ``distributions``: cached ones are kept when ETag and LastModified match, the rest
+        are fetched while the budget allows. Returns each file's cache keys, or ``None`` when
+        some facts are still missing: the directory is deferred. Afterwards the state forgets
+        what no file asked for."""
+        keys = [self._keys(dist) for dist in distributions]
+        missing: list[tuple[Distribution, bytes | None, bytes | None]] = []
+        for dist, (checksum_key, sidecar_key) in zip(distributions, keys, strict=True):
+            needs_checksum = checksum_key is not None and not state.knows(checksum_key)
+            needs_sidecar = sidecar_key is not None and not state.knows(sidecar_key)
+            if needs_checksum or needs_sidecar:
+                missing.append(
+                    (
+                        dist,
+                        checksum_key if needs_checksum else None,
+                        sidecar_key if needs_sidecar else None,
+                    )
+                )
+        self.report.cache_hits += len(distributions) - len(missing)
         pending = 0
         done = 0
+        work = iter(missing)
 
-        async def learn(dist: Distribution) -> None:
+        async def worker() -> None:
             nonlocal done, pending
-            if not self.budget.allows_metadata():
-                pending += 1
-                return
-            metadata[dist.obj.key] = await self._fetch(dist, state)
-            done += 1
-            self.progress(f"{self.prefix}: metadata", done, len(missing))
+            for dist, checksum_key, sidecar_key in work:
+                if not self.budget.allows_metadata():
+                    pending += 1
+                    continue
+                await self._fetch(dist, checksum_key, sidecar_key, state)
+                done += 1
+                if done % 100 == 0 or done == len(missing):
+                    self.progress(f"{self.prefix}: metadata", done, len(missing))
 
-        await _bounded(map(learn, missing), self.config.concurrency)
+        await _together(worker() for _ in range(max(1, self.config.concurrency)))
         self.report.metadata_pending += pending
-        return None if pending else metadata
+        state.prune()
+        return None if pending else keys
 
-    def _cached(self, dist: Distribution, state: DirectoryState) -> FileMetadata | None:
-        """What the state knows about ``dist``, or ``None`` when part of it must be fetched."""
-        sha256 = None
-        obj = dist.obj
-        if self.with_hashes:
-            found, sha256 = state.checksum(dist.name.filename, obj.etag, stamp(obj.last_modified))
-            if not found:
-                return None
-        sidecar = dist.sidecar
-        if sidecar is None:
-            return FileMetadata(sha256=sha256)
-        facts = state.sidecar(
-            layout.basename(sidecar.key), sidecar.etag, stamp(sidecar.last_modified)
-        )
-        if facts is None:
-            return None
-        return FileMetadata(sha256, facts.sha256, facts.requires_python)
+    def _keys(self, dist: Distribution) -> _Keys:
+        checksum = fingerprint(b"c", dist.obj) if self.with_hashes else None
+        sidecar = None if dist.sidecar is None else fingerprint(b"s", dist.sidecar)
+        return checksum, sidecar
 
-    async def _fetch(self, dist: Distribution, state: DirectoryState) -> FileMetadata:
-        """Fetches only what the state lacks into the state, then answers from it."""
-        obj, name = dist.obj, dist.name.filename
-        if self.with_hashes and not state.checksum(name, obj.etag, stamp(obj.last_modified))[0]:
+    async def _fetch(
+        self,
+        dist: Distribution,
+        checksum_key: bytes | None,
+        sidecar_key: bytes | None,
+        state: DirectoryState,
+    ) -> None:
+        """Fetches into the state what it lacks about ``dist``: the checksum when
+        ``checksum_key`` is given, the sidecar's facts when ``sidecar_key`` is."""
+        if checksum_key is not None:
             self.report.heads += 1
-            sha256 = await self.source.sha256(obj)
-            state.remember_checksum(name, obj.etag, stamp(obj.last_modified), sha256)
-        sidecar = dist.sidecar
-        if sidecar is not None:
-            sidecar_name, modified = layout.basename(sidecar.key), stamp(sidecar.last_modified)
-            if state.sidecar(sidecar_name, sidecar.etag, modified) is None:
-                self.report.sidecar_reads += 1
-                body = await self.source.read(sidecar)
-                facts = SidecarFacts(hashlib.sha256(body).hexdigest(), requires_python(body))
-                state.remember_sidecar(sidecar_name, sidecar.etag, modified, facts)
-        known = self._cached(dist, state)
-        assert known is not None  # everything missing was just remembered
-        return known
+            state.remember_checksum(checksum_key, await self.source.sha256(dist.obj))
+        if sidecar_key is not None and dist.sidecar is not None:
+            self.report.sidecar_reads += 1
+            body = await self.source.read(dist.sidecar)
+            facts = SidecarFacts(hashlib.sha256(body).hexdigest(), requires_python(body))
+            state.remember_sidecar(sidecar_key, facts)
 
-    def _entries(
-        self, distributions: Iterable[Distribution], metadata: Mapping[str, FileMetadata]
-    ) -> dict[str, list[FileEntry]]:
-        """Each file as its pages show it, per project."""
-        overrides = self.config.requires_python_overrides
-        base_url = self.config.file_base_url
-        projects: dict[str, list[FileEntry]] = {}
-        for dist in distributions:
-            meta = metadata.get(dist.obj.key, NO_METADATA)
-            name = dist.name
-            entry = FileEntry(
-                filename=name.filename,
-                url=layout.href(dist.obj.key, base_url),
-                version=name.version_text,
-                size=dist.obj.size,
-                sha256=meta.sha256 if self.with_hashes else None,
-                core_metadata_sha256=meta.core_metadata_sha256,
-                requires_python=overrides.for_filename(name.filename) or meta.requires_python,
-                upload_time=upload_time(dist.obj.last_modified),
-            )
-            projects.setdefault(name.project, []).append(entry)
-        return projects
+    def _segments(
+        self,
+        distributions: Sequence[Distribution],
+        keys: Sequence[_Keys],
+        state: DirectoryState,
+        sort_key: str | None,
+    ) -> dict[str, list[Segment]]:
+        """Each project's files rendered, one project at a time: one compressed segment per
+        project under ``sort_key``, or (``None``, for the few root files) one uncompressed
+        segment per file, which sorts by its own URL among other directories' segments."""
+        by_project: dict[str, list[tuple[Distribution, _Keys]]] = {}
+        for dist, found in zip(distributions, keys, strict=True):
+            by_project.setdefault(dist.name.project, []).append((dist, found))
+        segments: dict[str, list[Segment]] = {}
+        for project, files in by_project.items():
+            entries = [self._entry(dist, found, state) for dist, found in files]
+            if sort_key is None:
+                segments[project] = [
+                    Segment.of(e.url, [e], compress=False, plain=True) for e in entries
+                ]
+            else:
+                segments[project] = [Segment.of(sort_key, entries, plain=True)]
+        return segments
+
+    def _entry(self, dist: Distribution, keys: _Keys, state: DirectoryState) -> FileEntry:
+        """``dist`` as its pages show it (its metadata is in ``state`` by now). Every field but
+        Requires-Python is plain text (:func:`flaresuite.index.rows.is_plain`): file names
+        are validated by their pattern, URLs percent-encoded below a checked base URL, hashes
+        and times formatted here."""
+        checksum_key, sidecar_key = keys
+        sha256 = None if checksum_key is None else state.checksum(checksum_key)[1]
+        facts = None if sidecar_key is None else state.sidecar(sidecar_key)
+        name = dist.name
+        override = self.config.requires_python_overrides.for_filename(name.filename)
+        return FileEntry(
+            filename=name.filename,
+            url=layout.href(dist.obj.key, self.config.file_base_url),
+            version=name.version_text,
+            size=dist.obj.size,
+            sha256=sha256,
+            core_metadata_sha256=None if facts is None else facts.sha256,
+            requires_python=override or (None if facts is None else facts.requires_python),
+            upload_time=upload_time(dist.obj.modified),
+        )
 
     # --- publishing -----------------------------------------------------------------------
 
@@ -613,8 +667,15 @@ class _PrefixBuild:
                 continue
             ordered = in_page_order(projects[project])
             base = layout.join(directory, project) + "/index"
-            await writer.write(base + ".html", project_page_html(project, ordered), HTML)
-            await writer.write(base + ".json", project_page_json(project, ordered), SIMPLE_JSON)
+            if sum(len(segment.blob) for segment in ordered) < LARGE_PAGE:
+                html, document = project_pages(project, ordered)
+                await writer.write(base + ".html", html, HTML)
+                await writer.write(base + ".json", document, SIMPLE_JSON)
+            else:  # one large page at a time, not both
+                page = project_pages(project, ordered, json=False)[0]
+                await writer.write(base + ".html", page, HTML)
+                page = project_pages(project, ordered, html=False)[1]
+                await writer.write(base + ".json", page, SIMPLE_JSON)
         await writer.drain()
         names = set(projects) | foreign
         await writer.write(layout.join(directory, "index.html"), project_list_html(names), HTML)
@@ -794,20 +855,14 @@ class _Writer:
                 raise result
 
 
-async def _bounded(jobs: Iterable[Awaitable[None]], limit: int) -> None:
-    """Await ``jobs`` with at most ``limit`` in flight, without creating them all at once."""
-    iterator = iter(jobs)
-
-    async def worker() -> None:
-        for job in iterator:
-            await job
-
-    # A TaskGroup cancels the other workers when one fails, so nothing keeps fetching after an
-    # error has decided the outcome; the first error is what the report names.
+async def _together(workers: Iterable[Coroutine[object, object, None]]) -> None:
+    """Runs ``workers`` concurrently. A TaskGroup cancels the others when one fails, so nothing
+    keeps fetching after an error has decided the outcome; the first error is what the report
+    names."""
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(max(1, limit)):
-                group.create_task(worker())
+            for worker in workers:
+                group.create_task(worker)
     except ExceptionGroup as failures:
         raise failures.exceptions[0] from None
 

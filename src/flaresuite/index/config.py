@@ -91,7 +91,7 @@ class IndexConfig:
                 _prefixes(reader, "ALLOW_LIST_PREFIXES", layout.DEFAULT_ALLOW_LIST_PREFIXES)
             ),
             nightly_keep=reader.integer("NIGHTLY_KEEP", _DEFAULTS.nightly_keep, minimum=1),
-            file_base_url=reader.url("FILE_BASE_URL") or "",
+            file_base_url=_base_url(reader),
             max_subrequests=reader.integer(
                 "MAX_SUBREQUESTS", DEFAULT_MAX_SUBREQUESTS, minimum=10, maximum=1_000_000
             ),
@@ -123,6 +123,19 @@ class IndexConfig:
             build=build,
             run_token=run_token,
         )
+
+
+def _base_url(reader: EnvReader) -> str:
+    text = reader.text("FILE_BASE_URL")
+    if text is None:
+        return ""
+    try:
+        return layout.parse_base_url(text)
+    except ValueError:
+        reader.problem(
+            "FILE_BASE_URL", "must be an http(s) URL with a host, and no credentials or query"
+        )
+        return ""
 
 
 def _prefixes(reader: EnvReader, name: str, default: Sequence[str]) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ without downloading them (uv picked networkx 3.3 on Python 3.9 without it: pytor
 
 from __future__ import annotations
 
-import re
+import functools
 import zipfile
 from typing import IO
 
@@ -19,8 +19,7 @@ header block followed by the long description (core metadata spec, "Metadata-Ver
 the description may be the message body), so the field is near the start; a header block
 longer than this is not a metadata file worth trusting."""
 
-_FIELD = re.compile(rb"^requires-python[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_NAME = b"requires-python"
 
 
 class InvalidWheel(ValueError):
@@ -31,25 +30,64 @@ def requires_python(metadata: bytes) -> str | None:
     """The ``Requires-Python`` field of a core metadata file, or ``None``.
 
     A bounded scan of the header block, not the email parser: on a million-key bucket the
-    parser cost a quarter of a cold build. Like :func:`packaging.metadata.parse_email`, a field
-    given twice counts as absent; a folded value is unfolded. A value that is no valid PEP 440
-    specifier set is left out too: installers ignore it, and a page must not promise it."""
+    parser cost a quarter of a cold build. Like :func:`packaging.metadata.parse_email`, field
+    names are case-insensitive, a field given twice counts as absent and a folded value is
+    unfolded. A value that is no valid PEP 440 specifier set is left out too: installers ignore
+    it, and a page must not promise it."""
     head = metadata[:HEADER_SCAN_LIMIT]
-    end = _HEADER_END.search(head)
-    if end is not None:
-        head = head[: end.start()]
-    found = _FIELD.findall(head)
-    if len(found) != 1:
+    for blank in (b"\n\n", b"\n\r\n"):  # the header block ends at the first empty line
+        end = head.find(blank)
+        if end >= 0:
+            head = head[: end + 1]
+    lines = head.lower()
+    found = _occurrences(lines, b"\n" + _NAME, 1)
+    if lines.startswith(_NAME):
+        found.insert(0, 0)
+    if len(found) == 1:  # the usual case
+        value = _field_value(head, found[0] + len(_NAME))
+    else:  # absent, given twice, or the start of a longer field name
+        values = [v for at in found if (v := _field_value(head, at + len(_NAME))) is not None]
+        value = values[0] if len(values) == 1 else None
+    if value is None:
         return None
-    value: bytes = b" ".join(part.strip() for part in found[0].splitlines())
     text = value.decode("utf-8", "replace").strip()
-    if not text:
+    return text if text and _is_specifier_set(text) else None
+
+
+def _occurrences(haystack: bytes, needle: bytes, skip: int) -> list[int]:
+    """Where ``needle`` occurs, each position advanced by ``skip``."""
+    found, at = [], haystack.find(needle)
+    while at >= 0:
+        found.append(at + skip)
+        at = haystack.find(needle, at + 1)
+    return found
+
+
+def _field_value(head: bytes, after_name: int) -> bytes | None:
+    """The value of the header line whose name ends at ``after_name``, folded continuation
+    lines included; ``None`` when the name is only the start of a longer one."""
+    colon = head.find(b":", after_name)
+    end = head.find(b"\n", after_name)
+    end = len(head) if end < 0 else end
+    if colon < 0 or colon > end or head[after_name:colon].strip(b" \t"):
         return None
+    parts = [head[colon + 1 : end].strip()]
+    while end + 1 < len(head) and head[end + 1 : end + 2] in (b" ", b"\t"):
+        following = head.find(b"\n", end + 1)
+        following = len(head) if following < 0 else following
+        parts.append(head[end + 1 : following].strip())
+        end = following
+    return b" ".join(parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_specifier_set(text: str) -> bool:
+    """Whole buckets share a few dozen distinct values: each is validated once."""
     try:
         SpecifierSet(text)
     except InvalidSpecifier:
-        return None
-    return text
+        return False
+    return True
 
 
 def extract_core_metadata(wheel: IO[bytes], filename: str) -> bytes:

@@ -13,7 +13,6 @@ is named in the run report.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
@@ -118,23 +117,35 @@ def href(key: str, base_url: str = "") -> str:
     The key is percent-encoded with RFC 3986 path rules (``/`` kept), so ``+`` becomes
     ``%2B`` as download.pytorch.org always wrote it, and ``?``, ``#``, spaces or non-ASCII
     can never make a link point at another object than the one hashed."""
+    if _UNRESERVED_OR_PLUS.fullmatch(key):  # the common case, without quote()'s cost
+        return f"{base_url}/{key.replace('+', '%2B')}"
     return f"{base_url}/{quote(key, safe='/')}"
+
+
+_UNRESERVED_OR_PLUS = re.compile(r"[A-Za-z0-9_.~/+-]*")
+
+
+_URL_TEXT = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$()*+,;=%-]*")
+"""RFC 3986 URI characters, less those HTML or JSON would escape (``&``, ``'``)."""
 
 
 def parse_base_url(text: str) -> str:
     """A ``FILE_BASE_URL``: an http(s) URL with a host and no credentials, query or fragment,
-    without its trailing slash. Raises ``ValueError``."""
-    parts = urlsplit(text.strip())
+    without its trailing slash, whose characters need no escaping in HTML or JSON (so every
+    link built on it is plain text). Raises ``ValueError``."""
+    url = text.strip()
+    parts = urlsplit(url)
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
         or parts.username is not None
         or parts.query
         or parts.fragment
+        or not _URL_TEXT.fullmatch(url)
     ):
         raise ValueError(f"not a base URL for files: {text!r} (expected https://host[/path])")
-    return text.strip().rstrip("/")
+    return url.rstrip("/")
 
 
 def basename(key: str) -> str:
-    return posixpath.basename(key)
+    return key.rpartition("/")[2]

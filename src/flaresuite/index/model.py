@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from flaresuite.index.names import DistributionName
 
@@ -18,6 +19,15 @@ class SourceObject:
     last_modified: datetime | None = None
     """Timezone-aware UTC. Copying an object onto itself (how PyTorch adds a checksum later)
     keeps the ETag and changes this, so caches compare both."""
+    modified: str = field(init=False, repr=False, compare=False)
+    """``last_modified`` in ISO 8601 (``""`` when unknown), formatted once: caches, digests and
+    upload times all compare or show it."""
+
+    def __post_init__(self) -> None:
+        when = self.last_modified
+        if when is not None and when.utcoffset():
+            when = when.astimezone(UTC)
+        object.__setattr__(self, "modified", "" if when is None else when.isoformat())
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,25 +38,9 @@ class Subdirectory:
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class FileMetadata:
-    """What a page says about a file beyond its name: learnt from HEAD and the PEP 658 sidecar."""
-
-    sha256: str | None = None
-    """Hex digest of the file, or ``None`` when the source has no trustworthy checksum."""
-    core_metadata_sha256: str | None = None
-    """Hex digest of the ``.metadata`` sidecar (PEP 658/714), ``None`` when there is none."""
-    requires_python: str | None = None
-    """The sidecar's ``Requires-Python`` (PEP 345 / core metadata 1.2), served as
-    ``data-requires-python`` (PEP 503) and ``requires-python`` (PEP 691)."""
-
-
-NO_METADATA = FileMetadata()
-
-
-@dataclass(frozen=True, slots=True)
-class Distribution:
-    """A distribution file selected for publication."""
+class Distribution(NamedTuple):
+    """A distribution file selected for publication (one per file: a named tuple is the
+    cheapest immutable value to build)."""
 
     obj: SourceObject
     name: DistributionName

@@ -22,7 +22,7 @@ reliably reach the object that was hashed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -48,8 +48,10 @@ class InvalidDistributionName(ValueError):
     """A file name that no distribution format allows."""
 
 
-@dataclass(frozen=True, slots=True)
-class DistributionName:
+class DistributionName(NamedTuple):
+    """A parsed file name. A named tuple, not a dataclass: a million-key build makes one per
+    file, and a tuple is the cheapest immutable value Python builds."""
+
     filename: str
     project: NormalizedName
     version: Version
@@ -89,10 +91,25 @@ class NameParser:
             if match is None:
                 raise InvalidDistributionName(f"not a valid source archive name: {filename!r}")
         version, text, public = self._version(match["version"], filename)
-        variant = match.groupdict().get("variant")
+        variant = match["variant"] if match.re is WHEEL else None
         return DistributionName(
             filename, self._project(match["name"]), version, text, public, variant
         )
+
+    def peek(self, filename: str) -> tuple[NormalizedName, Version] | None:
+        """Project and public version of a name seen before (same project spelling, same version
+        text), read without the pattern, or ``None``. Only for deciding that a file is
+        *hidden*: whatever is shown is parsed in full."""
+        name, sep, rest = filename.partition("-")
+        project = self._projects.get(name)
+        known = self._versions.get(rest.split("-", 1)[0]) if sep else None
+        if project is None or known is None:
+            return None
+        return project, known[2]
+
+    def version(self, text: str) -> Version:
+        """A version string known to be valid (as stored by an earlier run), built once."""
+        return self._version(text, text)[0]
 
     def _version(self, text: str, filename: str) -> tuple[Version, str, Version]:
         known = self._versions.get(text)

@@ -26,21 +26,33 @@ DEFAULT_RULES = (
 @dataclass(frozen=True)
 class RequiresPythonOverrides:
     rules: tuple[tuple[str, str], ...] = DEFAULT_RULES
-    _compiled: tuple[tuple[re.Pattern[str], str], ...] = field(
+    _compiled: tuple[tuple[str, re.Pattern[str], str], ...] = field(
         init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
-        compiled = tuple((re.compile(fnmatch.translate(p)), spec) for p, spec in self.rules)
+        compiled = tuple(
+            (_literal_start(pattern), re.compile(fnmatch.translate(pattern)), specifier)
+            for pattern, specifier in self.rules
+        )
         object.__setattr__(self, "_compiled", compiled)
 
     def for_filename(self, filename: str) -> str | None:
         """The overriding specifier for ``filename`` (the first rule that matches), or
-        ``None``."""
-        for pattern, specifier in self._compiled:
-            if pattern.match(filename):
+        ``None``. Every file of a run is asked, so a pattern's literal start is compared
+        before its expression runs."""
+        for start, pattern, specifier in self._compiled:
+            if filename.startswith(start) and pattern.match(filename):
                 return specifier
         return None
+
+
+def _literal_start(pattern: str) -> str:
+    """The part of a shell-style pattern before its first wildcard."""
+    for position, character in enumerate(pattern):
+        if character in "*?[":
+            return pattern[:position]
+    return pattern
 
 
 def parse_overrides(text: str) -> RequiresPythonOverrides:

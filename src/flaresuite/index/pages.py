@@ -42,17 +42,49 @@ class Page:
     content_type: str
 
 
-def project_page_html(project: str, segments: Sequence[rows.Segment]) -> bytes:
-    body = "".join(rows.html_rows(segments))
-    return _render("project_page.html", project=project, rows=Markup(body))
+def project_pages(
+    project: str, segments: Sequence[rows.Segment], *, html: bool = True, json: bool = True
+) -> tuple[bytes, bytes]:
+    """A project's PEP 503 HTML page and PEP 691 JSON page (each ``b""`` unless asked for),
+    from one pass over its rows.
 
-
-def project_page_json(project: str, segments: Sequence[rows.Segment]) -> bytes:
-    """Byte for byte what ``json.dumps(document, separators=(",", ":"), ensure_ascii=False)``
-    gives for the whole document, built from entries rendered once."""
+    Rows are appended to one buffer per page a decompressed chunk at a time: a prefix root
+    page may list tens of thousands of files, and is held once, not in copies. The JSON page
+    is byte for byte what ``json.dumps(document, separators=(",", ":"), ensure_ascii=False)``
+    gives for the whole document."""
+    head, tail = _frame(project)
+    page = bytearray(head) if html else bytearray()
     versions = sorted(set().union(*(segment.versions for segment in segments)))
-    head = f'{_META},"name":{_dump(project)},"versions":{_dump(versions)},"files":['
-    return (head + ",".join(rows.json_entries(segments)) + "]}").encode("utf-8")
+    top = f'{_META},"name":{_dump(project)},"versions":{_dump(versions)},"files":['
+    document = bytearray(top.encode("utf-8")) if json else bytearray()
+    separator = b""
+    for segment in segments:
+        for chunk in segment.chunks():
+            if not chunk:
+                continue
+            if html:
+                page += b"\n".join(chunk[0::2])
+                page += b"\n"
+            if json:
+                document += separator
+                document += b",".join(chunk[1::2])
+                separator = b","
+    if html:
+        page += tail
+    if json:
+        document += b"]}"
+    return bytes(page), bytes(document)
+
+
+def _frame(project: str) -> tuple[bytes, bytes]:
+    """The project page template rendered around a marker, split there."""
+    page = _render("project_page.html", project=project, rows=Markup(_ROWS))
+    head, _, tail = page.partition(_ROWS.encode())
+    return head, tail
+
+
+_ROWS = "\x00rows\x00"
+"""Stands for the rows while the frame is rendered; no escaped text can contain a NUL."""
 
 
 def project_list_html(projects: Iterable[str]) -> bytes:

@@ -9,7 +9,8 @@ Rules (reference: PyTorch's ``manage.py`` and ``manage_v2.py``, see ``docs/index
 * on ``whl/nightly`` only the ``keep`` newest distinct public versions of each project across
   the whole prefix are shown (every file of a kept version stays): see :class:`Retention`.
 
-Files that are not shown are *hidden* and counted.
+Files that are not shown are *hidden* and counted; a hidden file whose name could be told
+from a name seen before is not parsed further (so it is never reported as rejected either).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from packaging.version import Version
 
 from flaresuite.index.layout import CORE_METADATA_SUFFIX, basename, is_distribution
 from flaresuite.index.model import Distribution, SourceObject
-from flaresuite.index.names import InvalidDistributionName, NameParser
+from flaresuite.index.names import DistributionName, InvalidDistributionName, NameParser
 
 LIBTORCH_ARCHIVE = re.compile(r"libtorch-[A-Za-z0-9._+-]+(?:\.zip|\.tar\.gz)")
 """A libtorch archive name. Its version is not parsed (nightly archives are ``…-latest.zip``),
@@ -48,6 +49,10 @@ class Policy:
     kept: Mapping[NormalizedName, frozenset[Version]] | None = None
     """Nightly retention's verdict: the public versions shown per project, or ``None``."""
 
+    @property
+    def filters(self) -> bool:
+        return self.allow_list is not None or self.kept is not None
+
     def shows(self, project: NormalizedName, public_version: Version) -> bool:
         if self.allow_list is not None and project not in self.allow_list:
             return False
@@ -60,23 +65,38 @@ def select(objects: Iterable[SourceObject], parser: NameParser, policy: Policy) 
     """Classify one directory's files (already limited to that directory)."""
     selection = Selection()
     sidecars: dict[str, SourceObject] = {}
-    candidates: list[Distribution] = []
+    candidates: list[tuple[SourceObject, DistributionName]] = []
+    beside: dict[int, SourceObject] = {}
+    """candidate index -> sidecar listed right after it: the usual order in a sorted listing,
+    found without building a key for each sidecar."""
     for obj in objects:
         key = obj.key
         if key.endswith(CORE_METADATA_SUFFIX):
-            sidecars[key[: -len(CORE_METADATA_SUFFIX)]] = obj
+            last = candidates[-1][0].key if candidates else ""
+            if len(key) == len(last) + len(CORE_METADATA_SUFFIX) and key.startswith(last):
+                beside[len(candidates) - 1] = obj
+            else:
+                sidecars[key[: -len(CORE_METADATA_SUFFIX)]] = obj
         elif is_distribution(key):
+            filename = basename(key)
+            if policy.filters:
+                # A nightly prefix hides most of what it lists: most need no parsing to say so.
+                peeked = parser.peek(filename)
+                if peeked is not None and not policy.shows(*peeked):
+                    selection.hidden += 1
+                    continue
             try:
-                name = parser.parse(basename(key))
+                name = parser.parse(filename)
             except InvalidDistributionName as error:
                 selection.rejected.append((key, str(error)))
                 continue
             if policy.shows(name.project, name.public_version):
-                candidates.append(Distribution(obj, name))
+                candidates.append((obj, name))
             else:
                 selection.hidden += 1
     selection.distributions = [
-        Distribution(d.obj, d.name, sidecars.get(d.obj.key)) for d in candidates
+        Distribution(obj, name, beside.get(index) or sidecars.get(obj.key))
+        for index, (obj, name) in enumerate(candidates)
     ]
     return selection
 
@@ -108,7 +128,13 @@ class Retention:
         self._allow_list = allow_list
         self._versions: dict[NormalizedName, set[Version]] = defaultdict(set)
 
-    def observe(self, objects: Iterable[SourceObject], parser: NameParser) -> None:
+    def observe(
+        self, objects: Iterable[SourceObject], parser: NameParser
+    ) -> dict[NormalizedName, list[Version]]:
+        """Takes one directory's versions into account; returns that directory's newest
+        ``keep`` per project, which is all a later run needs to know of it while its listing
+        does not change (the newest of a union are among the unions of each part's newest)."""
+        found: dict[NormalizedName, set[Version]] = defaultdict(set)
         for obj in objects:
             if obj.key.endswith(CORE_METADATA_SUFFIX) or not is_distribution(obj.key):
                 continue
@@ -117,7 +143,15 @@ class Retention:
             except InvalidDistributionName:
                 continue
             if self._allow_list is None or name.project in self._allow_list:
-                self._versions[name.project].add(name.public_version)
+                found[name.project].add(name.public_version)
+        newest = {p: sorted(v, reverse=True)[: self._keep] for p, v in found.items()}
+        self.include(newest)
+        return newest
+
+    def include(self, newest: Mapping[NormalizedName, Iterable[Version]]) -> None:
+        """Takes a directory's remembered newest versions into account."""
+        for project, versions in newest.items():
+            self._versions[project].update(versions)
 
     def kept(self) -> dict[NormalizedName, frozenset[Version]]:
         return {
@@ -126,7 +160,7 @@ class Retention:
         }
 
 
-def fingerprint(kept: Mapping[NormalizedName, frozenset[Version]]) -> str:
+def retention_digest(kept: Mapping[NormalizedName, frozenset[Version]]) -> str:
     """A digest of retention's verdict: when it changes, every nightly directory's pages may."""
     digest = hashlib.sha256()
     for project in sorted(kept):

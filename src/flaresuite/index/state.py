@@ -3,10 +3,10 @@ the public pages.
 
 Per directory (a prefix root or an accelerator directory), two objects:
 
-* ``index/<dir>/@dir.json.gz`` (:class:`DirectoryState`): the metadata cache (checksums keyed by
-  file, ETag and LastModified; sidecar facts likewise), the MD5 of every page this builder
-  wrote there, verdicts on pages someone else wrote, and the digest of the listing its pages
-  were last published for;
+* ``index/<dir>/@dir.json.gz`` (:class:`DirectoryState`): the metadata cache (checksums and
+  sidecar facts, found by a digest of key, ETag and LastModified), the MD5 of every page this
+  builder wrote there, verdicts on pages someone else wrote, and the digest of the inputs its
+  pages were last published for;
 * ``index/<dir>/@rows.json.gz`` (:class:`DirectoryRows`): the directory's rendered rows per
   project, from which the prefix root page is assembled without listing or rendering the
   directory again.
@@ -25,24 +25,21 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
+import struct
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from flaresuite.index.model import SourceObject
 from flaresuite.index.rows import Segment
 from flaresuite.ports import Bucket
 
-FORMAT = 2
+FORMAT = 3
 """Version 1 was the per-prefix ``_flaresuite/index-cache`` object in the public bucket."""
 STATE_CONTENT_TYPE = "application/gzip"
-
-
-def stamp(when: datetime | None) -> str:
-    """LastModified as cached: ISO 8601, ``""`` when the source has none."""
-    return "" if when is None else when.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,39 +48,68 @@ class SidecarFacts:
     requires_python: str | None
 
 
+FINGERPRINT_BYTES = 12
+"""A cache entry is found by a BLAKE2b digest of (kind, key, ETag, LastModified): 96 bits make a
+collision among a bucket's few million entries a one-in-10^16 event, and keep each entry at a
+few dozen bytes instead of four strings."""
+
+
+def fingerprint(kind: bytes, obj: SourceObject) -> bytes:
+    text = f"{obj.key}\0{obj.etag}\0{obj.modified}".encode()
+    return hashlib.blake2b(kind + text, digest_size=FINGERPRINT_BYTES).digest()
+
+
 @dataclass(slots=True)
 class DirectoryState:
     digest: str | None = None
     """Digest of the inputs this directory's pages were last published for."""
-    checksums: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
-    """file name -> (ETag, LastModified, hex sha256 or ``None`` when the source has none)."""
-    sidecars: dict[str, tuple[str, str, SidecarFacts]] = field(default_factory=dict)
-    """sidecar file name -> (ETag, LastModified, facts)."""
+    metadata: dict[bytes, bytes] = field(default_factory=dict)
+    """The metadata cache: fingerprint -> what was learnt. A checksum is its raw 32 bytes
+    (empty: the object has none); sidecar facts are the raw sha256 of the sidecar followed by
+    its Requires-Python in UTF-8."""
     pages: dict[str, str] = field(default_factory=dict)
     """page key -> MD5 of the body this builder last wrote there."""
     verdicts: dict[str, tuple[str, bool]] = field(default_factory=dict)
     """page key -> (ETag, holds external links) for pages this builder did not write."""
     dirty: bool = False
+    _used: dict[bytes, bytes] = field(default_factory=dict)
+    """Entries asked for in this run, moved out of :attr:`metadata` as they are: the two never
+    hold one entry twice, and what is left behind when the run ends is stale."""
 
-    def checksum(self, name: str, etag: str, modified: str) -> tuple[bool, str | None]:
-        """``(found, sha256)``; a cached ``None`` is a real answer: the object has none."""
-        entry = self.checksums.get(name)
-        if entry is None or entry[0] != etag or entry[1] != modified:
+    def _lookup(self, key: bytes) -> bytes | None:
+        value = self._used.get(key)
+        if value is None:
+            value = self.metadata.pop(key, None)
+            if value is not None:
+                self._used[key] = value
+        return value
+
+    def knows(self, key: bytes) -> bool:
+        """Whether an entry (either kind) is cached; it then counts as used by this run."""
+        return self._lookup(key) is not None
+
+    def checksum(self, key: bytes) -> tuple[bool, str | None]:
+        """``(found, sha256)`` for a checksum's :func:`fingerprint` (kind ``b"c"``); a cached
+        ``None`` is a real answer: the object has none."""
+        value = self._lookup(key)
+        if value is None:
             return False, None
-        return True, entry[2]
+        return True, value.hex() or None
 
-    def remember_checksum(self, name: str, etag: str, modified: str, sha256: str | None) -> None:
-        self.checksums[name] = (etag, modified, sha256)
+    def remember_checksum(self, key: bytes, sha256: str | None) -> None:
+        self._used[key] = bytes.fromhex(sha256) if sha256 else b""
         self.dirty = True
 
-    def sidecar(self, name: str, etag: str, modified: str) -> SidecarFacts | None:
-        entry = self.sidecars.get(name)
-        if entry is None or entry[0] != etag or entry[1] != modified:
+    def sidecar(self, key: bytes) -> SidecarFacts | None:
+        """The facts of a sidecar by its :func:`fingerprint` (kind ``b"s"``)."""
+        value = self._lookup(key)
+        if value is None:
             return None
-        return entry[2]
+        return SidecarFacts(value[:32].hex(), value[32:].decode() or None)
 
-    def remember_sidecar(self, name: str, etag: str, modified: str, facts: SidecarFacts) -> None:
-        self.sidecars[name] = (etag, modified, facts)
+    def remember_sidecar(self, key: bytes, facts: SidecarFacts) -> None:
+        requires_python = (facts.requires_python or "").encode()[:MAX_REQUIRES_PYTHON]
+        self._used[key] = bytes.fromhex(facts.sha256) + requires_python
         self.dirty = True
 
     def remember_page(self, key: str, md5: str) -> None:
@@ -95,46 +121,60 @@ class DirectoryState:
         self.verdicts[key] = (etag, foreign)
         self.dirty = True
 
-    def prune(self, live_names: Iterable[str]) -> None:
-        """Forget files no longer listed, so the cache never outgrows the source."""
-        live = set(live_names)
-        for table in (self.checksums, self.sidecars):
-            for name in [n for n in table if n not in live]:
-                del table[name]
-                self.dirty = True
+    def prune(self) -> None:
+        """Forget what no lookup of this run asked for (files gone, replaced or hidden), so the
+        cache never outgrows the source."""
+        self.dirty = self.dirty or bool(self.metadata)
+        self.metadata, self._used = self._used, {}
 
     def to_bytes(self) -> bytes:
-        return _pack(
+        header = json.dumps(
             {
                 "format": FORMAT,
                 "digest": self.digest,
-                "checksums": {k: list(v) for k, v in self.checksums.items()},
-                "sidecars": {
-                    k: [etag, modified, facts.sha256, facts.requires_python]
-                    for k, (etag, modified, facts) in self.sidecars.items()
-                },
                 "pages": self.pages,
                 "verdicts": {k: list(v) for k, v in self.verdicts.items()},
-            }
-        )
+            },
+            separators=(",", ":"),
+        ).encode()
+        parts = [struct.pack(">I", len(header)), header]
+        for table in (self.metadata, self._used):
+            for key, value in table.items():
+                parts += (key, struct.pack(">H", len(value)), value)
+        return gzip.compress(b"".join(parts), compresslevel=1, mtime=0)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DirectoryState:
         """Raises ``ValueError`` for anything that is not state of this format."""
-        document = _unpack(data)
         try:
-            return cls(
+            raw = gzip.decompress(data)
+            (length,) = struct.unpack_from(">I", raw)
+            document = json.loads(raw[4 : 4 + length])
+            if not isinstance(document, dict) or document.get("format") != FORMAT:
+                raise ValueError("state object has an unknown format")
+            state = cls(
                 digest=document["digest"],
-                checksums={k: (e, m, s) for k, (e, m, s) in document["checksums"].items()},
-                sidecars={
-                    k: (e, m, SidecarFacts(sha, rp))
-                    for k, (e, m, sha, rp) in document["sidecars"].items()
-                },
                 pages=dict(document["pages"]),
                 verdicts={k: (e, bool(f)) for k, (e, f) in document["verdicts"].items()},
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            view, at = memoryview(raw), 4 + length
+            while at < len(raw):
+                key = bytes(view[at : at + FINGERPRINT_BYTES])
+                (size,) = struct.unpack_from(">H", raw, at + FINGERPRINT_BYTES)
+                start = at + FINGERPRINT_BYTES + 2
+                if start + size > len(raw):
+                    raise ValueError("directory state is truncated")
+                state.metadata[key] = bytes(view[start : start + size])
+                at = start + size
+        except (OSError, EOFError, zlib.error, struct.error, UnicodeDecodeError) as error:
+            raise ValueError(f"unreadable directory state: {error}") from None
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"directory state is malformed: {error}") from None
+        return state
+
+
+MAX_REQUIRES_PYTHON = 1024
+"""Longest Requires-Python cached; no real specifier set comes near it."""
 
 
 @dataclass(slots=True)
@@ -144,6 +184,7 @@ class DirectoryRows:
     segments: dict[str, Segment] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
+        # The rows are compressed already: the document itself is not.
         return _pack(
             {
                 "format": FORMAT,
@@ -155,7 +196,8 @@ class DirectoryRows:
                     ]
                     for project, segment in self.segments.items()
                 },
-            }
+            },
+            compress=False,
         )
 
     @classmethod
@@ -182,6 +224,11 @@ class DirectoryRecord:
     projects: tuple[str, ...]
     skipped: tuple[str, ...] = ()
     """Its own sub-directories that were not indexed."""
+    listing: str = ""
+    """Digest of its own listing alone."""
+    newest: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Nightly only: its newest ``keep`` public versions per project, so retention needs no
+    parsing of a directory whose listing is unchanged."""
 
 
 @dataclass(slots=True)
@@ -195,7 +242,14 @@ class PrefixManifest:
             {
                 "format": FORMAT,
                 "directories": {
-                    path: [r.digest, r.distributions, list(r.projects), list(r.skipped)]
+                    path: [
+                        r.digest,
+                        r.distributions,
+                        list(r.projects),
+                        list(r.skipped),
+                        r.listing,
+                        {project: list(versions) for project, versions in r.newest.items()},
+                    ]
                     for path, r in self.directories.items()
                 },
                 "root": self.root,
@@ -207,8 +261,17 @@ class PrefixManifest:
         document = _unpack(data)
         try:
             directories = {
-                str(path): DirectoryRecord(str(d), int(n), tuple(projects), tuple(skipped))
-                for path, (d, n, projects, skipped) in document["directories"].items()
+                str(path): DirectoryRecord(
+                    str(d),
+                    int(n),
+                    tuple(projects),
+                    tuple(skipped),
+                    str(listing),
+                    {str(p): tuple(map(str, v)) for p, v in newest.items()},
+                )
+                for path, (d, n, projects, skipped, listing, newest) in document[
+                    "directories"
+                ].items()
             }
             root = document["root"]
         except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -305,13 +368,15 @@ def _path(directory: str, name: str) -> str:
     return f"index/{directory}/{name}" if directory else f"index/{name}"
 
 
-def _pack(document: Mapping[str, object]) -> bytes:
-    return gzip.compress(json.dumps(document, separators=(",", ":")).encode(), mtime=0)
+def _pack(document: Mapping[str, object], *, compress: bool = True) -> bytes:
+    text = json.dumps(document, separators=(",", ":")).encode()
+    # The fastest level: state is read and written every run, and storage is cheap.
+    return gzip.compress(text, compresslevel=1, mtime=0) if compress else text
 
 
 def _unpack(data: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(gzip.decompress(data))
+        document = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"unreadable state object: {error}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
