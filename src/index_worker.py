@@ -9,10 +9,8 @@ lives there, and the settings it reads are :data:`flaresuite.index.config.SETTIN
 
 from cfbindings import EnvVars, R2Bucket, fetch, to_core_request, to_worker_response
 from cfbindings.queues import QueueProducer, deliveries
-from flaresuite.index.service import IndexService
+from flaresuite.index.service import MAX_BODY_BYTES, IndexService
 from workers import WorkerEntrypoint
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 class Default(WorkerEntrypoint):

@@ -21,6 +21,7 @@ from flaresuite.http import (
     HttpFetch,
     HttpRequest,
     HttpResponse,
+    body_too_large,
     error_response,
     json_response,
     misconfigured,
@@ -39,6 +40,8 @@ from flaresuite.s3.client import S3Client
 from flaresuite.s3.sts import credential_source
 
 STATE_BINDING = "INDEX_STATE"
+MAX_BODY_BYTES = 64 * 1024
+"""No endpoint reads a body; the entry module stops reading past this many bytes."""
 
 
 class IndexRunFailed(FlaresuiteError):
@@ -201,6 +204,8 @@ class IndexService:
     # --- HTTP -----------------------------------------------------------------------------
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.oversized:
+            return body_too_large(MAX_BODY_BYTES)
         path = urlsplit(request.url).path
         if path == "/status":
             if request.method != "GET":
