@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from flaresuite.index.layout import CORE_METADATA_SUFFIX, basename, is_distribution
+from flaresuite.index.layout import (
+    ACCEPTED_SUFFIXES,
+    CORE_METADATA_SUFFIX,
+    basename,
+    is_distribution,
+)
 from flaresuite.index.model import Distribution, SourceObject
 from flaresuite.index.names import DistributionName, InvalidDistributionName, NameParser
 
@@ -69,18 +74,23 @@ def select(objects: Iterable[SourceObject], parser: NameParser, policy: Policy) 
     beside: dict[int, SourceObject] = {}
     """candidate index -> sidecar listed right after it: the usual order in a sorted listing,
     found without building a key for each sidecar."""
+    # Nightly retention hides most of what a nightly directory lists: most of those need no
+    # parsing to say so. Elsewhere nearly everything is shown, and a peek would be wasted.
+    peek = policy.kept is not None
+    last, shown = "", False
+    """The last distribution listed, and whether it is shown."""
     for obj in objects:
         key = obj.key
         if key.endswith(CORE_METADATA_SUFFIX):
-            last = candidates[-1][0].key if candidates else ""
             if len(key) == len(last) + len(CORE_METADATA_SUFFIX) and key.startswith(last):
-                beside[len(candidates) - 1] = obj
+                if shown:
+                    beside[len(candidates) - 1] = obj
             else:
                 sidecars[key[: -len(CORE_METADATA_SUFFIX)]] = obj
-        elif is_distribution(key):
-            filename = basename(key)
-            if policy.filters:
-                # A nightly prefix hides most of what it lists: most need no parsing to say so.
+        elif key.endswith(ACCEPTED_SUFFIXES):
+            last, shown = key, False
+            filename = key.rpartition("/")[2]
+            if peek:
                 peeked = parser.peek(filename)
                 if peeked is not None and not policy.shows(*peeked):
                     selection.hidden += 1
@@ -92,6 +102,7 @@ def select(objects: Iterable[SourceObject], parser: NameParser, policy: Policy) 
                 continue
             if policy.shows(name.project, name.public_version):
                 candidates.append((obj, name))
+                shown = True
             else:
                 selection.hidden += 1
     selection.distributions = [
