@@ -358,6 +358,10 @@ def print_scenario(result: dict[str, Any]) -> None:
     per_100k = 100_000 / keys
     cold = runs["cold"]
     print(
+        f"steady / cold CPU: {runs['steady']['cpu'] / cold['cpu']:.1%}; "
+        f"hourly / cold CPU: {runs['hourly']['cpu'] / cold['cpu']:.1%}"
+    )
+    print(
         f"per 100k keys, cold: {cold['cpu'] * per_100k:.2f} s CPU, "
         f"{cold['subrequests'] * per_100k:,.0f} subrequests; steady: "
         f"{runs['steady']['cpu'] * per_100k:.2f} s CPU, "
