@@ -1,4 +1,5 @@
-"""The nightly allow list: which projects ``whl/nightly`` publishes.
+"""PyTorch's package allow list: which projects the prefixes of ``ALLOW_LIST_PREFIXES``
+(``whl``, ``whl/nightly`` and ``whl/test`` by default, as in ``manage_v2.py``) publish.
 
 Names are matched after PEP 503 normalisation, so ``typing_extensions`` allows
 ``typing-extensions`` and ``Pillow`` allows ``pillow``.

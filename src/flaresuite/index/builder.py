@@ -867,6 +867,10 @@ async def _together(workers: Iterable[Coroutine[object, object, None]]) -> None:
         raise failures.exceptions[0] from None
 
 
+LEGACY_ROOT = "_flaresuite/"
+"""Where earlier versions kept their cache and report, in the public bucket."""
+
+
 async def remove_legacy_state(destinations: Sequence[Bucket]) -> int:
     """Deletes what earlier versions kept in the public buckets (``_flaresuite/index-cache/``
     and ``_flaresuite/index-status.json``); returns how many objects were removed."""
@@ -881,6 +885,3 @@ async def remove_legacy_state(destinations: Sequence[Bucket]) -> int:
             if not page.truncated or not keys:
                 break
     return removed
-
-
-LEGACY_ROOT = "_flaresuite/"
