@@ -106,7 +106,7 @@ class TestR2Bucket:
 
     def test_delete_removes_1000_keys_in_one_call(self, lane):
         keys = [f"d/{i:04d}" for i in range(1000)]
-        lane.r2_put_many("BUCKET", {key: "x" for key in keys + ["d/kept"]})
+        lane.r2_put_many("BUCKET", {key: "x" for key in [*keys, "d/kept"]})
 
         lane.rpc("r2_delete", "BUCKET", keys)
 
