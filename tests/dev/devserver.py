@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,6 +162,3 @@ def start_dev(project: Path, *args: str) -> DevServer:
     process.wait()
     raise AssertionError("flaresuite dev did not start:\n" + "\n".join(output))
 
-
-def lines_matching(lines: Sequence[str], pattern: str) -> list[str]:
-    return [line for line in lines if re.search(pattern, line)]

@@ -9,7 +9,7 @@ import pytest
 
 from flaresuite.purge.client import DeleteProxyClient
 from flaresuite_host.transport import httpx_fetch
-from tests.dev.devserver import free_port, lines_matching, run_flaresuite, write_dev_vars
+from tests.dev.devserver import free_port, run_flaresuite, write_dev_vars
 
 pytestmark = pytest.mark.lane
 
@@ -42,8 +42,8 @@ async def test_the_client_deletes_through_flaresuite_dev_and_r2_shows_it(project
     assert result.deleted == 2 and all(item.success for item in result.results)
     assert r2(project, "ls", "PURGE_BUCKET").decode().split() == ["keep.txt"]
     # The request log and the Worker's own JSON audit line reach the terminal.
-    assert lines_matching(server.lines(), r"^\[dev\] POST /delete 200 ")
-    assert lines_matching(server.lines(), r'^\{"event": "purge.audit"')
+    assert server.wait_for_line(r"^\[dev\] POST /delete 200 ")
+    assert server.wait_for_line(r'^\{"event": "purge.audit"')
     assert server.stop() == 0
 
 

@@ -11,13 +11,14 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 
 import httpx
 import pytest
 from werkzeug import Request, Response
 
 from flaresuite_host.index.demo import DEMO_WHEELS, build_wheel
-from tests.dev.devserver import ROOT, flaresuite, lines_matching, run_flaresuite, write_dev_vars
+from tests.dev.devserver import ROOT, flaresuite, run_flaresuite, write_dev_vars
 
 pytestmark = pytest.mark.lane
 
@@ -32,7 +33,9 @@ def ls(project, kind, binding, env=None):
 @pytest.mark.moto
 def test_the_index_builder_cron_runs_against_moto_and_writes_r2(project, serve, moto_s3):
     bucket = moto_s3.new_bucket("pytorch")
-    for wheel in DEMO_WHEELS[:2]:
+    # A dependency at the prefix root and a torch build in whl/cpu: the cpu page lists both.
+    seeded = [w for w in DEMO_WHEELS if w.key.startswith(("whl/filelock", "whl/cpu/torch-2.6"))]
+    for wheel in seeded:
         body = build_wheel(wheel.name, wheel.version, requires_python=wheel.requires_python)
         moto_s3.boto.put_object(Bucket=bucket, Key=wheel.key, Body=body, ChecksumAlgorithm="SHA256")
     write_dev_vars(
@@ -44,6 +47,7 @@ def test_the_index_builder_cron_runs_against_moto_and_writes_r2(project, serve, 
             "S3_ENDPOINT_URL": moto_s3.endpoint,
             "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
             "S3_SECRET_ACCESS_KEY": moto_s3.credentials.secret_access_key,
+            "INDEX_PREFIXES": "whl",
         },
     )
     server = serve(project)
@@ -54,11 +58,27 @@ def test_the_index_builder_cron_runs_against_moto_and_writes_r2(project, serve, 
     assert (response.status_code, response.text) == (200, "Ran scheduled event"), "\n".join(
         server.lines()
     )
-    assert lines_matching(server.lines(), r"^\[dev\] GET /__scheduled\?cron=0\+")
+    assert server.wait_for_line(r"^\[dev\] GET /__scheduled\?cron=0\+")
+    # The cron only enqueues the prefixes; the queue consumer builds them, in the background.
+    status = wait_for_run(server.url)
+    assert status["status"] == "ok", status
     server.stop()
     written = ls(project, "r2", "DEST_BUCKET")
-    assert f"whl/cpu/{DEMO_WHEELS[0].name}/index.html" in written
+    assert {"whl/cpu/filelock/index.html", "whl/cpu/torch/index.html"} <= set(written)
     assert ls(project, "r2", "DEST_BUCKET_META_CDN")
+
+
+def wait_for_run(url: str, polls: int = 240) -> dict:
+    """The public ``/status`` once the run is no longer pending (bounded: 240 polls)."""
+    status: dict = {}
+    for _ in range(polls):
+        answer = httpx.get(f"{url}/status", timeout=30)
+        if answer.status_code == 200:
+            status = answer.json()
+            if status["status"] != "pending":
+                return status
+        time.sleep(0.25)
+    raise AssertionError(f"the run did not finish: {status}")
 
 
 def test_the_glean_crons_run_against_a_local_glean_and_record_state_in_kv(
@@ -143,7 +163,7 @@ def test_swarm_devices_join_and_run_a_job_over_websockets(project, serve):
     assert device.returncode == 0, device.stderr.decode()
     tally = json.loads(device.stdout.decode().strip().splitlines()[-1])
     assert tally["joined"] == 2 and tally["completed"] >= 3, tally
-    assert lines_matching(server.lines(), r"^\[dev\] GET /swarm/dev-test/\S* 101 ")
+    assert server.wait_for_line(r"^\[dev\] GET /swarm/dev-test/\S* 101 ")
     assert server.stop() == 0
 
 
@@ -173,7 +193,7 @@ def test_a_python_exception_answers_500_with_its_traceback_and_serving_goes_on(t
 
     assert failed.status_code == 500 and "traceback" in failed.text
     assert server.wait_for_line(r"^LookupError: handler bug")
-    assert lines_matching(server.lines(), r"^Traceback \(most recent call last\):")
+    assert server.wait_for_line(r"^Traceback \(most recent call last\):")
     assert served.status_code == 201 and served.text.endswith("still here")
     # SIGTERM stops it as cleanly as Ctrl-C.
     assert server.stop(signal.SIGTERM) == 0
