@@ -8,7 +8,10 @@ One module per kind of binding, each a thin translation with no decisions of its
 * :mod:`.http`: the runtime's ``fetch`` as :data:`flaresuite.http.HttpFetch`, and incoming
   requests and outgoing responses;
 * :mod:`.r2`: an R2 binding as :class:`flaresuite.ports.Bucket`;
-* :mod:`.kv`: a KV binding as :class:`flaresuite.ports.KeyValue`.
+* :mod:`.kv`: a KV binding as :class:`flaresuite.ports.KeyValue`;
+* :mod:`.queues`: a Queue producer as :class:`flaresuite.ports.Queue`, and a delivered batch's
+  messages for the consumer;
+* :mod:`.durable`: a Durable Object's storage, alarm and hibernatable WebSockets for the swarm.
 
 Binding APIs: https://developers.cloudflare.com/r2/api/workers/workers-api-reference/ and
 https://developers.cloudflare.com/kv/api/. Bindings are called through the SDK's

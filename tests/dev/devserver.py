@@ -161,4 +161,3 @@ def start_dev(project: Path, *args: str) -> DevServer:
     process.kill()
     process.wait()
     raise AssertionError("flaresuite dev did not start:\n" + "\n".join(output))
-
