@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from flaresuite.swarm.coordinator import Refused
 from flaresuite.swarm.messages import (
     PAUSED,
     RUNNING,
@@ -17,6 +16,7 @@ from flaresuite.swarm.messages import (
     SetRunState,
     SetThrottle,
 )
+from flaresuite.swarm.refusals import Refused
 
 from .harness import Harness
 

@@ -11,13 +11,11 @@ from flaresuite.swarm.coordinator import (
     CLOSE_REPLACED,
     CLOSE_SILENT,
     MAX_ATTEMPTS,
-    MAX_CHUNKS_PER_JOB,
-    MAX_QUEUE,
     MAX_STRIKES,
-    Refused,
 )
 from flaresuite.swarm.effects import Log
 from flaresuite.swarm.model import OFFLINE, ONLINE
+from flaresuite.swarm.refusals import MAX_CHUNKS_PER_JOB, MAX_QUEUE, Refused
 
 from .harness import Harness
 

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from flaresuite.swarm.coordinator import Refused
 from flaresuite.swarm.messages import (
     RUN_STATES,
     SetDeviceEnabled,
@@ -25,6 +24,7 @@ from flaresuite.swarm.messages import (
     SetThrottle,
 )
 from flaresuite.swarm.model import OFFLINE, ONLINE
+from flaresuite.swarm.refusals import Refused
 
 from .harness import Harness
 

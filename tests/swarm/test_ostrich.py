@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from flaresuite.swarm.coordinator import CLOSE_REPLACED, CLOSE_SILENT, HEARTBEAT_SECONDS, Refused
+from flaresuite.swarm.coordinator import CLOSE_REPLACED, CLOSE_SILENT
+from flaresuite.swarm.liveness import HEARTBEAT_SECONDS
 from flaresuite.swarm.messages import (
     Activity,
     BenchmarkResult,
@@ -24,6 +25,7 @@ from flaresuite.swarm.messages import (
 )
 from flaresuite.swarm.model import OFFLINE, ONLINE
 from flaresuite.swarm.ostrich import encode, parse_frame
+from flaresuite.swarm.refusals import Refused
 
 from .harness import Harness
 

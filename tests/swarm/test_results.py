@@ -4,9 +4,10 @@ flood closes the socket (docs/swarm.md, "Results" and "Rate limits")."""
 
 from __future__ import annotations
 
-from flaresuite.swarm.coordinator import CHECK_FIRST, CLOSE_POLICY, MAX_WRONG
+from flaresuite.swarm.coordinator import CLOSE_POLICY
 from flaresuite.swarm.model import OFFLINE
 from flaresuite.swarm.ratelimit import BURST, MAX_DEBT, FrameBudget
+from flaresuite.swarm.verification import CHECK_FIRST, MAX_WRONG
 
 from .harness import Harness
 

@@ -7,6 +7,13 @@ the owner's :meth:`~Coordinator.issue_invite`, :meth:`~Coordinator.submit_job` a
 tests drive time, and returns the :mod:`~flaresuite.swarm.effects` the host must apply. Nothing
 here awaits: an event is applied whole or (on bad input) not at all.
 
+The coordinator is the only owner of a swarm's state and the only place it changes. What only
+reads or checks it lives beside it as plain functions and small classes: :mod:`.refusals`
+(requests refused before anything changes), :mod:`.liveness` (when a device counts as gone),
+:mod:`.verification` (which results are checked), :mod:`.scheduler` (who gets work),
+:mod:`.views` (what dashboards and devices are shown) and :mod:`.persistence` (the storage
+keys, and reading them back after an eviction).
+
 Sockets speak one of two wire formats (:mod:`.protocol` or :mod:`.ostrich`), chosen at the
 upgrade and carried in the socket's attachment. Both parse into the same
 :mod:`.messages`, and the coordinator addresses every socket with the same notes (``WELCOME``,
@@ -30,8 +37,6 @@ from __future__ import annotations
 
 import heapq
 import hmac
-import json
-import re
 import secrets
 import uuid
 from collections import deque
@@ -40,18 +45,25 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from flaresuite.swarm import invites as invites_module
-from flaresuite.swarm import kernels, ostrich, protocol, scheduler
+from flaresuite.swarm import (
+    liveness,
+    ostrich,
+    persistence,
+    protocol,
+    scheduler,
+    verification,
+    views,
+)
 from flaresuite.swarm.effects import (
     Broadcast,
     CloseSocket,
     DeleteAlarm,
     Effect,
     Log,
-    Persist,
     Send,
     SetAlarm,
 )
-from flaresuite.swarm.invites import Invite, InviteBook
+from flaresuite.swarm.invites import Invite, InviteBook, IssuedInvite
 from flaresuite.swarm.messages import (
     INVITEE_COMMANDS,
     MAX_THROTTLE,
@@ -74,7 +86,6 @@ from flaresuite.swarm.messages import (
     Wire,
 )
 from flaresuite.swarm.model import (
-    CHUNK_KINDS,
     DEVICE,
     OBSERVER,
     OFFLINE,
@@ -85,52 +96,21 @@ from flaresuite.swarm.model import (
     Job,
 )
 from flaresuite.swarm.ratelimit import FrameBudget
+from flaresuite.swarm.refusals import Refused, check_device_id, check_job
 
-HEARTBEAT_SECONDS = 10.0
-OFFLINE_AFTER_SECONDS = 60.0
-REMOVE_AFTER_SECONDS = 300.0
 BROADCAST_SECONDS = 2.0
 MAX_ATTEMPTS = 3
 """A chunk that reports an error is retried until it has failed this many times."""
-MAX_QUEUE = 20_000
-"""Unfinished chunks per swarm: a woken object loads them all, about 0.9 KB each in memory,
-and the isolate has 128 MB."""
-MAX_CHUNKS_PER_JOB = 10_000
 MAX_STRIKES = 20
 """Invalid frames a socket may send before it is closed (1008, policy violation)."""
-MAX_SNAPSHOT_DEVICES = 500
-LOG_LINES_KEPT = 50
-FINISHED_JOBS_SHOWN = 10
-LOG_LINES_PER_TICK = 100
-THROUGHPUT_WINDOW_SECONDS = 60
-CHECK_FIRST = 3
-"""A device's first results are always checked..."""
-CHECK_SHARE = 0.1
-"""...then this share of them, drawn at random when each arrives, so a device cannot tell
-which of its results will be checked."""
-MAX_WRONG = 3
-"""Wrong results after which a device is disabled."""
 OSTRICH_CODE_CHARS = 6
 """Codes the Ostrich-Legs client asks for must fit its 6-character code box."""
-
-DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
 CLOSE_POLICY = 1008
 
 WIRES: dict[str, Wire] = {protocol.NAME: protocol.WIRE, ostrich.NAME: ostrich.WIRE}
-
-
-class Refused(Exception):
-    """An upgrade or owner request that must be answered with ``status``. It changed no state;
-    ``effects`` holds only the security log lines the refusal produced."""
-
-    def __init__(self, status: int, message: str, effects: list[Effect] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.effects = effects or []
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,23 +123,6 @@ class Admission:
     """Issued on a token join: the device's secret for reconnecting without a new invite."""
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedInvite:
-    token: str
-    """The token or code itself; only its digest is stored."""
-    expires_at: float
-    multi_use: bool
-    code: bool
-
-
-def _random_code(length: int) -> str:
-    return "".join(secrets.choice(invites_module.CODE_ALPHABET) for _ in range(length))
-
-
-_unpredictable = secrets.SystemRandom().random
-"""Draws for result checks: devices must not be able to predict which results are checked."""
-
-
 class Coordinator:
     def __init__(
         self,
@@ -167,8 +130,8 @@ class Coordinator:
         *,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         new_secret: Callable[[], str] = lambda: secrets.token_urlsafe(32),
-        new_code: Callable[[int], str] = _random_code,
-        sample: Callable[[], float] = _unpredictable,
+        new_code: Callable[[int], str] = invites_module.random_code,
+        sample: Callable[[], float] = verification.unpredictable,
     ) -> None:
         self.swarm_id = swarm_id
         self._new_id = new_id
@@ -197,13 +160,10 @@ class Coordinator:
         self._budgets: dict[str, FrameBudget] = {}
         self._waiting: set[str] = set()
         """Enabled devices with a standing request."""
-        self._finished_jobs: deque[dict[str, Any]] = deque(maxlen=FINISHED_JOBS_SHOWN)
+        self._finished_jobs: deque[dict[str, Any]] = deque(maxlen=views.FINISHED_JOBS_SHOWN)
         """The dashboard's view of recently finished jobs (memory only: jobs are deleted)."""
-        self._log_kept: deque[dict[str, Any]] = deque(maxlen=LOG_LINES_KEPT)
-        self._log_pending: list[dict[str, Any]] = []
-        self._log_dropped = 0
-        self._completions: deque[list[int]] = deque()
-        """``[second, count]`` pairs over the throughput window."""
+        self._system_log = views.SystemLog()
+        self._throughput = views.Throughput()
         self._out: list[Effect] = []
         self._dirty: set[str] = set()
         """Storage keys to rewrite at the end of the event."""
@@ -230,19 +190,9 @@ class Coordinator:
     def submit_job(
         self, now: float, *, kind: str, chunks: int, ops_per_chunk: int
     ) -> tuple[Job, list[Effect]]:
-        if kind not in CHUNK_KINDS:
-            raise Refused(400, f"kind must be one of {', '.join(CHUNK_KINDS)}")
-        if not 1 <= chunks <= MAX_CHUNKS_PER_JOB:
-            raise Refused(400, f"chunks must be between 1 and {MAX_CHUNKS_PER_JOB}")
-        if not 1 <= ops_per_chunk <= kernels.MAX_OPS[kind]:
-            raise Refused(
-                400, f"opsPerChunk for {kind} must be between 1 and {kernels.MAX_OPS[kind]}"
-            )
-        if len(self.chunks) + chunks > MAX_QUEUE:
-            raise Refused(
-                409,
-                f"the swarm already holds {len(self.chunks)} unfinished chunks (limit {MAX_QUEUE})",
-            )
+        """Queues a job of ``chunks`` chunks. Raises :class:`Refused` (400, or 409 when the
+        swarm cannot hold them), changing nothing."""
+        check_job(kind, chunks, ops_per_chunk, unfinished=len(self.chunks))
         job = Job(self._new_id(), kind, chunks, ops_per_chunk, now)
         self.jobs[job.id] = job
         self._touch(f"job:{job.id}", "meta")
@@ -304,8 +254,7 @@ class Coordinator:
             self._spend(invite)
             attachment = Attachment(socket_id, OBSERVER, None, now, wire)
             return Admission(attachment, None), self._flush()
-        if device_id is None or not DEVICE_ID.fullmatch(device_id):
-            raise Refused(400, "deviceId must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+        device_id = check_device_id(device_id)
         device = self.devices.get(device_id)
         attachment = Attachment(socket_id, DEVICE, device_id, now, wire)
         if resume_key is not None:
@@ -324,7 +273,7 @@ class Coordinator:
         if (
             device is not None
             and device.status == ONLINE
-            and not self._replaceable(device, wire, now)
+            and not liveness.may_take_over(device, wire, now)
         ):
             self._security(now, "join_conflict", deviceId=device_id)
             raise self._refuse(
@@ -334,18 +283,6 @@ class Coordinator:
         key = self._new_secret() if wire == protocol.NAME else None
         return Admission(attachment, key), self._flush()
 
-    @staticmethod
-    def _replaceable(device: Device, wire: str, now: float) -> bool:
-        """Whether an Ostrich-Legs join may take over ``device``'s online session: it has no
-        resume key, so the same browser coming back (its old socket half-open, say) must get
-        in by id. Only a session silent for a heartbeat period yields, so two tabs sharing an
-        id do not take turns replacing each other forever: the busy one keeps it."""
-        return (
-            wire == ostrich.NAME
-            and device.wire == ostrich.NAME
-            and now - device.last_seen >= HEARTBEAT_SECONDS
-        )
-
     def connect(self, admission: Admission, now: float) -> list[Effect]:
         """The socket is open and carries ``admission.attachment``."""
         att = admission.attachment
@@ -353,7 +290,8 @@ class Coordinator:
         self._budgets[att.socket_id] = FrameBudget(now)
         if att.role == OBSERVER:
             self._send(att.socket_id, "WELCOME", {"swarmId": self.swarm_id, "role": OBSERVER})
-            self._send(att.socket_id, "SNAPSHOT", self.snapshot(now, log=list(self._log_kept)))
+            snapshot = self.snapshot(now, log=list(self._system_log.kept))
+            self._send(att.socket_id, "SNAPSHOT", snapshot)
             self._log(now, "INFO", "join", "dashboard connected")
             self._arm(now)
             return self._flush()
@@ -378,7 +316,7 @@ class Coordinator:
             "deviceId": device.id,
             "resumed": resumed,
             "registered": device.registered,
-            "heartbeatSeconds": HEARTBEAT_SECONDS,
+            "heartbeatSeconds": liveness.HEARTBEAT_SECONDS,
         }
         if admission.resume_key is not None:
             welcome["resumeKey"] = admission.resume_key
@@ -495,10 +433,12 @@ class Coordinator:
         if msg.duration_ms is not None:
             device.mean_chunk_ms = scheduler.next_mean(device.mean_chunk_ms, msg.duration_ms)
         self._touch(f"device:{device.id}", f"chunk:{chunk.id}")
-        if msg.error is None and msg.result is not None and self._should_check(device):
-            if msg.result != kernels.expected_result(
-                chunk.kind, kernels.seed_of(chunk.id), chunk.ops
-            ):
+        if (
+            msg.error is None
+            and msg.result is not None
+            and verification.needs_check(device, self._sample)
+        ):
+            if not verification.is_right(chunk, msg.result):
                 self._wrong_result(device, chunk, now)
                 self._dispatch()
                 return
@@ -509,7 +449,7 @@ class Coordinator:
         else:
             device.completed += 1
             self.done_total += 1
-            self._count_completion(now)
+            self._throughput.count(now)
             self._finish(chunk, now, failed=False)
 
     def _on_benchmark(self, device: Device, msg: BenchmarkResult, now: float) -> None:
@@ -532,9 +472,6 @@ class Coordinator:
     # Results
     # ----------------------------------------------------------------------------------------
 
-    def _should_check(self, device: Device) -> bool:
-        return device.verified + device.rejected < CHECK_FIRST or self._sample() < CHECK_SHARE
-
     def _wrong_result(self, device: Device, chunk: Chunk, now: float) -> None:
         """The chunk goes back to the queue as if never run (the fault is the device's, not
         the chunk's, so it costs no attempt), and the device is a step closer to disabled."""
@@ -547,9 +484,12 @@ class Coordinator:
             now=now,
         )
         self._security(now, "wrong_result", deviceId=device.id, chunkId=chunk.id)
-        if device.rejected == MAX_WRONG and device.enabled:
+        if device.rejected == verification.MAX_WRONG and device.enabled:
             self._log(
-                now, "WARN", "device", f"device {device.id} disabled: {MAX_WRONG} wrong results"
+                now,
+                "WARN",
+                "device",
+                f"device {device.id} disabled: {verification.MAX_WRONG} wrong results",
             )
             self._set_enabled(device, False, now)
 
@@ -734,12 +674,12 @@ class Coordinator:
         self.alarm_at = None
         for device in list(self.devices.values()):
             silent = now - device.last_seen
-            if device.status == ONLINE and silent > OFFLINE_AFTER_SECONDS and self._owes(device):
+            if liveness.is_lost(device, now):
                 assert device.socket_id is not None
                 self._close_socket(
                     device.socket_id, now, CLOSE_SILENT, f"silent for {silent:.0f} s"
                 )
-            elif device.status == OFFLINE and silent > REMOVE_AFTER_SECONDS:
+            elif liveness.is_expired(device, now):
                 del self.devices[device.id]
                 self._waiting.discard(device.id)
                 self._touch(f"device:{device.id}")
@@ -755,16 +695,8 @@ class Coordinator:
         self._arm(now)
         return self._flush()
 
-    @staticmethod
-    def _owes(device: Device) -> bool:
-        """Whether silence means this device is gone. Native devices promise a heartbeat every
-        10 s. The Ostrich-Legs client sends none and goes quiet when it has nothing to do, so
-        its open socket is its liveness (the transport reports a dead peer as a close); only
-        while it holds chunks does silence mean it hung or vanished unseen."""
-        return device.wire != ostrich.NAME or bool(device.active)
-
     def _broadcast_state(self, now: float) -> None:
-        log = self._take_pending_log()
+        log = self._system_log.take_pending()
         groups: dict[tuple[str, str], list[str]] = {}
         for socket_id, att in self.sockets.items():
             view = "SNAPSHOT" if att.role == OBSERVER else WIRES[att.wire].device_view
@@ -795,55 +727,37 @@ class Coordinator:
     # ----------------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        return {
-            "queued": len(self.queue),
-            "assigned": len(self.chunks) - len(self.queue),
-            "done": self.done_total,
-            "failed": self.failed_total,
-        }
-
-    def throughput(self, now: float) -> float:
-        """Chunks finished per second over the last minute."""
-        horizon = int(now) - THROUGHPUT_WINDOW_SECONDS
-        while self._completions and self._completions[0][0] <= horizon:
-            self._completions.popleft()
-        return sum(count for _, count in self._completions) / THROUGHPUT_WINDOW_SECONDS
+        return views.counts(
+            queued=len(self.queue),
+            unfinished=len(self.chunks),
+            done=self.done_total,
+            failed=self.failed_total,
+        )
 
     def status(self, now: float, *, log: list[dict[str, Any]]) -> dict[str, Any]:
-        """The compact state every device receives: one serialisation for all of them."""
-        online = sum(1 for d in self.devices.values() if d.status == ONLINE)
-        return {
-            "at": now,
-            "devicesOnline": online,
-            "queue": self.counts(),
-            "throughput": self.throughput(now),
-            "runState": self.run_state,
-            "throttle": self.throttle,
-            "log": log,
-        }
+        return views.status(
+            now,
+            devices=self.devices.values(),
+            queue=self.counts(),
+            throughput=self._throughput.rate(now),
+            run_state=self.run_state,
+            throttle=self.throttle,
+            log=log,
+        )
 
     def snapshot(self, now: float, *, log: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The dashboard's full view; the device list is capped, online devices first."""
-        ordered = sorted(self.devices.values(), key=lambda d: (d.status != ONLINE, d.id))
-        return {
-            "swarmId": self.swarm_id,
-            "at": now,
-            **self.settings(),
-            "devices": [d.public() for d in ordered[:MAX_SNAPSHOT_DEVICES]],
-            "devicesTotal": len(ordered),
-            "devicesOnline": sum(1 for d in ordered if d.status == ONLINE),
-            "queue": self.counts(),
-            "jobs": [
-                *(
-                    {**j.public(), "finished": False}
-                    for j in sorted(self.jobs.values(), key=lambda j: j.created_at)
-                ),
-                *self._finished_jobs,
-            ],
-            "throughput": self.throughput(now),
-            "log": log if log is not None else [],
-            "logDropped": self._log_dropped,
-        }
+        return views.snapshot(
+            self.swarm_id,
+            now,
+            settings=self.settings(),
+            devices=self.devices.values(),
+            queue=self.counts(),
+            jobs=self.jobs.values(),
+            finished_jobs=self._finished_jobs,
+            throughput=self._throughput.rate(now),
+            log=log if log is not None else [],
+            log_dropped=self._system_log.dropped,
+        )
 
     # ----------------------------------------------------------------------------------------
     # Persistence
@@ -851,31 +765,19 @@ class Coordinator:
 
     def stored_value(self, key: str) -> str | None:
         """The current JSON of one storage key, or ``None`` when it must be deleted."""
-        record, ident = _record_of(key)
-        return record.dump(self, ident)
+        return persistence.stored_value(key, self)
 
-    def _dump_meta(self, _: str) -> str:
-        return json.dumps(
-            {
-                "swarm": self.swarm_id,
-                "nextSeq": self.next_seq,
-                "done": self.done_total,
-                "failed": self.failed_total,
-                **self.settings(),
-            }
+    def meta(self) -> persistence.Meta:
+        """What the ``meta`` key holds."""
+        return persistence.Meta(
+            self.swarm_id,
+            self.next_seq,
+            self.done_total,
+            self.failed_total,
+            self.run_state,
+            self.throttle,
+            self.invitee_commands,
         )
-
-    def _load_meta(self, _: str, value: str) -> None:
-        meta = json.loads(value)
-        self.next_seq, self.done_total, self.failed_total = (
-            meta["nextSeq"],
-            meta["done"],
-            meta["failed"],
-        )
-        # Swarms stored before there were owner controls hold none of these.
-        self.run_state = meta.get("runState", RUNNING)
-        self.throttle = meta.get("throttle", MAX_THROTTLE)
-        self.invitee_commands = frozenset(meta.get("inviteeCommands", ()))
 
     @classmethod
     def restore(
@@ -896,18 +798,21 @@ class Coordinator:
         moved on are closed. The alarm is re-armed if sockets remain
         and none is set (a watchdog against lost alarms), and deleted if none remain.
         """
+        saved = persistence.read(stored)
         if swarm_id is None:
-            if "meta" not in stored:
+            if saved.meta is None:
                 raise ValueError("this swarm has no stored state, so its id is unknown")
-            swarm_id = json.loads(stored["meta"])["swarm"]
+            swarm_id = saved.meta.swarm_id
         self = cls(swarm_id, **kwargs)
-        self._meta_stored = "meta" in stored
-        for key, value in stored.items():
-            try:
-                record, ident = _record_of(key)
-            except KeyError:
-                continue  # a key this version does not know: leave it alone
-            record.load(self, ident, value)
+        self.devices, self.jobs, self.chunks = saved.devices, saved.jobs, saved.chunks
+        self.invites = saved.invites
+        meta = saved.meta
+        if meta is not None:
+            self._meta_stored = True
+            self.next_seq = meta.next_seq
+            self.done_total, self.failed_total = meta.done, meta.failed
+            self.run_state, self.throttle = meta.run_state, meta.throttle
+            self.invitee_commands = meta.invitee_commands
         for text in attachments:
             try:
                 att = Attachment.from_json(text)
@@ -984,12 +889,8 @@ class Coordinator:
             self.alarm_at = None
             self._out.append(DeleteAlarm())
 
-    def _quota(self, device: Device) -> int:
-        """The device's quota scaled by the swarm's throttle, at least one chunk."""
-        return max(1, device.quota * self.throttle // MAX_THROTTLE)
-
     def _free_slots(self, device: Device) -> int:
-        return max(0, self._quota(device) - len(device.active))
+        return max(0, scheduler.throttled(device.quota, self.throttle) - len(device.active))
 
     def _go_offline(self, device: Device, now: float, *, reason: str) -> None:
         device.status, device.socket_id = OFFLINE, None
@@ -1036,13 +937,6 @@ class Coordinator:
                 self._waiting.discard(device.id)
             self._touch(f"device:{device.id}")
             self._send(device.socket_id, "JOB_ASSIGN", {"chunks": batch})
-
-    def _count_completion(self, now: float) -> None:
-        second = int(now)
-        if self._completions and self._completions[-1][0] == second:
-            self._completions[-1][1] += 1
-        else:
-            self._completions.append([second, 1])
 
     def _drop(self, att: Attachment, budget: FrameBudget, now: float) -> None:
         """A frame over the socket's budget: dropped unread, one warning per episode."""
@@ -1108,16 +1002,8 @@ class Coordinator:
 
     def _log(self, now: float, level: str, category: str, message: str) -> None:
         line = {"at": now, "level": level, "category": category, "message": message}
-        self._log_kept.append(line)
-        if len(self._log_pending) < LOG_LINES_PER_TICK:
-            self._log_pending.append(line)
-        else:
-            self._log_dropped += 1
+        self._system_log.add(line)
         self._out.append(Log({**line, "swarm": self.swarm_id}))
-
-    def _take_pending_log(self) -> list[dict[str, Any]]:
-        pending, self._log_pending = self._log_pending, []
-        return pending
 
     def _touch(self, *keys: str) -> None:
         self._dirty.update(keys)
@@ -1126,70 +1012,10 @@ class Coordinator:
         """Ends an event: its effects, led by its storage writes folded into one Persist."""
         out, self._out = self._out, []
         if self._dirty and not self._meta_stored:
-            self._dirty.add("meta")
+            self._dirty.add(persistence.META)
             self._meta_stored = True
         if self._dirty:
-            put: dict[str, str] = {}
-            delete: list[str] = []
-            for key in sorted(self._dirty):
-                value = self.stored_value(key)
-                if value is None:
-                    delete.append(key)
-                else:
-                    put[key] = value
-            self._dirty = set()
             # First, so a host that awaits it never sends news a crash could still lose.
-            out.insert(0, Persist(put, tuple(delete)))
+            out.insert(0, persistence.writes(self._dirty, self))
+            self._dirty = set()
         return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Storage keys: one table for writing (stored_value) and reading back (restore)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Record:
-    """How one kind of storage key is written from memory and read back into it."""
-
-    dump: Callable[[Coordinator, str], str | None]
-    """The key's JSON, or ``None`` when the record is gone and the key must be deleted."""
-    load: Callable[[Coordinator, str, str], None]
-
-
-def _family(
-    table: Callable[[Coordinator], dict[str, Any]], from_json: Callable[[str], Any]
-) -> _Record:
-    """``<family>:<id>`` keys, one per record of ``table``."""
-
-    def dump(coordinator: Coordinator, ident: str) -> str | None:
-        found = table(coordinator).get(ident)
-        return None if found is None else str(found.to_json())
-
-    def load(coordinator: Coordinator, ident: str, value: str) -> None:
-        table(coordinator)[ident] = from_json(value)
-
-    return _Record(dump, load)
-
-
-def _load_recent(coordinator: Coordinator, _: str, value: str) -> None:
-    coordinator.invites.recent = json.loads(value)
-
-
-_RECORDS: dict[str, _Record] = {
-    "meta": _Record(Coordinator._dump_meta, Coordinator._load_meta),
-    "invites:recent": _Record(lambda c, _: json.dumps(c.invites.recent), _load_recent),
-    "device": _family(lambda c: c.devices, Device.from_json),
-    "job": _family(lambda c: c.jobs, Job.from_json),
-    "chunk": _family(lambda c: c.chunks, Chunk.from_json),
-    "invite": _family(lambda c: c.invites.invites, Invite.from_json),
-}
-"""Whole keys (``meta``, ``invites:recent``) and families of ``<family>:<id>`` keys."""
-
-
-def _record_of(key: str) -> tuple[_Record, str]:
-    """The record kind of a storage key and the id it names; ``KeyError`` for unknown keys."""
-    if key in _RECORDS:
-        return _RECORDS[key], key
-    family, _, ident = key.partition(":")
-    return _RECORDS[family], ident

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import asdict, dataclass, field
 
 ISSUES_PER_WINDOW = 5
@@ -56,6 +57,22 @@ def normalize(presented: str) -> str:
 
 def is_code(text: str) -> bool:
     return MIN_CODE_CHARS <= len(text) <= MAX_CODE_CHARS and all(c in CODE_ALPHABET for c in text)
+
+
+def random_code(length: int) -> str:
+    """A new code of ``length`` characters from :data:`CODE_ALPHABET`."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInvite:
+    """An invite as the owner receives it, the one time its secret is seen."""
+
+    token: str
+    """The token or code itself; only its digest is stored."""
+    expires_at: float
+    multi_use: bool
+    code: bool
 
 
 @dataclass(slots=True)

@@ -55,6 +55,12 @@ def quota(cpu_cores: int, gpu_available: bool) -> int:
     return min(MAX_QUOTA, max(2, cpu_cores * 2) + (4 if gpu_available else 0))
 
 
+def throttled(full: int, percent: int) -> int:
+    """A device's ``full`` quota scaled by the swarm's throttle (a percentage), at least one
+    chunk."""
+    return max(1, full * percent // 100)
+
+
 def allocate(available: int, demands: Sequence[tuple[K, float, int]]) -> dict[K, int]:
     """Shares ``available`` chunks among ``(device, weight, wanted)`` demands.
 

@@ -35,7 +35,7 @@ from flaresuite.errors import ConfigError
 from flaresuite.http import HttpRequest, HttpResponse, error_response, json_response, misconfigured
 from flaresuite.swarm import invites, ostrich, protocol
 from flaresuite.swarm.config import SwarmConfig
-from flaresuite.swarm.coordinator import Admission, Coordinator, Refused
+from flaresuite.swarm.coordinator import Admission, Coordinator
 from flaresuite.swarm.effects import Effect
 from flaresuite.swarm.messages import (
     INVITEE_COMMAND_NAMES,
@@ -49,6 +49,7 @@ from flaresuite.swarm.messages import (
     SetThrottle,
 )
 from flaresuite.swarm.qr import qr_svg
+from flaresuite.swarm.refusals import Refused
 from flaresuite.swarm.templates import render_dashboard, render_join
 from flaresuite.swarm.templates.worker_js import WORKER_JS
 
