@@ -340,12 +340,7 @@ class Coordinator:
         att = self.sockets.get(socket_id)
         if att is None:
             # Closed by this side (replaced, silent, too many invalid frames) or never admitted.
-            self._send(
-                socket_id,
-                "ERROR",
-                {"code": "stale_session", "message": "this connection was closed; reconnect"},
-                now=now,
-            )
+            self._error(socket_id, now, "stale_session", "this connection was closed; reconnect")
             return self._flush()
         # A device socket the coordinator still knows is its device's current one (see
         # _forget). Any frame shows the peer is alive, even one the budget then drops.
@@ -400,12 +395,7 @@ class Coordinator:
 
     def _on_job_request(self, device: Device, msg: JobRequest, now: float) -> None:
         if not device.registered:
-            self._send(
-                device.socket_id,
-                "ERROR",
-                {"code": "not_registered", "message": "send DEVICE_REGISTER first"},
-                now=now,
-            )
+            self._error(device.socket_id, now, "not_registered", "send DEVICE_REGISTER first")
             return
         device.demand = min(msg.slots, self._free_slots(device))
         self._touch(f"device:{device.id}")
@@ -417,14 +407,11 @@ class Coordinator:
         chunk = self.chunks.get(msg.chunk_id)
         if chunk is None or chunk.assigned_to != device.id:
             # Normal after a reconnect or a recall: the chunk went back to the queue.
-            self._send(
+            self._error(
                 device.socket_id,
-                "ERROR",
-                {
-                    "code": "chunk_not_held",
-                    "message": f"chunk {msg.chunk_id} is not assigned to this device",
-                },
-                now=now,
+                now,
+                "chunk_not_held",
+                f"chunk {msg.chunk_id} is not assigned to this device",
             )
             return
         assert device.socket_id is not None
@@ -477,12 +464,7 @@ class Coordinator:
         the chunk's, so it costs no attempt), and the device is a step closer to disabled."""
         device.rejected += 1
         self._requeue(chunk)
-        self._send(
-            device.socket_id,
-            "ERROR",
-            {"code": "wrong_result", "message": f"chunk {chunk.id} has a wrong result"},
-            now=now,
-        )
+        self._error(device.socket_id, now, "wrong_result", f"chunk {chunk.id} has a wrong result")
         self._security(now, "wrong_result", deviceId=device.id, chunkId=chunk.id)
         if device.rejected == verification.MAX_WRONG and device.enabled:
             self._log(
@@ -536,14 +518,11 @@ class Coordinator:
             self._security(
                 now, "command_refused", deviceId=device.id, command=type(command).__name__
             )
-            self._send(
+            self._error(
                 device.socket_id,
-                "ERROR",
-                {
-                    "code": "forbidden",
-                    "message": "the swarm's owner has not allowed members this command",
-                },
-                now=now,
+                now,
+                "forbidden",
+                "the swarm's owner has not allowed members this command",
             )
             if isinstance(command, RequestInvite):
                 self._send(device.socket_id, "INVITE", {"code": ""})
@@ -555,12 +534,7 @@ class Coordinator:
             self._obey(command, now)
             self._announce(now)
         except Refused as refused:
-            self._send(
-                device.socket_id,
-                "ERROR",
-                {"code": "not_found", "message": refused.message},
-                now=now,
-            )
+            self._error(device.socket_id, now, "not_found", refused.message)
             return
         self._log(now, "INFO", "control", f"device {device.id} sent {type(command).__name__}")
 
@@ -570,12 +544,7 @@ class Coordinator:
         try:
             code = self._issue(now, multi_use=True, code_chars=OSTRICH_CODE_CHARS).token
         except invites_module.RateLimited as limited:
-            self._send(
-                device.socket_id,
-                "ERROR",
-                {"code": "rate_limited", "message": str(limited)},
-                now=now,
-            )
+            self._error(device.socket_id, now, "rate_limited", str(limited))
             code = ""
         self._send(device.socket_id, "INVITE", {"code": code})
 
@@ -942,19 +911,14 @@ class Coordinator:
         """A frame over the socket's budget: dropped unread, one warning per episode."""
         warn, close = budget.drop()
         if warn:
-            self._send(
-                att.socket_id,
-                "ERROR",
-                {"code": "rate_limited", "message": "too many frames; some were dropped"},
-                now=now,
-            )
+            self._error(att.socket_id, now, "rate_limited", "too many frames; some were dropped")
             self._security(now, "rate_limited", socketId=att.socket_id, deviceId=att.device_id)
         if close:
             self._security(now, "flooding", socketId=att.socket_id, deviceId=att.device_id)
             self._close_socket(att.socket_id, now, CLOSE_POLICY, "too many frames")
 
     def _reject(self, att: Attachment, now: float, code: str, message: str) -> None:
-        self._send(att.socket_id, "ERROR", {"code": code, "message": message}, now=now)
+        self._error(att.socket_id, now, code, message)
         self._security(
             now,
             "invalid_message",
@@ -967,24 +931,19 @@ class Coordinator:
         if strikes == MAX_STRIKES:
             self._close_socket(att.socket_id, now, CLOSE_POLICY, "too many invalid messages")
 
-    def _send(
-        self,
-        socket_id: str | None,
-        kind: str,
-        payload: Mapping[str, Any],
-        *,
-        now: float | None = None,
-    ) -> None:
-        """Addresses a note to one socket in its own wire format. ``ERROR`` notes carry the
-        time (``now``), which the Ostrich-Legs client shows with each line."""
+    def _send(self, socket_id: str | None, kind: str, payload: Mapping[str, Any]) -> None:
+        """Addresses a note to one socket in its own wire format."""
         if socket_id is None:
             return
         att = self.sockets.get(socket_id)
         wire = WIRES[att.wire if att is not None else protocol.NAME]
-        if now is not None:
-            payload = {**payload, "at": now}
         for text in wire.encode(kind, payload):
             self._out.append(Send(socket_id, text))
+
+    def _error(self, socket_id: str | None, now: float, code: str, message: str) -> None:
+        """An ``ERROR`` note. It carries the time, which the Ostrich-Legs client shows with
+        each line."""
+        self._send(socket_id, "ERROR", {"code": code, "message": message, "at": now})
 
     def _security(self, now: float, event: str, **fields: Any) -> None:
         self._out.append(
