@@ -13,6 +13,8 @@ from typing import IO
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from flaresuite.errors import BadInput
+
 HEADER_SCAN_LIMIT = 64 * 1024
 """Bytes of a sidecar searched for ``Requires-Python``. Core metadata is an RFC 822 style
 header block followed by the long description (core metadata spec, "Metadata-Version 2.1":
@@ -22,7 +24,7 @@ longer than this is not a metadata file worth trusting."""
 _NAME = b"requires-python"
 
 
-class InvalidWheel(ValueError):
+class InvalidWheel(BadInput, ValueError):
     """A file named like a wheel that is not a readable wheel archive."""
 
 

@@ -27,6 +27,8 @@ from typing import NamedTuple
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from flaresuite.errors import BadInput
+
 VARIANTS_SUFFIX = "-variants.json"
 
 _NAME = r"[A-Za-z0-9._]+"
@@ -44,7 +46,7 @@ SDIST = re.compile(rf"(?P<name>[A-Za-z0-9._-]+)-(?P<version>{_VERSION})(?:\.tar\
 VARIANTS = re.compile(rf"(?P<name>{_NAME})-(?P<version>{_VERSION}){re.escape(VARIANTS_SUFFIX)}")
 
 
-class InvalidDistributionName(ValueError):
+class InvalidDistributionName(BadInput, ValueError):
     """A file name that no distribution format allows."""
 
 

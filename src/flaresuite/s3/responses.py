@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import unquote_plus
 
+from flaresuite.errors import RuntimeFailure
 from flaresuite.http import HttpResponse
 from flaresuite.s3.model import CommonPrefix, ObjectHead, S3Object
 
@@ -30,7 +31,7 @@ MAX_DEPTH = 16
 (``ListBucketResult/Contents/Owner/ID``)."""
 
 
-class MalformedResponse(ValueError):
+class MalformedResponse(RuntimeFailure, ValueError):
     """The service's answer is not the document the S3 API Reference describes."""
 
 

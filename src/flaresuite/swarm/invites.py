@@ -27,6 +27,8 @@ import json
 import secrets
 from dataclasses import asdict, dataclass, field
 
+from flaresuite.errors import BadInput
+
 ISSUES_PER_WINDOW = 5
 ISSUE_WINDOW_SECONDS = 60.0
 LIFETIME_SECONDS = 24 * 3600.0
@@ -91,9 +93,11 @@ class Invite:
         return cls(**json.loads(text))
 
 
-class RateLimited(Exception):
+class RateLimited(BadInput):
+    """Too many invites issued (or guessed) lately: 429, and when to try again."""
+
     def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(f"{message}; retry in {max(1, round(retry_after))} s")
+        super().__init__(f"{message}; retry in {max(1, round(retry_after))} s", status=429)
         self.retry_after = retry_after
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flaresuite.errors import BadInput
 from flaresuite.jsonbody import BadJson, parse_json
 from flaresuite.redact import describe_rejected
 
@@ -36,13 +37,12 @@ MIN_MEMORY_GB = 0.25
 MIN_THROTTLE, MAX_THROTTLE = 10, 100
 
 
-class ProtocolError(Exception):
+class ProtocolError(BadInput):
     """A frame that must not change any state. ``code`` is stable and machine-readable."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
 
 
 # -- device messages ----------------------------------------------------------------------------

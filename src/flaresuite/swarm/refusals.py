@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from flaresuite.errors import BadInput
 from flaresuite.swarm import kernels
 from flaresuite.swarm.effects import Effect
 from flaresuite.swarm.model import CHUNK_KINDS
@@ -21,14 +22,12 @@ and the isolate has 128 MB."""
 MAX_CHUNKS_PER_JOB = 10_000
 
 
-class Refused(Exception):
+class Refused(BadInput):
     """An upgrade or owner request that must be answered with ``status``. It changed no state;
     ``effects`` holds only the security log lines the refusal produced."""
 
     def __init__(self, status: int, message: str, effects: list[Effect] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
         self.effects = effects or []
 
 
