@@ -209,6 +209,37 @@ def test_an_s3_bucket_is_indexed_into_a_local_directory(moto_s3, monkeypatch, tm
 
 
 @pytest.mark.moto
+def test_the_cli_assumes_an_iam_role_like_the_worker(moto_s3, monkeypatch, tmp_path):
+    bucket = moto_s3.new_bucket("cli-role")
+    moto_s3.boto.put_object(
+        Bucket=bucket,
+        Key="whl/cpu/demo_pkg-1.0-py3-none-any.whl",
+        Body=build_wheel("demo_pkg", "1.0"),
+        ChecksumAlgorithm="SHA256",
+    )
+    monkeypatch.setenv("S3_ACCESS_KEY_ID", moto_s3.credentials.access_key_id)
+    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", moto_s3.credentials.secret_access_key)
+    monkeypatch.setenv("AWS_ROLE_ARN", moto_s3.role_arn)
+    monkeypatch.setenv("STS_ENDPOINT_URL", moto_s3.endpoint)
+    out = tmp_path / "pages"
+    arguments = ["index", "build", "--s3-bucket", bucket, "--s3-endpoint", moto_s3.endpoint]
+    arguments += ["--out", str(out), "--prefix", "whl", "--no-allow-list"]
+
+    assert main(arguments) == 0
+    assert (out / "whl/cpu/demo-pkg/index.html").exists()
+
+
+@pytest.mark.moto
+def test_a_role_without_a_key_to_assume_it_is_a_usage_error(moto_s3, monkeypatch, capsys):
+    monkeypatch.delenv("S3_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("S3_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("AWS_ROLE_ARN", moto_s3.role_arn)
+
+    assert main(["index", "build", "--s3-bucket", "pytorch"]) == 2
+    assert "AWS_ROLE_ARN" in capsys.readouterr().err
+
+
+@pytest.mark.moto
 def test_an_unreachable_bucket_fails_with_exit_1_and_the_reason(
     moto_s3, monkeypatch, tmp_path, capsys
 ):

@@ -17,7 +17,8 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from flaresuite.errors import ConfigError, RuntimeFailure
+from flaresuite.config import EnvReader
+from flaresuite.errors import RuntimeFailure
 from flaresuite.index.builder import BuildConfig, IndexBuilder
 from flaresuite.index.core_metadata import InvalidWheel
 from flaresuite.index.layout import (
@@ -28,9 +29,12 @@ from flaresuite.index.layout import (
 )
 from flaresuite.index.report import RunReport
 from flaresuite.index.s3source import S3Source
+from flaresuite.index.source import Source
 from flaresuite.logs import Log, stderr_json_log
-from flaresuite.s3 import Credentials, S3Client
+from flaresuite.s3 import S3Client
 from flaresuite.s3.addressing import check_endpoint
+from flaresuite.s3.credentials import read_credentials
+from flaresuite.s3.sts import credential_source
 from flaresuite_host.arguments import UsageError, checked, positive_int
 from flaresuite_host.index.demo import write_demo_tree
 from flaresuite_host.index.filesystem import DirectoryBucket
@@ -255,15 +259,7 @@ async def _build_from_directory(
         raise UsageError(f"unreadable wheel: {error}") from None
     except OSError as error:
         raise UsageError(f"cannot read or write {error.filename}: {error.strerror}") from None
-    builder = IndexBuilder(
-        WheelDirectory(plan.source),
-        [DirectoryBucket(plan.out)],
-        DirectoryBucket(plan.out / STATE_DIR),
-        config=config,
-        log=log,
-        progress=progress,
-    )
-    return await builder.run()
+    return await _run(WheelDirectory(plan.source), plan, config, progress, log)
 
 
 def link_files(root: Path, out: Path, prefixes: tuple[str, ...]) -> int:
@@ -288,26 +284,36 @@ def link_files(root: Path, out: Path, prefixes: tuple[str, ...]) -> int:
 async def _build_from_s3(
     args: argparse.Namespace, plan: Plan, config: BuildConfig, progress: ProgressBar, log: Log
 ) -> RunReport:
-    try:
-        credentials = Credentials.from_env(os.environ)
-    except ConfigError as error:
-        raise UsageError(str(error)) from None
+    """The same credentials as the Worker's (a key pair, optionally assuming ``AWS_ROLE_ARN``),
+    from the environment; a misconfiguration is a ``ConfigError`` (exit 2)."""
+    reader = EnvReader(os.environ)
+    settings = read_credentials(reader)
+    reader.check()
+    region = args.s3_region or "us-east-1"
     async with httpx_fetch() as fetch:
         client = S3Client(
             fetch,
-            region=args.s3_region or "us-east-1",
+            region=region,
             endpoint=args.s3_endpoint,
-            credentials=credentials,
+            credentials=credential_source(settings, fetch=fetch, region=region),
         )
-        builder = IndexBuilder(
-            S3Source(client, args.s3_bucket),
-            [DirectoryBucket(plan.out)],
-            DirectoryBucket(plan.out / STATE_DIR),
-            config=config,
-            log=log,
-            progress=progress,
-        )
-        return await builder.run()
+        return await _run(S3Source(client, args.s3_bucket), plan, config, progress, log)
+
+
+async def _run(
+    source: Source, plan: Plan, config: BuildConfig, progress: ProgressBar, log: Log
+) -> RunReport:
+    """One build into ``plan.out``, its run state kept beside the pages (a local tree has no
+    public readers to hide it from)."""
+    builder = IndexBuilder(
+        source,
+        [DirectoryBucket(plan.out)],
+        DirectoryBucket(plan.out / STATE_DIR),
+        config=config,
+        log=log,
+        progress=progress,
+    )
+    return await builder.run()
 
 
 def _quiet_log(event: str, /, **fields: object) -> None:
