@@ -144,6 +144,18 @@ async def test_a_steady_state_run_skips_every_directory_and_writes_no_page(seede
     assert [p.distributions for p in report.prefixes] == [3, 1, 1]
 
 
+async def test_pages_the_reference_rewrites_beside_the_wheels_change_no_directory(seeded, buckets):
+    """PyTorch's generator rewrites ``<dir>/index.html`` every hour, with a fresh timestamp, in
+    the bucket that holds the wheels; no page of ours is built from it."""
+    builder = buckets.builder(seeded)
+    await builder.run()
+    for directory in ("whl", "whl/cu121", "whl/nightly/cpu"):
+        seeded.add(f"{directory}/index.html", b"<!--TIMESTAMP 1735900000-->")
+    report = await builder.run()
+    assert sum(p.directories_built for p in report.prefixes) == 0
+    assert sum(p.directories_unchanged for p in report.prefixes) == 4
+
+
 async def test_only_a_replaced_object_is_headed_and_only_its_pages_rewritten(seeded, buckets):
     builder = buckets.builder(seeded)
     await builder.run()

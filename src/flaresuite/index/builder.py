@@ -220,11 +220,19 @@ _Keys = tuple[bytes | None, bytes | None]
 sidecar's (``None`` without one)."""
 
 
+PAGE_INPUTS = (*layout.ACCEPTED_SUFFIXES, layout.CORE_METADATA_SUFFIX)
+"""Keys a page can be built from: distributions and their PEP 658 sidecars."""
+
+
 def listing_digest(objects: Iterable[SourceObject]) -> str:
-    """What a directory's pages are built from: each key's name, ETag, LastModified and size."""
+    """What a directory's pages are built from: each distribution's and sidecar's key, ETag,
+    LastModified and size. Other keys never reach a page, and must not make a directory look
+    changed: the reference generator rewrites ``<dir>/index.html`` (with a timestamp) every hour
+    in the bucket it shares with the wheels."""
     digest = hashlib.sha256()
     for obj in objects:
-        digest.update(f"{obj.key}\0{obj.etag}\0{obj.modified}\0{obj.size}\n".encode())
+        if obj.key.endswith(PAGE_INPUTS):
+            digest.update(f"{obj.key}\0{obj.etag}\0{obj.modified}\0{obj.size}\n".encode())
     return digest.hexdigest()
 
 
