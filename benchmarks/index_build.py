@@ -195,6 +195,10 @@ class SyntheticS3:
         self.metadata_requests += 1
         return METADATA
 
+    async def index_page(self, key: str) -> bytes | None:
+        self._spend()  # the synthetic bucket keeps no pages
+        return None
+
 
 class DigestBucket:
     """A page bucket that keeps each object's ETag, not its body: what a Worker's memory holds

@@ -26,6 +26,7 @@ class FakeSource:
         self.etags: dict[str, str] = {}
         self.heads: list[str] = []
         self.reads: list[str] = []
+        self.page_reads: list[str] = []
         self.fail_listing: set[str] = set()
         self.fail_head: set[str] = set()
         self.listed: list[str] = []
@@ -71,6 +72,10 @@ class FakeSource:
     async def read(self, obj: SourceObject) -> bytes:
         self.reads.append(obj.key)
         return self.bodies[obj.key]
+
+    async def index_page(self, key: str) -> bytes | None:
+        self.page_reads.append(key)
+        return self.bodies.get(key)
 
 
 def core_metadata(name: str, version: str, requires_python: str | None = None) -> bytes:

@@ -52,6 +52,20 @@ VARIANT_WHEEL = "whl/variant/torch-2.9.0-cp312-cp312-manylinux_2_28_x86_64-cu128
 VARIANTS_JSON = "whl/variant/torch-2.9.0-variants.json"
 SOURCE_TARBALL = "source_code/test/torch-2.9.0.tar.gz"
 """Item 5: ``source_code/test`` holds source tarballs."""
+CUDNN_WHEEL = "whl/cu121/nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl"
+CUDNN_PAGE = "whl/cu121/nvidia-cudnn-cu12/index.html"
+"""Item 3: a dependency index PyTorch mirrors beside the wheels, linking to PyPI's file host; it
+wins over the page our own ``nvidia_cudnn_cu12`` wheel would give."""
+CUDNN_PAGE_BODY = (
+    b"<!DOCTYPE html>\n<html>\n  <body>\n    <h1>Links for nvidia-cudnn-cu12</h1>\n"
+    b'    <a href="https://files.pythonhosted.org/packages/9f/fd/'
+    b"nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl#sha256=" + b"ab" * 32 + b'">'
+    b"nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl</a><br/>\n"
+    b"  </body>\n</html>\n"
+)
+STALE_PAGE = "whl/cu121/xformers/index.html"
+"""Item 3: a page the reference generated from files of this bucket that are gone (no external
+links): neither published nor listed, and its directory is reported as skipped."""
 
 
 def nightly(date: str, accelerator: str, python: str = "cp311") -> str:
@@ -76,14 +90,16 @@ SEEDS: tuple[Seed, ...] = (
     _sidecar(TORCH_CPU, "torch", "2.5.1+cpu", ">=3.9,<4"),
     _wheel(TORCH_CU121),
     _sidecar(TORCH_CU121, "torch", "2.5.1+cu121", ">=3.9"),
-    _wheel("whl/cu121/nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl"),
+    _wheel(CUDNN_WHEEL),
+    Seed(CUDNN_PAGE, CUDNN_PAGE_BODY),
+    Seed(STALE_PAGE, b'<a href="/whl/cu121/xformers-0.0.28-cp311-cp311-linux_x86_64.whl">x</a>'),
     _wheel(TORCH_ROCM),
     _wheel(TORCH_ROCM_THREE_PART),
     _wheel(TORCH_XPU),
     Seed("whl/cu130/README", b"a new accelerator directory, no wheel yet"),
     _wheel("whl/cpu-cxx11-abi/torch-2.5.1+cpu.cxx11.abi-cp311-cp311-linux_x86_64.whl"),
     _wheel("whl/cu121_pypi_cudnn/torch-2.5.1-cp311-cp311-linux_x86_64.whl"),
-    _wheel("whl/cu121/nested/torch-2.4.0-cp311-cp311-linux_x86_64.whl"),
+    _wheel("whl/cu121/nested/torch-2.4.0-cp311-cp311-linux_x86_64.whl"),  # not a page directory
     Seed("whl/cu121/torch-latest-cp311-cp311-linux_x86_64.whl", b"no PEP 440 version"),
     # whl/nightly: retention over four dates (kept: the newest two), sidecars, allow list
     _wheel(nightly("20250101", "cpu")),

@@ -290,6 +290,10 @@ class CountingSource:
         self._spend()
         return await self.source.read(obj)
 
+    async def index_page(self, key):
+        self._spend()
+        return await self.source.index_page(key)
+
 
 async def test_budget_warnings_are_logged_even_when_no_metadata_is_fetched(seeded, buckets):
     events = []
@@ -409,6 +413,185 @@ async def test_a_page_someone_else_wrote_with_external_links_is_kept_and_listed(
     source.add("whl/cu121/torch-2.5.0+cu121-cp311-cp311-linux_x86_64.whl")
     await builder.run()  # the directory is built again, but each page is judged once per ETag
     assert [key for call, key in buckets.main.calls if call == "get"] == gets
+
+
+CUDNN = "whl/cu121/nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl"
+CUDNN_PAGE = "whl/cu121/nvidia-cudnn-cu12/index.html"
+NCCL_PAGE = "whl/cu121/nvidia-nccl-cu12/index.html"
+PYPI_CUDNN = (
+    b'<a href="https://files.pythonhosted.org/packages/nvidia_cudnn_cu12-9.1.0.70-py3-none-'
+    b'manylinux2014_x86_64.whl#sha256=aa">nvidia_cudnn_cu12-9.1.0.70.whl</a><br/>'
+)
+NVIDIA_NCCL = b'<a href="https://pypi.nvidia.com/nvidia-nccl-cu12/x.whl">x.whl</a>'
+
+
+@pytest.fixture
+def dependencies():
+    """A bucket that keeps PyTorch's mirrored dependency pages beside the wheels, as
+    download.pytorch.org's does: one for a project that also has wheels here, one for a
+    project that has none, a page the reference generated from our own files, and a nested
+    directory of wheels."""
+    source = FakeSource()
+    source.add(TORCH)
+    source.add(CUDNN)
+    source.add(FILELOCK)
+    source.add(CUDNN_PAGE, PYPI_CUDNN)
+    source.add(NCCL_PAGE, NVIDIA_NCCL)
+    source.add("whl/cu121/xformers/index.html", b'<a href="/whl/cu121/xformers-0.1.whl">x</a>')
+    source.add("whl/cu121/nested/torch-2.4.0-cp311-cp311-linux_x86_64.whl")
+    return source
+
+
+async def test_an_index_only_page_beside_the_wheels_is_published_as_it_is_and_listed(
+    dependencies, buckets
+):
+    builder = buckets.builder(dependencies, prefixes=("whl",), allow_list_prefixes=frozenset())
+    report = (await builder.run()).prefixes[0]
+    assert report.status == "ok"
+    for bucket in (buckets.main, buckets.mirror):
+        assert bucket.objects[CUDNN_PAGE].body == PYPI_CUDNN  # over our own cudnn wheels
+        assert bucket.objects[NCCL_PAGE].body == NVIDIA_NCCL
+        assert bucket.objects[CUDNN_PAGE].content_type == "text/html; charset=utf-8"
+    # no JSON page can say what a foreign HTML page says: a JSON client is served the HTML
+    assert "whl/cu121/nvidia-cudnn-cu12/index.json" not in buckets.main.objects
+    assert "whl/cu121/nvidia-nccl-cu12/index.json" not in buckets.main.objects
+    listing = buckets.main.objects["whl/cu121/index.html"].body.decode()
+    assert 'href="nvidia-cudnn-cu12/"' in listing and 'href="nvidia-nccl-cu12/"' in listing
+    listed = json.loads(buckets.main.objects["whl/cu121/index.json"].body)["projects"]
+    assert {"name": "nvidia-nccl-cu12"} in listed
+    # a page without external links points at our own files: neither published nor listed
+    assert 'href="xformers/"' not in listing
+    assert "whl/cu121/xformers/index.html" not in buckets.main.objects
+    assert report.skipped_directories == ["whl/cu121/nested", "whl/cu121/xformers"]
+    assert report.index_only == ["whl/cu121/nvidia-nccl-cu12"]
+    assert report.pages_mirrored == 2 and report.page_reads == 4
+    # the prefix root's own page of cudnn is built from the wheels, as the root holds no page
+    assert (
+        b"files.pythonhosted.org"
+        not in buckets.main.objects["whl/nvidia-cudnn-cu12/index.html"].body
+    )
+
+
+async def test_index_only_pages_are_read_again_only_when_their_directory_changes(
+    dependencies, buckets
+):
+    builder = buckets.builder(dependencies, prefixes=("whl",), allow_list_prefixes=frozenset())
+    await builder.run()
+    dependencies.page_reads.clear()
+    steady = (await builder.run()).prefixes[0]
+    assert dependencies.page_reads == [] and steady.directories_unchanged == 1
+    # a new file at the prefix root rebuilds every directory, but not cu121's own listing
+    dependencies.add("whl/filelock-3.17.0-py3-none-any.whl")
+    rebuilt = (await builder.run()).prefixes[0]
+    assert rebuilt.directories_built == 1 and dependencies.page_reads == []
+    assert buckets.main.objects[CUDNN_PAGE].body == PYPI_CUDNN
+    assert rebuilt.skipped_directories == ["whl/cu121/nested", "whl/cu121/xformers"]
+    # cu121 itself changes: its pages are read again, and a changed one is published
+    newer = PYPI_CUDNN + b'<a href="https://files.pythonhosted.org/packages/x-9.2.whl">x</a>'
+    dependencies.replace(CUDNN_PAGE, newer)
+    dependencies.add("whl/cu121/torch-2.5.0+cu121-cp311-cp311-linux_x86_64.whl")
+    changed = (await builder.run()).prefixes[0]
+    assert sorted(dependencies.page_reads) == sorted(
+        [CUDNN_PAGE, NCCL_PAGE, "whl/cu121/nested/index.html", "whl/cu121/xformers/index.html"]
+    )
+    assert changed.pages_mirrored == 2
+    assert buckets.main.objects[CUDNN_PAGE].body == newer
+    assert buckets.mirror.objects[CUDNN_PAGE].body == newer
+
+
+async def test_a_json_page_we_wrote_goes_when_the_source_mirrors_the_project(dependencies, buckets):
+    """A mirror page appearing for a project we already published: its HTML page becomes the
+    mirror's, and our JSON page, which lists other files, is deleted from both buckets."""
+    dependencies.bodies.pop(CUDNN_PAGE)
+    builder = buckets.builder(dependencies, prefixes=("whl",), allow_list_prefixes=frozenset())
+    await builder.run()
+    json_page = "whl/cu121/nvidia-cudnn-cu12/index.json"
+    assert json_page in buckets.main.objects and json_page in buckets.mirror.objects
+    dependencies.add(CUDNN_PAGE, PYPI_CUDNN)
+    report = (await builder.run()).prefixes[0]
+    assert buckets.main.objects[CUDNN_PAGE].body == PYPI_CUDNN
+    assert json_page not in buckets.main.objects and json_page not in buckets.mirror.objects
+    assert report.pages_removed == 1
+    assert json.loads(buckets.main.objects["whl/cu121/index.json"].body)["projects"] == [
+        {"name": name} for name in ("filelock", "nvidia-cudnn-cu12", "nvidia-nccl-cu12", "torch")
+    ]
+
+
+async def test_the_main_bucket_decides_between_its_own_foreign_page_and_the_sources(
+    dependencies, buckets
+):
+    """The page the reference copied into R2 holds the source's bytes: it is adopted (not even
+    read) and kept current from then on. A different page with external links that someone
+    else wrote there is never overwritten, not even by the source's."""
+    await buckets.main.put(CUDNN_PAGE, PYPI_CUDNN)
+    elsewhere = b'<a href="https://mirror.example.org/nvidia-nccl-cu12/y.whl">y.whl</a>'
+    await buckets.main.put(NCCL_PAGE, elsewhere)
+    builder = buckets.builder(dependencies, prefixes=("whl",), allow_list_prefixes=frozenset())
+    report = (await builder.run()).prefixes[0]
+    assert [key for call, key in buckets.main.calls if call == "get"] == [NCCL_PAGE]
+    assert buckets.main.objects[NCCL_PAGE].body == elsewhere
+    assert buckets.mirror.objects[CUDNN_PAGE].body == PYPI_CUDNN
+    assert report.pages_foreign == 1 and report.pages_mirrored == 1
+    newer = PYPI_CUDNN + b"<!-- a new version -->"
+    newer += b'<a href="https://files.pythonhosted.org/packages/x.whl">x</a>'
+    dependencies.replace(CUDNN_PAGE, newer)
+    dependencies.add("whl/cu121/torch-2.5.0+cu121-cp311-cp311-linux_x86_64.whl")
+    await builder.run()
+    assert buckets.main.objects[CUDNN_PAGE].body == newer
+    assert buckets.main.objects[NCCL_PAGE].body == elsewhere
+
+
+async def test_an_index_only_page_at_the_prefix_root_is_published_and_listed(buckets):
+    source = FakeSource()
+    source.add(FILELOCK)
+    source.add(TORCH)
+    source.add("whl/nvidia-nccl-cu12/index.html", NVIDIA_NCCL)
+    source.add("whl/nightly/cpu/torch-2.7.0.dev20250101+cpu-cp311-cp311-linux_x86_64.whl")
+    builder = buckets.builder(
+        source, prefixes=("whl", "whl/nightly"), allow_list_prefixes=frozenset()
+    )
+    report = (await builder.run()).prefixes[0]
+    assert buckets.mirror.objects["whl/nvidia-nccl-cu12/index.html"].body == NVIDIA_NCCL
+    assert 'href="nvidia-nccl-cu12/"' in buckets.main.objects["whl/index.html"].body.decode()
+    assert report.index_only == ["whl/nvidia-nccl-cu12"] and report.skipped_directories == []
+    # whl/cu121 is an accelerator directory, whl/nightly another prefix: neither is a page
+    assert source.page_reads == ["whl/nvidia-nccl-cu12/index.html"]
+    source.page_reads.clear()
+    # a new wheel in whl/cu121: the root pages are written again, the root's listing is as it was
+    source.add("whl/cu121/torch-2.5.0+cu121-cp311-cp311-linux_x86_64.whl")
+    again = (await builder.run()).prefixes[0]
+    assert again.pages_written > 0
+    assert source.page_reads == [] and again.skipped_directories == []
+    assert 'href="nvidia-nccl-cu12/"' in buckets.main.objects["whl/index.html"].body.decode()
+
+
+async def test_index_only_pages_wait_for_budget_like_metadata(dependencies, buckets):
+    """Past the metadata budget no page is read: the directory is deferred, its pages stay as
+    they were, and the next run publishes it."""
+    dependencies.bodies.pop(CUDNN_PAGE)
+    settings = dict(prefixes=("whl",), allow_list_prefixes=frozenset())
+    await buckets.builder(dependencies, **settings).run()
+    before = buckets.pages()
+    dependencies.add(CUDNN_PAGE, PYPI_CUDNN)
+    dependencies.page_reads.clear()
+    late = buckets.builder(dependencies, stop_metadata_after=0.0, **settings)
+    report = (await late.run()).prefixes[0]
+    assert report.status == "deferred" and report.deferred_directories == ["whl/cu121"]
+    assert dependencies.page_reads == [] and buckets.pages() == before
+    report = (await buckets.builder(dependencies, **settings).run()).prefixes[0]
+    assert report.status == "ok"
+    assert buckets.main.objects[CUDNN_PAGE].body == PYPI_CUDNN
+
+
+async def test_a_mirrored_page_lost_from_a_bucket_is_read_and_written_again(dependencies, buckets):
+    builder = buckets.builder(dependencies, prefixes=("whl",), allow_list_prefixes=frozenset())
+    await builder.run()
+    del buckets.main.objects[CUDNN_PAGE]
+    dependencies.page_reads.clear()
+    dependencies.add("whl/filelock-3.17.0-py3-none-any.whl")  # cu121 rebuilt, not re-listed
+    await builder.run()
+    assert CUDNN_PAGE in dependencies.page_reads
+    assert buckets.main.objects[CUDNN_PAGE].body == PYPI_CUDNN
 
 
 async def test_file_base_url_makes_file_links_absolute(seeded, buckets):

@@ -7,6 +7,7 @@ from flaresuite.index.layout import (
     href,
     is_accelerator_directory,
     is_distribution,
+    is_project_directory,
     nested_names,
     parse_prefix,
 )
@@ -35,6 +36,24 @@ def test_accelerator_directories_match_the_reference_patterns_at_the_start(name)
 )
 def test_legacy_and_other_directories_are_not_accelerator_directories(name):
     assert not is_accelerator_directory(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("nvidia-cudnn-cu12", True),
+        ("torch", True),
+        ("cpu-cxx11-abi", True),  # named like a page directory; what it holds decides
+        ("nvidia_cudnn_cu12", False),  # a name, but not in its normalised form
+        ("Pillow", False),
+        ("cu121_pypi_cudnn", False),
+        ("rocm6.2", False),
+        ("-x", False),
+        ("", False),
+    ],
+)
+def test_a_project_page_directory_is_named_by_a_normalised_project_name(name, expected):
+    assert is_project_directory(name) is expected
 
 
 def test_other_prefixes_below_a_prefix_are_not_its_business():

@@ -66,17 +66,26 @@ class Recorder:
         self.fetch, self.answer = fetch, answer
         self.lists: list[dict[str, list[str]]] = []
         self.heads: list[str] = []
+        self.gets: list[str] = []
+        self.requests = 0
 
     async def __call__(self, request):
+        self.requests += 1
         query = parse_qs(urlsplit(request.url).query, keep_blank_values=True)
         if request.method == "GET" and "list-type" in query:
             self.lists.append(query)
             answered = self.answer(request, len(self.lists))
             if answered is not None:
                 return answered
+        elif request.method == "GET":
+            self.gets.append(urlsplit(request.url).path)
         if request.method == "HEAD":
             self.heads.append(urlsplit(request.url).path)
         return await self.fetch(request)
+
+    def page_gets(self):
+        """GETs of index pages, as ``whl/…/index.html`` (path-style URLs name the bucket)."""
+        return sorted(path.split("/", 2)[2] for path in self.gets if path.endswith("/index.html"))
 
 
 class Run:
@@ -140,6 +149,7 @@ async def test_item_1_accelerator_directories_by_prefix_match_and_skipped_ones_n
     assert "torch-2.6.0+rocm6.2.4" in run.page("whl/rocm6.2.4/torch/index.html")
     assert whl.skipped_directories == [
         "whl/cu121/nested",
+        "whl/cu121/xformers",  # a page, but without external links (item 3)
         "whl/cpu-cxx11-abi",
         "whl/cu121_pypi_cudnn",
     ]
@@ -172,6 +182,54 @@ async def test_item_3_a_page_with_external_links_is_never_overwritten_and_is_lis
     assert report.index_only == ["whl/cu121/nvidia-nccl-cu12"]
     listing = run.page("whl/cu121/index.html")
     assert 'href="nvidia-cudnn-cu12/"' in listing and 'href="nvidia-nccl-cu12/"' in listing
+
+
+async def test_item_3_an_index_only_page_in_the_source_is_published_as_it_is(
+    moto_s3, pytorch, fetch
+):
+    """PyTorch keeps its mirrored dependency pages in the source bucket, beside the wheels."""
+    recorder = Recorder(fetch)
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl",))
+    report = await run.builder(recorder).run(run.budget)
+    whl = report.prefixes[0]
+    for bucket in (run.main, run.mirror):  # over the page our own cudnn wheel would give
+        assert bucket.objects[bucket_layout.CUDNN_PAGE].body == bucket_layout.CUDNN_PAGE_BODY
+    assert "whl/cu121/nvidia-cudnn-cu12/index.json" not in run.main.objects
+    listing = run.page("whl/cu121/index.html")
+    assert 'href="nvidia-cudnn-cu12/"' in listing and 'href="xformers/"' not in listing
+    assert bucket_layout.STALE_PAGE not in run.main.objects
+    assert "whl/cu121/nested" in whl.skipped_directories
+    assert "whl/cu121/nvidia-cudnn-cu12" not in whl.skipped_directories
+    assert whl.pages_mirrored == 1 and whl.index_only == []
+    # One GET per sub-directory named like a project of whl/cu121 and of the root (where the
+    # prefixes not configured here are sub-directories like any other), counted in the budget.
+    cu121 = ["whl/cu121/nested/index.html", bucket_layout.CUDNN_PAGE, bucket_layout.STALE_PAGE]
+    root = [f"whl/{name}/index.html" for name in ("nightly", "preview", "test", "variant")]
+    read = sorted([*cu121, *root, "whl/cpu-cxx11-abi/index.html"])
+    assert recorder.page_gets() == read and whl.page_reads == len(read)
+    calls = sum(len(b.calls) for b in (run.main, run.mirror, run.state))
+    assert run.budget.subrequests == recorder.requests + calls
+
+    steady = Recorder(fetch)
+    report = await run.builder(steady).run()
+    assert steady.page_gets() == [] and steady.heads == []
+    assert sum(p.pages_written for p in report.prefixes) == 0
+
+    new_wheel = "whl/cu121/torch-2.5.0+cu121-cp311-cp311-linux_x86_64.whl"
+    newer = bucket_layout.CUDNN_PAGE_BODY.replace(b"9.1.0.70", b"9.1.0.77")
+    moto_s3.boto.put_object(Bucket=pytorch, Key=new_wheel, Body=b"new", ChecksumAlgorithm="SHA256")
+    moto_s3.boto.put_object(Bucket=pytorch, Key=bucket_layout.CUDNN_PAGE, Body=newer)
+    try:
+        changed = Recorder(fetch)
+        await run.builder(changed).run()
+        assert changed.page_gets() == sorted(cu121)  # whl/cu121's, not the root's
+        assert run.main.objects[bucket_layout.CUDNN_PAGE].body == newer
+        assert run.mirror.objects[bucket_layout.CUDNN_PAGE].body == newer
+    finally:
+        moto_s3.boto.delete_object(Bucket=pytorch, Key=new_wheel)
+        moto_s3.boto.put_object(
+            Bucket=pytorch, Key=bucket_layout.CUDNN_PAGE, Body=bucket_layout.CUDNN_PAGE_BODY
+        )
 
 
 async def test_item_4_the_allow_list_scope_is_a_setting(moto_s3, pytorch, fetch):

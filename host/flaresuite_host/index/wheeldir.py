@@ -71,3 +71,7 @@ class WheelDirectory:
             wheel = path.with_name(path.name[: -len(CORE_METADATA_SUFFIX)])
             return read_core_metadata(wheel)
         return path.read_bytes()
+
+    async def index_page(self, key: str) -> bytes | None:
+        path = self.root / key
+        return path.read_bytes() if path.is_file() else None

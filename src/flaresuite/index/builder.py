@@ -11,14 +11,16 @@ Safety rules, each because the reference generator broke it at least once:
 * a listing that fails or ends early publishes nothing for that directory (an emptied index is
   worse than a stale one), and a prefix holding no distribution at all publishes nothing;
 * a page is written only when its bytes changed (R2's ETag is the MD5 of a single-part
-  upload), and never over a page someone else wrote that links to other hosts;
+  upload), and never over a page someone else wrote that links to other hosts; such a page
+  kept in the source beside the wheels is published as it is (:mod:`.foreign`);
 * project pages are written before the lists that link to them;
 * past the time or subrequest budget no more metadata is fetched: what was learnt is saved,
   the directory is *deferred* (its pages stay as they were) and the next run resumes.
 
 Steady state does nothing it does not need to: a directory whose listing (key, ETag,
-LastModified, size), prefix root and configuration are unchanged since its pages were
-published is skipped before anything is parsed or rendered.
+LastModified and size of its distributions and sidecars, names of its sub-directories), prefix
+root and configuration are unchanged since its pages were published is skipped before anything
+is parsed or rendered.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import json
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from packaging.utils import NormalizedName
 
@@ -73,7 +76,7 @@ from flaresuite.index.state import (
     fingerprint,
 )
 from flaresuite.logs import Log, json_log
-from flaresuite.ports import Bucket, Clock, SystemClock
+from flaresuite.ports import MAX_DELETE_KEYS, Bucket, Clock, SystemClock
 
 Progress = Callable[[str, int, int | None], None]
 """``progress(phase, done, total)``; ``total`` is ``None`` while unknown (listing)."""
@@ -224,15 +227,18 @@ PAGE_INPUTS = (*layout.ACCEPTED_SUFFIXES, layout.CORE_METADATA_SUFFIX)
 """Keys a page can be built from: distributions and their PEP 658 sidecars."""
 
 
-def listing_digest(objects: Iterable[SourceObject]) -> str:
+def listing_digest(objects: Iterable[SourceObject], subdirectories: Iterable[str] = ()) -> str:
     """What a directory's pages are built from: each distribution's and sidecar's key, ETag,
-    LastModified and size. Other keys never reach a page, and must not make a directory look
+    LastModified and size, and the paths of its sub-directories (where the source may keep
+    index-only pages). Other keys never reach a page, and must not make a directory look
     changed: the reference generator rewrites ``<dir>/index.html`` (with a timestamp) every hour
     in the bucket it shares with the wheels."""
     digest = hashlib.sha256()
     for obj in objects:
         if obj.key.endswith(PAGE_INPUTS):
             digest.update(f"{obj.key}\0{obj.etag}\0{obj.modified}\0{obj.size}\n".encode())
+    for path in sorted(subdirectories):
+        digest.update(f"{path}/\n".encode())  # no page input ends with "/"
     return digest.hexdigest()
 
 
@@ -244,6 +250,14 @@ def _combine(*parts: str) -> str:
 class _Listing:
     files: list[SourceObject] = field(default_factory=list)
     subdirectories: list[str] = field(default_factory=list)
+
+
+class _SourcePage(NamedTuple):
+    """An index-only page the source holds beside a directory's files."""
+
+    md5: str
+    body: bytes | None
+    """``None`` when not read in this run: its published copy is known to be in place."""
 
 
 @dataclass(slots=True)
@@ -277,6 +291,8 @@ class _PrefixBuild:
         self.with_hashes = not layout.is_nightly(prefix)
         """Nightly pages never promise a hash: a CDN may serve an older build under the same
         name as a fresh hash (test-infra#6307), so nightly wheels are never HEADed."""
+        self.root_mirrored: set[str] = set()
+        """Projects whose page at the prefix root is the source's own, as last read."""
 
     # --- listing --------------------------------------------------------------------------
 
@@ -332,8 +348,10 @@ class _PrefixBuild:
             retention.observe(root.files, self.parser)
             configuration = self._configuration(allow_list)
             for directory in directories:
-                files = (await self.listing(directory)).files
-                first_pass[directory] = listing_digest(files)
+                found = await self.listing(directory)
+                files = found.files
+                first_pass[directory] = listing_digest(files, found.subdirectories)
+                del found
                 # the noted versions depend on the allow list and the number kept too
                 noted[directory] = _combine(configuration, first_pass[directory])
                 record = manifest.directories.get(directory)
@@ -357,6 +375,7 @@ class _PrefixBuild:
         )
 
         root_state = await self._state(self.prefix)
+        self.root_mirrored = _mirrored(root_state)
         try:
             selection = select(root.files, self.parser, policy)
             self._count(selection.distributions, selection.hidden, selection.rejected)
@@ -377,10 +396,11 @@ class _PrefixBuild:
         for position, directory in enumerate(directories):
             listing = None
             if directory in first_pass:
-                digest = _combine(root_digest, first_pass[directory])
+                listed = first_pass[directory]
             else:
                 listing = await self.listing(directory)
-                digest = _combine(root_digest, listing_digest(listing.files))
+                listed = listing_digest(listing.files, listing.subdirectories)
+            digest = _combine(root_digest, listed)
             record = manifest.directories.get(directory)
             if record is not None and record.digest == digest:
                 self.report.directories_unchanged += 1
@@ -390,10 +410,13 @@ class _PrefixBuild:
                 continue
             if listing is None:
                 listing = await self.listing(directory, again=True)
-                digest = _combine(root_digest, listing_digest(listing.files))
+                listed = listing_digest(listing.files, listing.subdirectories)
+                digest = _combine(root_digest, listed)
             manifest.directories.pop(directory, None)
             try:
-                outcome = await self._directory(directory, listing, policy, root_rows, root_files)
+                outcome = await self._directory(
+                    directory, listing, listed, policy, root_rows, root_files
+                )
             except SubrequestsSpent:
                 self._defer(directories[position:])
                 break
@@ -416,19 +439,38 @@ class _PrefixBuild:
         projects = set(root_rows).union(
             *(record.projects for record in manifest.directories.values())
         )
-        self._skip_root_directories(root.subdirectories, directories, projects)
+        await self._root(root, directories, built, root_rows, root_files, root_digest, manifest)
+        self._skip_root_directories(root.subdirectories, directories, projects | self.root_mirrored)
+
+    async def _root(
+        self,
+        root: _Listing,
+        directories: Sequence[str],
+        built: Mapping[str, dict[str, Segment] | None],
+        root_rows: Mapping[str, list[Segment]],
+        root_files: int,
+        root_digest: str,
+        manifest: PrefixManifest,
+    ) -> None:
+        """The prefix root's pages, once every directory is published, when anything they
+        show changed."""
         if self.report.deferred_directories:
             return
         if not root_files and not any(r.distributions for r in manifest.directories.values()):
             self.report.status = "empty"
             return
         pages_digest = _combine(
-            root_digest, *(f"{d}\0{manifest.directories[d].digest}" for d in directories)
+            root_digest,
+            listing_digest((), root.subdirectories),
+            *(f"{d}\0{manifest.directories[d].digest}" for d in directories),
         )
         if manifest.root == pages_digest:
             return
+        listed = listing_digest(root.files, root.subdirectories)
         try:
-            if await self._root_pages(root.subdirectories, directories, built, root_rows, manifest):
+            if await self._root_pages(
+                root.subdirectories, directories, built, root_rows, listed, manifest
+            ):
                 manifest.root = pages_digest
         except SubrequestsSpent:
             self._defer([self.prefix])
@@ -452,13 +494,21 @@ class _PrefixBuild:
         self, subdirectories: Iterable[str], accepted: Sequence[str], projects: set[str]
     ) -> None:
         """Reports the prefix root's sub-directories that are not indexed. A directory named
-        after a project is where that project's pages live (when the source bucket also holds
-        pages, as PyTorch's does), not a skipped directory."""
+        after a published project is where that project's pages live (when the source bucket
+        also holds pages, as PyTorch's does), not a skipped directory."""
         nested = layout.nested_names(self.prefix, self.config.prefixes)
         for path in sorted(set(subdirectories) - set(accepted)):
             name = layout.basename(path)
             if name not in nested and name not in projects:
                 self.report.skipped_directories.append(path)
+
+    def _root_candidates(self, names: Iterable[str], accepted: Sequence[str]) -> list[str]:
+        """The prefix root's sub-directories that may hold an index-only page: named like a
+        project's page directory, and neither an accelerator directory nor on the way to
+        another configured prefix."""
+        indexed = {layout.basename(path) for path in accepted}
+        indexed |= layout.nested_names(self.prefix, self.config.prefixes)
+        return [n for n in names if n not in indexed and layout.is_project_directory(n)]
 
     def _count(
         self,
@@ -482,11 +532,13 @@ class _PrefixBuild:
         self,
         directory: str,
         listing: _Listing,
+        listed: str,
         policy: Policy,
         root_rows: Mapping[str, list[Segment]],
         root_files: int,
     ) -> _Built | None:
-        """Select, learn, render and publish one accelerator directory; ``None`` when deferred."""
+        """Select, learn, render and publish one accelerator directory (``listed``: its
+        listing's digest); ``None`` when deferred."""
         state = await self._state(directory)
         try:
             selection = select(listing.files, self.parser, policy)
@@ -502,21 +554,29 @@ class _PrefixBuild:
                 ).items()
             }
             projects = set(segments) | set(root_rows)
-            skipped = tuple(
-                path
-                for path in sorted(listing.subdirectories)
-                if layout.basename(path) not in projects
-            )
-            if projects:
-                await self._publish(
+            names = [layout.basename(path) for path in listing.subdirectories]
+            mirrored: set[str] = set()
+            if projects or names:
+                published = await self._publish(
                     directory,
                     {
                         project: [*root_rows.get(project, ()), *_maybe(segments.get(project))]
                         for project in projects
                     },
                     state,
-                    exclude=frozenset(layout.basename(path) for path in skipped),
+                    subdirectories=names,
+                    candidates=[name for name in names if layout.is_project_directory(name)],
+                    listed=listed,
                 )
+                if published is None:
+                    return None
+                mirrored = published
+            shown = projects | mirrored  # a sub-directory holding a shown page is not skipped
+            skipped = tuple(
+                path
+                for path in sorted(listing.subdirectories)
+                if layout.basename(path) not in shown
+            )
             await self.store.save_rows(directory, DirectoryRows(segments))
             self.report.directories_built += 1
             return _Built(segments, len(selection.distributions), skipped)
@@ -530,11 +590,13 @@ class _PrefixBuild:
         directories: Sequence[str],
         built: Mapping[str, dict[str, Segment] | None],
         root_rows: Mapping[str, list[Segment]],
+        listed: str,
         manifest: PrefixManifest,
     ) -> bool:
-        """The prefix root's pages, from every directory's rows. ``False`` (and the directory
-        forgotten, so the next run builds it again) when an unchanged directory's stored rows
-        are missing."""
+        """The prefix root's pages, from every directory's rows (``listed``: the digest of the
+        root's own listing). ``False`` (and the prefix deferred) when the budget does not allow
+        reading the root's index-only pages, or when an unchanged directory's stored rows are
+        missing (that directory is then forgotten, so the next run builds it again)."""
         pages: dict[str, list[Segment]] = {p: list(rows) for p, rows in root_rows.items()}
         for directory in directories:
             segments = built[directory]
@@ -548,17 +610,24 @@ class _PrefixBuild:
                 segments = stored.segments
             for project, segment in segments.items():
                 pages.setdefault(project, []).append(segment)
-        # Sub-directories are directories, not project pages; those named after a project are
-        # that project's pages and stay candidates.
-        exclude = frozenset(
-            layout.basename(path) for path in subdirectories if layout.basename(path) not in pages
-        )
+        names = [layout.basename(path) for path in subdirectories]
         root_state = await self._state(self.prefix)
         try:
-            await self._publish(self.prefix, pages, root_state, exclude=exclude)
+            mirrored = await self._publish(
+                self.prefix,
+                pages,
+                root_state,
+                subdirectories=names,
+                candidates=self._root_candidates(names, directories),
+                listed=listed,
+            )
         finally:
             if root_state.dirty:
                 await self.store.save_directory(self.prefix, root_state)
+        if mirrored is None:
+            self._defer([self.prefix])
+            return False
+        self.root_mirrored = mirrored
         return True
 
     # --- metadata -------------------------------------------------------------------------
@@ -681,18 +750,47 @@ class _PrefixBuild:
         projects: Mapping[str, Sequence[Segment]],
         state: DirectoryState,
         *,
-        exclude: frozenset[str],
-    ) -> None:
-        """Write a directory's project pages, then its project lists."""
+        subdirectories: Sequence[str],
+        candidates: Sequence[str],
+        listed: str,
+    ) -> set[str] | None:
+        """Write a directory's project pages, then its project lists. ``subdirectories`` names
+        its sub-directories, ``candidates`` those that may hold an index-only page in the
+        source, and ``listed`` is the digest of the listing they come from. Returns the projects
+        whose page is the source's own, or ``None``, having written nothing, when the budget
+        does not allow reading those pages."""
+        mirrored = await self._source_pages(directory, candidates, listed, state)
+        if mirrored is None:
+            return None
+        if not projects and not mirrored:
+            return set()
+        # Sub-directories are directories, not project pages, unless they hold a project's.
+        exclude = frozenset(n for n in subdirectories if n not in projects and n not in mirrored)
         stored = await self._stored_pages(directory, exclude)
-        foreign = await self._foreign(directory, stored, state)
-        for project in sorted(foreign):
+        if not all(
+            page.body is not None or stored.get(key) == page.md5 == state.pages.get(key)
+            for key, page in ((_page_key(directory, p), page) for p, page in mirrored.items())
+        ):  # a published copy went missing or was replaced: the pages are read again
+            mirrored = await self._source_pages(directory, candidates, listed, state, again=True)
+            if mirrored is None:
+                return None
+        adopt = {_page_key(directory, project): page.md5 for project, page in mirrored.items()}
+        foreign = await self._foreign(directory, stored, state, adopt)
+        for project in sorted(foreign | set(mirrored)):
             if project not in projects:
                 self.report.index_only.append(layout.join(directory, project))
         writer = _Writer(self, stored, state)
-        for project in sorted(projects):
+        for project in sorted(set(projects) | set(mirrored)):
             if project in foreign:
-                self.report.pages_foreign += 2
+                self.report.pages_foreign += 2 if project in projects else 1
+                continue
+            source_page = mirrored.get(project)
+            if source_page is not None:  # published as it is, and never a page of ours
+                self.report.pages_mirrored += 1
+                if source_page.body is None:
+                    self.report.pages_unchanged += 1
+                else:
+                    await writer.write(_page_key(directory, project), source_page.body, HTML)
                 continue
             ordered = in_page_order(projects[project])
             base = layout.join(directory, project) + "/index"
@@ -706,12 +804,97 @@ class _PrefixBuild:
                 page = project_pages(project, ordered, html=False)[1]
                 await writer.write(base + ".json", page, SIMPLE_JSON)
         await writer.drain()
-        names = set(projects) | foreign
+        await self._remove_json_beside_foreign_pages(
+            directory, foreign | set(mirrored), stored, state
+        )
+        names = set(projects) | foreign | set(mirrored)
         await writer.write(layout.join(directory, "index.html"), project_list_html(names), HTML)
         await writer.write(
             layout.join(directory, "index.json"), project_list_json(names), SIMPLE_JSON
         )
         await writer.drain()
+        return set(mirrored)
+
+    async def _source_pages(
+        self,
+        directory: str,
+        names: Sequence[str],
+        listed: str,
+        state: DirectoryState,
+        *,
+        again: bool = False,
+    ) -> dict[str, _SourcePage] | None:
+        """The index-only pages the source holds in ``directory``'s sub-directories ``names``
+        (those with external links), by project. They are read (one GET each, counted like
+        every request) only when the directory's listing changed since they were last read,
+        or ``again``; otherwise their remembered verdicts stand, without their bytes. ``None``
+        when the budget does not allow the reads: nothing is remembered then."""
+        read_for = _combine(listed, self.config.file_base_url)
+        if not names:
+            if state.sources:
+                state.remember_sources(read_for, {})
+            return {}
+        if not again and state.sources_read_for == read_for:
+            return {
+                key.split("/")[-2]: _SourcePage(md5, None)
+                for key, (md5, external) in state.sources.items()
+                if external
+            }
+        found: dict[str, _SourcePage] = {}
+        verdicts: dict[str, tuple[str, bool]] = {}
+        pending = False
+        work = iter(names)
+
+        async def reader() -> None:
+            nonlocal pending
+            for name in work:
+                if not self.budget.allows_metadata():
+                    pending = True
+                    return
+                key = _page_key(directory, name)
+                self.report.page_reads += 1
+                body = await self.source.index_page(key)
+                if body is None:  # a directory of other things
+                    continue
+                md5 = hashlib.md5(body).hexdigest()
+                external = holds_external_links(body, self.config.file_base_url)
+                verdicts[key] = (md5, external)
+                if external:  # the others' bytes are not kept: they may be large
+                    found[name] = _SourcePage(md5, body)
+
+        await _together(reader() for _ in range(min(len(names), max(1, self.config.concurrency))))
+        if pending:
+            return None
+        state.remember_sources(read_for, verdicts)
+        return found
+
+    async def _remove_json_beside_foreign_pages(
+        self,
+        directory: str,
+        projects: Iterable[str],
+        stored: Mapping[str, str],
+        state: DirectoryState,
+    ) -> None:
+        """Deletes the JSON pages this builder wrote for ``projects``, whose HTML page is now
+        someone else's: a JSON page cannot be made faithfully from a foreign HTML page, and
+        one built from our files would show PEP 691 clients other files than the HTML shows.
+        Without it, a front end that negotiates PEP 691 serves the HTML page (as ``flaresuite
+        index serve`` does). On the main bucket a page is deleted only while its ETag is still
+        ours."""
+        keys = [
+            key
+            for project in sorted(projects)
+            if (key := layout.join(directory, project) + "/index.json") in state.pages
+        ]
+        if not keys:
+            return
+        for index, bucket in enumerate(self.destinations):
+            ours = [k for k in keys if index or stored.get(k) == state.pages[k]]
+            for start in range(0, len(ours), MAX_DELETE_KEYS):
+                await bucket.delete(ours[start : start + MAX_DELETE_KEYS])
+        for key in keys:
+            state.forget_page(key)
+        self.report.pages_removed += len(keys)
 
     async def _stored_pages(self, directory: str, exclude: frozenset[str]) -> dict[str, str]:
         """The main destination's pages of ``directory`` (``D/index.*``, ``D/<project>/index.*``)
@@ -735,13 +918,21 @@ class _PrefixBuild:
             cursor = page.cursor
 
     async def _foreign(
-        self, directory: str, stored: Mapping[str, str], state: DirectoryState
+        self,
+        directory: str,
+        stored: Mapping[str, str],
+        state: DirectoryState,
+        adopt: Mapping[str, str],
     ) -> set[str]:
-        """Projects whose page in ``directory`` someone else wrote with links to other hosts."""
+        """Projects whose page in ``directory`` someone else wrote with links to other hosts.
+        A page holding the very bytes the source holds for it (``adopt``: key -> MD5) is the
+        source's page, published by the reference before us: it is ours to keep current."""
         foreign = set()
         for key, etag in stored.items():
             parts = key[len(directory) + 1 if directory else 0 :].split("/")
             if len(parts) != 2 or parts[1] != "index.html" or state.pages.get(key) == etag:
+                continue
+            if adopt.get(key) == etag:
                 continue
             verdict = state.verdicts.get(key)
             if verdict is None or verdict[0] != etag:
@@ -805,6 +996,15 @@ class _PrefixBuild:
             await self.store.save_manifest(self.prefix, manifest)
             if state.dirty:
                 await self.store.save_directory(self.prefix, state)
+
+
+def _page_key(directory: str, project: str) -> str:
+    return layout.join(directory, project) + "/index.html"
+
+
+def _mirrored(state: DirectoryState) -> set[str]:
+    """Projects whose page beside the directory's files is the source's own, as last read."""
+    return {key.split("/")[-2] for key, (_, external) in state.sources.items() if external}
 
 
 def _recorded(manifest: PrefixManifest, directory: str) -> str | None:

@@ -3,8 +3,17 @@
 PyTorch mirrors dependency indexes whose pages link to other hosts, e.g.
 ``whl/cu121/nvidia-cudnn-cu12/index.html`` pointing at files.pythonhosted.org. Its generator
 never overwrites a page that holds external links (test-infra#8115) and lists such a project as
-*index-only*. Here a page counts as someone else's when its ETag is not one this builder wrote;
-it is then read once (per ETag) and judged by its links.
+*index-only*. Such pages are found in two places, and judged the same way, by their links:
+
+* in the main destination bucket: a page whose ETag is not one this builder wrote is read once
+  (per ETag); with external links it is never overwritten;
+* in the source bucket, next to the wheels (PyTorch keeps them there): a sub-directory
+  ``<dir>/<project>/`` of an indexed directory holding ``index.html`` is read when its
+  directory's listing changes; with external links the page is published as it is.
+
+A page without external links points at files of our own bucket: it is the output of a
+generator like this one (the reference writes its pages beside the wheels), never a mirror, and
+the page built from the files themselves is the better one.
 """
 
 from __future__ import annotations

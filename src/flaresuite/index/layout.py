@@ -8,7 +8,9 @@ its name starts with one of the reference generator's patterns (``cu[0-9]+``,
 starts with one of the legacy names the reference excludes (``cpu-cxx11-abi``,
 ``cpu_pypi_pkg``, ``cu[0-9]+_full``, ``cu[0-9]+_pypi_cudnn``). Nothing below an accelerator
 directory is indexed (``whl/cu121/foo/`` stays out), and every sub-directory that is skipped
-is named in the run report.
+is named in the run report. The one exception is a sub-directory named like a project's page
+directory that holds a page linking to other hosts (:func:`is_project_directory`; see
+:mod:`flaresuite.index.foreign`): that page is published as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
+
+from packaging.utils import InvalidName, canonicalize_name
 
 DEFAULT_PREFIXES = (
     "whl",
@@ -78,6 +82,16 @@ def is_nightly(prefix: str) -> bool:
 def is_accelerator_directory(name: str) -> bool:
     """Whether a sub-directory ``name`` of a prefix gets pages of its own."""
     return ACCEPTED_DIRECTORY.match(name) is not None and LEGACY_DIRECTORY.match(name) is None
+
+
+def is_project_directory(name: str) -> bool:
+    """Whether a sub-directory ``name`` is named as a project's page directory is: a valid
+    project name in its PEP 503 normalised form (``nvidia-cudnn-cu12``, not
+    ``nvidia_cudnn_cu12`` or ``cu121_pypi_cudnn``)."""
+    try:
+        return canonicalize_name(name, validate=True) == name
+    except InvalidName:
+        return False
 
 
 def join(directory: str, name: str) -> str:

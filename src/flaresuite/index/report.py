@@ -32,6 +32,8 @@ PUBLIC_FIELDS = (
     "pages_written",
     "pages_unchanged",
     "pages_foreign",
+    "pages_mirrored",
+    "pages_removed",
     "list_calls",
     "subrequests",
 )
@@ -57,15 +59,24 @@ class PrefixReport:
     rejected: list[str] = field(default_factory=list)
     rejected_count: int = 0
     index_only: list[str] = field(default_factory=list)
-    """``directory/project`` of projects listed from pages someone else wrote."""
+    """``directory/project`` of projects listed from pages someone else wrote, with no file of
+    their own here."""
     heads: int = 0
     sidecar_reads: int = 0
+    page_reads: int = 0
+    """Index pages read from the source (``<dir>/<project>/index.html``), one GET each."""
     cache_hits: int = 0
     metadata_pending: int = 0
     pages_written: int = 0
     pages_unchanged: int = 0
     pages_foreign: int = 0
     """Pages left alone because someone else wrote them and they link to other hosts."""
+    pages_mirrored: int = 0
+    """Pages published as the source holds them (index-only pages linking to other hosts),
+    written or already in place."""
+    pages_removed: int = 0
+    """JSON pages this builder had written for a project whose HTML page is now someone
+    else's, deleted."""
     list_calls: int = 0
     subrequests: int = 0
     error: str | None = None

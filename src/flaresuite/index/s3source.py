@@ -42,3 +42,6 @@ class S3Source:
         if body is None:
             raise ObjectVanished(f"{obj.key} was listed but is gone")
         return body
+
+    async def index_page(self, key: str) -> bytes | None:
+        return await self.client.get_object(self.bucket, key)

@@ -27,3 +27,8 @@ class Source(Protocol):
     async def read(self, obj: SourceObject) -> bytes:
         """The whole object; used for ``.metadata`` sidecars, which are small."""
         ...
+
+    async def index_page(self, key: str) -> bytes | None:
+        """The index page stored at ``key`` (``whl/cu121/nvidia-cudnn-cu12/index.html``), or
+        ``None`` when there is none: a sub-directory of a listing may hold anything."""
+        ...

@@ -5,8 +5,9 @@ Per directory (a prefix root or an accelerator directory), two objects:
 
 * ``index/<dir>/@dir.json.gz`` (:class:`DirectoryState`): the metadata cache (checksums and
   sidecar facts, found by a digest of key, ETag and LastModified), the MD5 of every page this
-  builder wrote there, verdicts on pages someone else wrote, and the digest of the inputs its
-  pages were last published for;
+  builder wrote there, verdicts on pages someone else wrote, the MD5 and verdict of each index
+  page the source holds beside the directory's files, and the digest of the inputs its pages
+  were last published for;
 * ``index/<dir>/@rows.json.gz`` (:class:`DirectoryRows`): the directory's rendered rows per
   project, from which the prefix root page is assembled without listing or rendering the
   directory again.
@@ -71,6 +72,13 @@ class DirectoryState:
     """page key -> MD5 of the body this builder last wrote there."""
     verdicts: dict[str, tuple[str, bool]] = field(default_factory=dict)
     """page key -> (ETag, holds external links) for pages this builder did not write."""
+    sources: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """page key -> (MD5, holds external links) of the index pages the source holds beside
+    this directory's files (``<dir>/<project>/index.html``), as last read. The MD5 is also the
+    ETag R2 gives the published copy, so the main bucket's listing tells whether that copy
+    is still in place without reading it."""
+    sources_read_for: str | None = None
+    """Digest of the directory listing (and configuration) :attr:`sources` was read for."""
     dirty: bool = False
     _used: dict[bytes, bytes] = field(default_factory=dict)
     """Entries asked for in this run, moved out of :attr:`metadata` as they are: the two never
@@ -121,6 +129,16 @@ class DirectoryState:
         self.verdicts[key] = (etag, foreign)
         self.dirty = True
 
+    def forget_page(self, key: str) -> None:
+        if self.pages.pop(key, None) is not None:
+            self.dirty = True
+
+    def remember_sources(self, read_for: str, sources: Mapping[str, tuple[str, bool]]) -> None:
+        """The source's index pages beside this directory, all read for ``read_for``."""
+        self.sources = dict(sources)
+        self.sources_read_for = read_for
+        self.dirty = True
+
     def prune(self) -> None:
         """Forget what no lookup of this run asked for (files gone, replaced or hidden), so the
         cache never outgrows the source."""
@@ -134,6 +152,8 @@ class DirectoryState:
                 "digest": self.digest,
                 "pages": self.pages,
                 "verdicts": {k: list(v) for k, v in self.verdicts.items()},
+                "sources": {k: list(v) for k, v in self.sources.items()},
+                "sources_read_for": self.sources_read_for,
             },
             separators=(",", ":"),
         ).encode()
@@ -156,6 +176,9 @@ class DirectoryState:
                 digest=document["digest"],
                 pages=dict(document["pages"]),
                 verdicts={k: (e, bool(f)) for k, (e, f) in document["verdicts"].items()},
+                # absent from state written before sources were read: read them then
+                sources={k: (m, bool(f)) for k, (m, f) in document.get("sources", {}).items()},
+                sources_read_for=document.get("sources_read_for"),
             )
             view, at = memoryview(raw), 4 + length
             while at < len(raw):
