@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flaresuite.errors import BadInput
 from flaresuite.jsonbody import BadJson, parse_json
@@ -166,7 +166,53 @@ def decode(raw: str | bytes) -> Any:
 
 
 class Invalid(Exception):
-    """A field is wrong; the wire module prefixes the message with the message type."""
+    """A field is wrong; :class:`Envelope` prefixes the message with the message type."""
+
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope(Generic[M]):
+    """How one wire format wraps a message: a JSON object of exactly two members, one naming
+    the message type and one carrying its body, dispatched to the parser for that type."""
+
+    frame: str
+    """What the format calls a frame, for error messages: ``message`` or ``frame``."""
+    kind: str
+    """The member naming the type: ``type`` or ``event``."""
+    body: str
+    """The member carrying the body: ``payload`` or ``data``."""
+    parsers: Mapping[str, Callable[[Any], M]]
+    """Each type's parser, given the body (``{}`` when absent); it raises :class:`Invalid`."""
+
+    def parse(self, raw: str | bytes) -> M:
+        """Parses and validates one frame, or raises :class:`ProtocolError`."""
+        document = decode(raw)
+        if not isinstance(document, dict):
+            raise ProtocolError("invalid_message", f"{self.frame} must be a JSON object")
+        unknown = sorted(set(document) - {self.kind, self.body})
+        if unknown:
+            found = describe_rejected(unknown[0])
+            raise ProtocolError("invalid_message", f"{self.frame} has an unknown field {found}")
+        kind = document.get(self.kind)
+        if not isinstance(kind, str):
+            raise ProtocolError("invalid_message", f"{self.frame}.{self.kind} must be a string")
+        parse = self.parsers.get(kind)
+        if parse is None:
+            found = describe_rejected(kind)
+            raise ProtocolError("unknown_type", f"unknown {self.frame} {self.kind} {found}")
+        try:
+            return parse(document.get(self.body, {}))
+        except Invalid as invalid:
+            raise ProtocolError("invalid_payload", f"{kind}: {self.body} {invalid}") from None
+
+
+def body_object(body: Any) -> Mapping[str, Any]:
+    """The body of a message type whose body is a JSON object."""
+    if not isinstance(body, dict):
+        raise Invalid("must be an object")
+    return body
 
 
 def only(payload: Mapping[str, Any], allowed: set[str]) -> None:

@@ -21,10 +21,9 @@ Ostrich-Legs client"):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from flaresuite.redact import describe_rejected
 from flaresuite.swarm import kernels
 from flaresuite.swarm.messages import (
     MAX_ERROR_CHARS,
@@ -35,20 +34,20 @@ from flaresuite.swarm.messages import (
     RUN_STATES,
     Activity,
     BenchmarkResult,
+    Envelope,
     Heartbeat,
     Invalid,
     JobComplete,
     JobRequest,
     Message,
-    ProtocolError,
     RequestInvite,
     SetDeviceEnabled,
     SetRunState,
     SetThrottle,
     Wire,
+    body_object,
     boolean,
     chunk_id,
-    decode,
     number,
     only,
     optional_text,
@@ -64,40 +63,13 @@ LOG_LEVELS = {"INFO": "SYS", "WARN": "WARN", "ERROR": "ERR"}
 """The client's terminal knows SYS NET CPU GPU ERR WARN."""
 
 
-def parse_frame(raw: str | bytes) -> Message:
-    """Parses and validates one client frame, or raises :class:`ProtocolError`."""
-    document = decode(raw)
-    if not isinstance(document, dict):
-        raise ProtocolError("invalid_message", "frame must be a JSON object")
-    unknown = sorted(set(document) - {"event", "data"})
-    if unknown:
-        found = describe_rejected(unknown[0])
-        raise ProtocolError("invalid_message", f"frame has an unknown field {found}")
-    event = document.get("event")
-    if not isinstance(event, str):
-        raise ProtocolError("invalid_message", "frame.event must be a string")
-    parse = _PARSERS.get(event)
-    if parse is None:
-        raise ProtocolError("unknown_type", f"unknown event {describe_rejected(event)}")
-    try:
-        return parse(document.get("data", {}))
-    except Invalid as invalid:
-        raise ProtocolError("invalid_payload", f"{event}: data {invalid}") from None
-
-
-def _object(data: Any) -> Mapping[str, Any]:
-    if not isinstance(data, dict):
-        raise Invalid("must be an object")
-    return data
-
-
 def _connect(data: Any) -> Activity:
-    _object(data)
+    body_object(data)
     return Activity()
 
 
 def _register(data: Any) -> Message:
-    payload = _object(data)
+    payload = body_object(data)
     only(payload, {"name", "capabilities"})
     capabilities = payload.get("capabilities")
     if not isinstance(capabilities, dict):
@@ -107,14 +79,14 @@ def _register(data: Any) -> Message:
 
 
 def _request_batch(data: Any) -> JobRequest:
-    only(_object(data), set())
+    only(body_object(data), set())
     # "As many as I can take": the coordinator caps it at the device's free slots, and
     # remembers it, since the client does not ask again until its next completion.
     return JobRequest(MAX_SLOTS_PER_REQUEST)
 
 
 def _complete(data: Any) -> JobComplete:
-    payload = _object(data)
+    payload = body_object(data)
     only(payload, {"chunkId", "result", "workerId", "durationMs", "error"})
     text(payload, "workerId", 64)
     error = optional_text(payload, "error", MAX_ERROR_CHARS)
@@ -125,7 +97,7 @@ def _complete(data: Any) -> JobComplete:
 
 
 def _heartbeat(data: Any) -> Heartbeat:
-    payload = _object(data)
+    payload = body_object(data)
     only(payload, {"lastInteraction"})
     if "lastInteraction" in payload:
         number(payload, "lastInteraction", 0, MAX_SAFE_INTEGER)
@@ -133,7 +105,7 @@ def _heartbeat(data: Any) -> Heartbeat:
 
 
 def _benchmark(data: Any) -> BenchmarkResult:
-    payload = _object(data)
+    payload = body_object(data)
     only(payload, {"score"})
     score = number(payload, "score", 0, 1e15)
     if score == 0:
@@ -156,28 +128,35 @@ def _throttle(data: Any) -> SetThrottle:
 
 
 def _toggle(data: Any) -> SetDeviceEnabled:
-    payload = _object(data)
+    payload = body_object(data)
     only(payload, {"id", "enabled"})
     return SetDeviceEnabled(text(payload, "id", 64), boolean(payload, "enabled"))
 
 
 def _generate_token(data: Any) -> RequestInvite:
-    only(_object(data), set())
+    only(body_object(data), set())
     return RequestInvite()
 
 
-_PARSERS: dict[str, Callable[[Any], Message]] = {
-    "connect": _connect,
-    "device:register": _register,
-    "job:request_batch": _request_batch,
-    "job:complete": _complete,
-    "heartbeat": _heartbeat,
-    "benchmark:result": _benchmark,
-    "cmd:set_run_state": _run_state,
-    "cmd:set_throttle": _throttle,
-    "cmd:toggle_device": _toggle,
-    "auth:generate_token": _generate_token,
-}
+ENVELOPE: Envelope[Message] = Envelope(
+    frame="frame",
+    kind="event",
+    body="data",
+    parsers={
+        "connect": _connect,
+        "device:register": _register,
+        "job:request_batch": _request_batch,
+        "job:complete": _complete,
+        "heartbeat": _heartbeat,
+        "benchmark:result": _benchmark,
+        "cmd:set_run_state": _run_state,
+        "cmd:set_throttle": _throttle,
+        "cmd:toggle_device": _toggle,
+        "auth:generate_token": _generate_token,
+    },
+)
+parse_frame = ENVELOPE.parse
+"""Parses and validates one client frame, or raises :class:`ProtocolError`."""
 
 # -- frames to the client ---------------------------------------------------------------------
 

@@ -10,10 +10,9 @@ chunk ids are the UUIDs this coordinator generates, so ``chunkId`` must be a UUI
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from flaresuite.redact import describe_rejected
 from flaresuite.swarm import kernels
 from flaresuite.swarm.messages import (
     MAX_ERROR_CHARS,
@@ -22,14 +21,14 @@ from flaresuite.swarm.messages import (
     BenchmarkResult,
     DeviceMessage,
     DeviceRegister,
+    Envelope,
     Heartbeat,
     Invalid,
     JobComplete,
     JobRequest,
-    ProtocolError,
     Wire,
+    body_object,
     chunk_id,
-    decode,
     integer,
     number,
     only,
@@ -41,53 +40,33 @@ from flaresuite.swarm.messages import (
 NAME = "swarm"
 
 
-def parse_message(raw: str | bytes) -> DeviceMessage:
-    """Parses and validates one device frame, or raises :class:`ProtocolError`."""
-    document = decode(raw)
-    if not isinstance(document, dict):
-        raise ProtocolError("invalid_message", "message must be a JSON object")
-    unknown = sorted(set(document) - {"type", "payload"})
-    if unknown:
-        found = describe_rejected(unknown[0])
-        raise ProtocolError("invalid_message", f"message has an unknown field {found}")
-    kind = document.get("type")
-    if not isinstance(kind, str):
-        raise ProtocolError("invalid_message", "message.type must be a string")
-    parse = _PARSERS.get(kind)
-    if parse is None:
-        raise ProtocolError("unknown_type", f"unknown message type {describe_rejected(kind)}")
-    payload = document.get("payload", {})
-    if not isinstance(payload, dict):
-        raise ProtocolError("invalid_payload", f"{kind}.payload must be an object")
-    try:
-        return parse(payload)
-    except Invalid as invalid:
-        raise ProtocolError("invalid_payload", f"{kind}: {invalid}") from None
-
-
 def encode(kind: str, payload: Mapping[str, Any]) -> tuple[str, ...]:
     """One coordinator frame, compact (it may go to thousands of sockets)."""
     return (json.dumps({"type": kind, "payload": payload}, separators=(",", ":")),)
 
 
-def _register(payload: Mapping[str, Any]) -> DeviceRegister:
+def _register(body: Any) -> DeviceRegister:
+    payload = body_object(body)
     only(payload, {"name", "cpuCores", "memoryGB", "gpuAvailable", "gpuName"})
     return register(payload, payload)
 
 
-def _heartbeat(payload: Mapping[str, Any]) -> Heartbeat:
+def _heartbeat(body: Any) -> Heartbeat:
+    payload = body_object(body)
     only(payload, {"load"})
     if "load" not in payload:
         return Heartbeat()
     return Heartbeat(load=number(payload, "load", 0.0, 1.0))
 
 
-def _job_request(payload: Mapping[str, Any]) -> JobRequest:
+def _job_request(body: Any) -> JobRequest:
+    payload = body_object(body)
     only(payload, {"slots"})
     return JobRequest(slots=integer(payload, "slots", 1, MAX_SLOTS_PER_REQUEST, default=1))
 
 
-def _job_complete(payload: Mapping[str, Any]) -> JobComplete:
+def _job_complete(body: Any) -> JobComplete:
+    payload = body_object(body)
     only(payload, {"chunkId", "durationMs", "error", "result"})
     error = optional_text(payload, "error", MAX_ERROR_CHARS)
     if error is None:
@@ -104,18 +83,26 @@ def _job_complete(payload: Mapping[str, Any]) -> JobComplete:
     )
 
 
-def _benchmark(payload: Mapping[str, Any]) -> BenchmarkResult:
+def _benchmark(body: Any) -> BenchmarkResult:
+    payload = body_object(body)
     only(payload, {"opsPerSecond", "durationMs"})
     positive(payload, "durationMs", MAX_SAFE_INTEGER)  # how long it ran: checked, not kept
     return BenchmarkResult(ops_per_second=positive(payload, "opsPerSecond", 1e15))
 
 
-_PARSERS: dict[str, Callable[[Mapping[str, Any]], DeviceMessage]] = {
-    "DEVICE_REGISTER": _register,
-    "HEARTBEAT": _heartbeat,
-    "JOB_REQUEST": _job_request,
-    "JOB_COMPLETE": _job_complete,
-    "BENCHMARK_RESULT": _benchmark,
-}
+ENVELOPE: Envelope[DeviceMessage] = Envelope(
+    frame="message",
+    kind="type",
+    body="payload",
+    parsers={
+        "DEVICE_REGISTER": _register,
+        "HEARTBEAT": _heartbeat,
+        "JOB_REQUEST": _job_request,
+        "JOB_COMPLETE": _job_complete,
+        "BENCHMARK_RESULT": _benchmark,
+    },
+)
+parse_message = ENVELOPE.parse
+"""Parses and validates one device frame, or raises :class:`ProtocolError`."""
 
 WIRE = Wire(NAME, parse_message, encode, device_view="STATUS")
