@@ -7,15 +7,15 @@ there. The mode of a cron run comes from ``controller.cron``. Runs are awaited, 
 cut off 30 s after a response.
 """
 
-from cfbindings import EnvVars, KVNamespace, fetch, to_core_request, to_worker_response
+from cfbindings import EnvVars, KVNamespace, binding, fetch, to_core_request, to_worker_response
 from flaresuite.glean.app import KV_BINDING, MAX_REQUEST_BODY, GleanApp
 from workers import WorkerEntrypoint
 
 
 class Default(WorkerEntrypoint):
     def _app(self) -> GleanApp:
-        kv = getattr(self.env, KV_BINDING, None)
-        return GleanApp(EnvVars(self.env), None if kv is None else KVNamespace(kv), fetch)
+        kv = binding(self.env, KV_BINDING, KVNamespace)
+        return GleanApp(EnvVars(self.env), kv, fetch)
 
     async def scheduled(self, controller, env, ctx):
         await self._app().scheduled(str(controller.cron))

@@ -7,22 +7,26 @@ lives there, and the settings it reads are :data:`flaresuite.index.config.SETTIN
 (docs/index-builder.md).
 """
 
-from cfbindings import EnvVars, R2Bucket, fetch, to_core_request, to_worker_response
+from cfbindings import EnvVars, R2Bucket, binding, fetch, to_core_request, to_worker_response
 from cfbindings.queues import QueueProducer, deliveries
-from flaresuite.index.service import MAX_BODY_BYTES, IndexService
+from flaresuite.index.service import (
+    DESTINATION_BINDINGS,
+    MAX_BODY_BYTES,
+    QUEUE_BINDING,
+    STATE_BINDING,
+    IndexService,
+)
 from workers import WorkerEntrypoint
 
 
 class Default(WorkerEntrypoint):
     def _service(self) -> IndexService:
-        state = getattr(self.env, "INDEX_STATE", None)
-        queue = getattr(self.env, "INDEX_QUEUE", None)
         return IndexService(
             EnvVars(self.env),
             fetch=fetch,
-            destinations=[R2Bucket(self.env.DEST_BUCKET), R2Bucket(self.env.DEST_BUCKET_META_CDN)],
-            state=None if state is None else R2Bucket(state),
-            queue=None if queue is None else QueueProducer(queue),
+            destinations=[binding(self.env, name, R2Bucket) for name in DESTINATION_BINDINGS],
+            state=binding(self.env, STATE_BINDING, R2Bucket),
+            queue=binding(self.env, QUEUE_BINDING, QueueProducer),
         )
 
     async def scheduled(self, controller, env, ctx):

@@ -5,14 +5,15 @@ that decides lives in :mod:`flaresuite.purge.service`, and the settings it reads
 :data:`flaresuite.purge.config.SETTINGS` (docs/purge.md).
 """
 
-from cfbindings import EnvVars, R2Bucket, to_core_request, to_worker_response
+from cfbindings import EnvVars, R2Bucket, binding, to_core_request, to_worker_response
 from flaresuite.purge.limits import MAX_BODY_BYTES
-from flaresuite.purge.service import PurgeService
+from flaresuite.purge.service import BUCKET_BINDING, PurgeService
 from workers import WorkerEntrypoint
 
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        service = PurgeService.from_env(R2Bucket(self.env.PURGE_BUCKET), EnvVars(self.env))
+        bucket = binding(self.env, BUCKET_BINDING, R2Bucket)
+        service = PurgeService.from_env(bucket, EnvVars(self.env))
         core_request = await to_core_request(request, max_body_bytes=MAX_BODY_BYTES)
         return to_worker_response(await service.handle(core_request))

@@ -1,17 +1,15 @@
-"""Swarm coordinator Worker (``[env.swarm]`` in wrangler.toml): one Durable Object per swarm.
-
-The Worker sends ``/swarm/<id>/...`` and ``/ostrich/<id>/...`` to ``SwarmCoordinator`` named
-``<id>``, which hosts :class:`flaresuite.swarm.host.SwarmHost` on the WebSocket hibernation
-API. Everything that decides lives in the core; this module only adapts (docs/swarm.md).
-"""
+"""Swarm coordinator Worker (``[env.swarm]``): ``/swarm/<id>/...`` and ``/ostrich/<id>/...``
+go to the ``SwarmCoordinator`` Durable Object named ``<id>``, which hosts
+:class:`flaresuite.swarm.host.SwarmHost` on the WebSocket hibernation API (docs/swarm.md)."""
 
 import time
 from typing import Any
 
-from cfbindings import EnvVars, to_core_request, to_worker_response
+from cfbindings import EnvVars, binding, to_core_request, to_worker_response
 from cfbindings.durable import DurableStorage, HibernatedSockets, frame_of
+from flaresuite.config import with_bindings
 from flaresuite.http import HttpResponse
-from flaresuite.swarm.config import configured
+from flaresuite.swarm.config import SWARMS_BINDING, configured
 from flaresuite.swarm.host import SwarmHost
 from flaresuite.swarm.messages import MAX_MESSAGE_BYTES
 from flaresuite.swarm.web import route
@@ -20,10 +18,12 @@ from workers import DurableObject, Response, WorkerEntrypoint
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Any:
-        target = route(str(request.url), configured(EnvVars(self.env)))
+        swarms = binding(self.env, SWARMS_BINDING)
+        config = with_bindings(configured(EnvVars(self.env)), {SWARMS_BINDING: swarms})
+        target = route(str(request.url), config)
         if isinstance(target, HttpResponse):
             return to_worker_response(target)
-        return await self.env.SWARM.getByName(target).fetch(request)
+        return await swarms.getByName(target).fetch(request)
 
 
 class SwarmCoordinator(DurableObject):

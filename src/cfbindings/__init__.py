@@ -3,8 +3,9 @@ entry modules that touches ``js``, ``pyodide`` or ``workers``.
 
 One module per kind of binding, each a thin translation with no decisions of its own:
 
-* :mod:`.convert`: JS values to Python and back, and :class:`~.convert.EnvVars` (a Worker's
-  vars and secrets as the mapping :class:`flaresuite.config.EnvReader` reads);
+* :mod:`.convert`: JS values to Python and back, :class:`~.convert.EnvVars` (a Worker's
+  vars and secrets as the mapping :class:`flaresuite.config.EnvReader` reads), and
+  :func:`~.convert.binding` (a binding, or ``None`` where wrangler.toml lacks it);
 * :mod:`.http`: the runtime's ``fetch`` as :data:`flaresuite.http.HttpFetch`, and incoming
   requests and outgoing responses;
 * :mod:`.r2`: an R2 binding as :class:`flaresuite.ports.Bucket`;
@@ -21,9 +22,17 @@ the SDK converts with ``python_to_rpc``, and results come back through ``python_
 plain JS objects as dicts, class instances (R2Object) as proxies.
 """
 
-from cfbindings.convert import EnvVars
+from cfbindings.convert import EnvVars, binding
 from cfbindings.http import fetch, to_core_request, to_worker_response
 from cfbindings.kv import KVNamespace
 from cfbindings.r2 import R2Bucket
 
-__all__ = ["EnvVars", "KVNamespace", "R2Bucket", "fetch", "to_core_request", "to_worker_response"]
+__all__ = [
+    "EnvVars",
+    "KVNamespace",
+    "R2Bucket",
+    "binding",
+    "fetch",
+    "to_core_request",
+    "to_worker_response",
+]

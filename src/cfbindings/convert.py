@@ -28,6 +28,14 @@ def js_object(mapping: Mapping[str, object]):
     return to_js(dict(mapping), dict_converter=js.Object.fromEntries)
 
 
+def binding(env, name: str, adapter=lambda raw: raw):
+    """The binding ``name`` of a Worker's ``env`` through ``adapter``, or ``None`` where the
+    env lacks it: the core reports that as a configuration problem (503 naming it), not as an
+    ``AttributeError`` and a 500."""
+    found = getattr(env, name, None)
+    return None if found is None else adapter(found)
+
+
 class EnvVars:
     """The Worker's vars and secrets by name: the :class:`flaresuite.config.EnvSource` an
     :class:`~flaresuite.config.EnvReader` reads.

@@ -15,6 +15,8 @@ Rules shared by every Worker:
   whatever it guards fails closed);
 * a problem names the variable and what is wrong, never the value, which may be a secret or a
   URL with credentials in it;
+* a binding missing from wrangler.toml is a problem like any other (:func:`with_bindings`),
+  never an ``AttributeError`` and a 500;
 * a misconfigured Worker answers 503 naming the variables
   (:func:`flaresuite.http.misconfigured`), and its cron runs fail.
 """
@@ -22,9 +24,9 @@ Rules shared by every Worker:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from flaresuite.errors import ConfigError, Problem
@@ -52,6 +54,26 @@ class Setting:
 
 def setting_names(settings: Iterable[Setting]) -> tuple[str, ...]:
     return tuple(setting.name for setting in settings)
+
+
+C = TypeVar("C")
+
+
+def with_bindings(
+    config: C | ConfigError, bindings: Mapping[str, object | None]
+) -> C | ConfigError:
+    """``config`` (a parsed configuration or the error parsing raised), unless one of
+    ``bindings`` (name to the binding, ``None`` where the Worker's env lacks it) is missing:
+    then one :class:`~flaresuite.errors.ConfigError` with every problem, the parser's first."""
+    missing = [
+        Problem(name, "binding is missing (declare it in wrangler.toml for this env)")
+        for name, binding in bindings.items()
+        if binding is None
+    ]
+    if not missing:
+        return config
+    earlier = config.problems if isinstance(config, ConfigError) else ()
+    return ConfigError((*earlier, *missing))
 
 
 class EnvReader:

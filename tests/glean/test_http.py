@@ -292,7 +292,7 @@ async def test_a_missing_kv_binding_is_a_config_error(world, fetch):
 
     assert status == 503 and body["variables"] == ["GLEAN_STATE"]
     assert app.config_error.problems[0].message == (
-        "the KV namespace binding is missing (wrangler.toml)"
+        "binding is missing (declare it in wrangler.toml for this env)"
     )
 
 

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
-from flaresuite.config import EnvSource
-from flaresuite.errors import ConfigError, Problem, RuntimeFailure
+from flaresuite.config import EnvSource, with_bindings
+from flaresuite.errors import ConfigError, RuntimeFailure
 from flaresuite.glean.config import FULL_LOCK_WAIT, GleanConfig, parse_config
 from flaresuite.glean.direct import DirectSync, SyncCounts
 from flaresuite.glean.lock import KvLock, LockBusy, LockHolder
@@ -329,15 +329,13 @@ def _configure(
     env: EnvSource, kv: KeyValue | None
 ) -> tuple[GleanConfig | None, ConfigError | None]:
     """The settings, or every reason they are unusable, the KV binding included."""
-    problems: list[Problem] = []
-    config = None
+    config: GleanConfig | ConfigError
     try:
         config = parse_config(env)
     except ConfigError as error:
-        problems.extend(error.problems)
-    if kv is None:
-        problems.append(Problem(KV_BINDING, "the KV namespace binding is missing (wrangler.toml)"))
-    return (None, ConfigError(problems)) if problems else (config, None)
+        config = error
+    config = with_bindings(config, {KV_BINDING: kv})
+    return (None, config) if isinstance(config, ConfigError) else (config, None)
 
 
 def _unauthorized() -> HttpResponse:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
-from flaresuite.config import EnvSource
-from flaresuite.errors import ConfigError, FlaresuiteError, Problem
+from flaresuite.config import EnvSource, with_bindings
+from flaresuite.errors import ConfigError, FlaresuiteError
 from flaresuite.http import (
     HttpFetch,
     HttpRequest,
@@ -40,6 +40,10 @@ from flaresuite.s3.client import S3Client
 from flaresuite.s3.sts import credential_source
 
 STATE_BINDING = "INDEX_STATE"
+DESTINATION_BINDINGS = ("DEST_BUCKET", "DEST_BUCKET_META_CDN")
+"""The public buckets pages go to, main first; ``destinations`` are given in this order."""
+QUEUE_BINDING = "INDEX_QUEUE"
+"""Optional: with it, runs fan out over Cloudflare Queues (:mod:`.fanout`)."""
 MAX_BODY_BYTES = 64 * 1024
 """No endpoint reads a body; the entry module stops reading past this many bytes."""
 
@@ -64,27 +68,28 @@ class IndexService:
         env: EnvSource,
         *,
         fetch: HttpFetch,
-        destinations: Sequence[Bucket],
+        destinations: Sequence[Bucket | None],
         state: Bucket | None,
         queue: Queue | None = None,
         clock: Clock | None = None,
         log: Log = json_log,
     ) -> None:
         self._fetch = fetch
-        self._destinations = tuple(destinations)
         self._queue = queue
         self._clock = clock or SystemClock()
         self._log = log
-        self.config: IndexConfig | None = None
-        self.config_error: ConfigError | None = None
+        config: IndexConfig | ConfigError
         try:
-            self.config = IndexConfig.from_env(env)
+            config = IndexConfig.from_env(env)
         except ConfigError as error:
-            self.config_error = error
-        if state is None:
-            missing = Problem(STATE_BINDING, "R2 binding for run state is missing")
-            problems = (*(self.config_error.problems if self.config_error else ()), missing)
-            self.config, self.config_error = None, ConfigError(problems)
+            config = error
+        # strict=False: tests may give the main bucket alone.
+        named = zip(DESTINATION_BINDINGS, destinations, strict=False)
+        bindings = {STATE_BINDING: state, **dict(named)}
+        config = with_bindings(config, bindings)
+        self.config = None if isinstance(config, ConfigError) else config
+        self.config_error = config if isinstance(config, ConfigError) else None
+        self._destinations = tuple(bucket for bucket in destinations if bucket is not None)
         self._state = state
 
     # --- runs -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
-from flaresuite.config import EnvSource
+from flaresuite.config import EnvSource, with_bindings
 from flaresuite.errors import BadInput, ConfigError
 from flaresuite.http import (
     HttpRequest,
@@ -52,6 +52,8 @@ from flaresuite.purge.requests import (
 from flaresuite.redact import REDACTED, describe_rejected
 
 AUDIT_EVENT = "purge.audit"
+BUCKET_BINDING = "PURGE_BUCKET"
+"""The R2 binding deleted from (wrangler.toml ``[env.delete-proxy]``)."""
 
 _ROUTES = {"/delete": "POST", "/delete-project": "POST", "/health": "GET"}
 
@@ -91,24 +93,25 @@ def _report_json(report: DeleteReport) -> dict[str, Any]:
 
 class PurgeService:
     """The delete proxy over ``bucket``. ``config`` is what :func:`read_config` made of the
-    Worker's env, or the :class:`ConfigError` it raised: then every route that needs the
-    configuration answers :func:`~flaresuite.http.misconfigured` and nothing is deleted."""
+    Worker's env, or the :class:`ConfigError` it raised; a missing ``bucket`` binding is one
+    more problem. Then every route that needs the configuration answers
+    :func:`~flaresuite.http.misconfigured` and nothing is deleted."""
 
     def __init__(
         self,
-        bucket: Bucket,
+        bucket: Bucket | None,
         config: PurgeConfig | ConfigError,
         *,
         log: Log = json_log,
         clock: Clock | None = None,
     ) -> None:
         self._bucket = bucket
-        self._config = config
+        self._config = with_bindings(config, {BUCKET_BINDING: bucket})
         self._log = log
         self._clock = clock or SystemClock()
 
     @classmethod
-    def from_env(cls, bucket: Bucket, env: EnvSource, **options: Any) -> PurgeService:
+    def from_env(cls, bucket: Bucket | None, env: EnvSource, **options: Any) -> PurgeService:
         """The service as the Worker's vars and secrets configure it (a ``dict`` works as
         ``env``). A bad or missing value does not raise; the service answers 503 for it."""
         config: PurgeConfig | ConfigError
@@ -117,6 +120,11 @@ class PurgeService:
         except ConfigError as error:
             config = error
         return cls(bucket, config, **options)
+
+    @property
+    def _r2(self) -> Bucket:
+        assert self._bucket is not None  # without it the config is an error: no route gets here
+        return self._bucket
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         started = self._clock.monotonic()
@@ -199,12 +207,10 @@ class PurgeService:
         keys = parse_delete(request)
         audit["keys"] = len(keys)
         try:
-            existence = await find_existing(
-                self._bucket, keys, max_list_calls=config.max_list_calls
-            )
+            existence = await find_existing(self._r2, keys, max_list_calls=config.max_list_calls)
         except Exception as error:
             raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
-        report = await delete_in_batches(self._bucket, keys, existence)
+        report = await delete_in_batches(self._r2, keys, existence)
         self._audit_report(audit, report)
         return json_response(200, _report_json(report), _NO_STORE)
 
@@ -212,7 +218,7 @@ class PurgeService:
         deletion = parse_project_deletion(request)
         audit.update(project_id=deletion.project_id, dry_run=deletion.dry_run)
         try:
-            found, list_calls = await _list_project(self._bucket, deletion.project_id)
+            found, list_calls = await _list_project(self._r2, deletion.project_id)
         except Exception as error:
             raise _Unavailable(f"R2 list failed, nothing deleted: {error}") from None
         keys = [key for listed in found.values() for key in listed]
@@ -230,11 +236,11 @@ class PurgeService:
             return json_response(200, {**summary, "total": len(keys), "keys": keys}, _NO_STORE)
         # Listed a moment ago, so every key existed: no further list calls needed to say so.
         existence = Existence(existing=frozenset(keys), unknown=frozenset(), list_calls=list_calls)
-        report = await delete_in_batches(self._bucket, keys, existence)
+        report = await delete_in_batches(self._r2, keys, existence)
         self._audit_report(audit, report)
         verification: dict[str, Any]
         try:
-            left, verify_calls = await _list_project(self._bucket, deletion.project_id)
+            left, verify_calls = await _list_project(self._r2, deletion.project_id)
         except Exception as error:
             verification = {
                 "verified": False,

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from flaresuite.config import EnvReader, EnvSource, Setting
 from flaresuite.errors import ConfigError
 
+SWARMS_BINDING = "SWARM"
+"""The Durable Object namespace of ``SwarmCoordinator`` (wrangler.toml ``[env.swarm]``)."""
 ADMIN_TOKEN = "SWARM_ADMIN_TOKEN"
 ALLOWED_ORIGINS = "SWARM_ALLOWED_ORIGINS"
 
