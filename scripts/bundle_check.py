@@ -5,7 +5,9 @@ For the top-level Worker (the index builder, bundled as ``dist/index``) and each
 ``pywrangler deploy --dry-run --outdir dist/<worker>`` offline: ``python_modules/`` must be
 vendored first (``scripts/setup_lane.sh``), and ``npx`` finds wrangler and Node 22 in
 ``node_modules/.bin``. A bundle passes when it holds every module under ``src/`` and the
-vendored packages, and nothing from ``tests/``. Sizes go to ``dist/bundle-sizes.json``.
+vendored packages, nothing from ``tests/``, and its compressed size fits the free plan's
+limit on a Worker's size (3 MB after compression; 10 MB on the paid plan). Sizes go to
+``dist/bundle-sizes.json``.
 
 Usage: ``uv run python scripts/bundle_check.py [WORKER ...]``; exit status 1 if any fails.
 """
@@ -26,7 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist"
 TOP_LEVEL = "index"
 """The name the top-level Worker's bundle gets under dist/."""
-REQUIRED_VENDORED = ("jinja2", "markupsafe", "packaging", "workers")
+REQUIRED_VENDORED = ("jinja2", "markupsafe", "packaging", "segno", "workers")
+"""What the Workers import beyond src/: every Worker gets the same python_modules/."""
+GZIP_BUDGET_KIB = 3 * 1024
+"""Cloudflare's Worker size limit on the free plan, measured after compression, as wrangler
+prints it (``gzip: ... KiB``)."""
 
 
 @dataclass(frozen=True)
@@ -115,13 +121,19 @@ def check(worker: str, env_name: str | None) -> Bundle:
             worker, 0, 0, None, None, (f"pywrangler exited {result.returncode}:\n{output}",)
         )
     files = [p for p in outdir.rglob("*") if p.is_file()]
+    gzip_kib = _kib(r"gzip: ([\d.]+) KiB", output)
+    problems = _problems(outdir)
+    if gzip_kib is None:
+        problems.append("wrangler printed no compressed size")
+    elif gzip_kib > GZIP_BUDGET_KIB:
+        problems.append(f"{gzip_kib} KiB compressed, over the {GZIP_BUDGET_KIB} KiB budget")
     return Bundle(
         worker=worker,
         files=len(files),
         bytes=sum(p.stat().st_size for p in files),
         upload_kib=_kib(r"Total Upload: ([\d.]+) KiB", output),
-        gzip_kib=_kib(r"gzip: ([\d.]+) KiB", output),
-        problems=tuple(_problems(outdir)),
+        gzip_kib=gzip_kib,
+        problems=tuple(problems),
     )
 
 

@@ -4,6 +4,7 @@ import hashlib
 
 import pytest
 
+from flaresuite.ports import MAX_DELETE_KEYS
 from flaresuite.stores.memory import MemoryBucket
 from flaresuite_host.index.filesystem import DirectoryBucket
 
@@ -47,3 +48,24 @@ async def test_a_directory_bucket_refuses_keys_outside_its_directory(tmp_path):
     with pytest.raises(ValueError, match="escapes"):
         await DirectoryBucket(tmp_path / "site").put("../outside.html", b"x")
     assert not (tmp_path / "outside.html").exists()
+
+
+@pytest.mark.parametrize("count", [0, MAX_DELETE_KEYS + 1])
+async def test_a_delete_r2_would_refuse_is_refused_and_deletes_nothing(bucket, count):
+    await bucket.put("keep", b"x")
+    keys = ["keep", *(f"k{i}" for i in range(count - 1))][:count]
+
+    with pytest.raises(ValueError, match="between 1 and 1000"):
+        await bucket.delete(keys)
+
+    assert await bucket.get("keep") is not None
+
+
+async def test_a_delete_of_a_thousand_keys_is_one_call(bucket):
+    keys = [f"k{i:04}" for i in range(MAX_DELETE_KEYS)]
+    for key in keys[:3]:
+        await bucket.put(key, b"x")
+
+    await bucket.delete(keys)
+
+    assert [await bucket.get(key) for key in keys[:3]] == [None, None, None]

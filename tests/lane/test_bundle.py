@@ -1,5 +1,6 @@
 """Every Worker in wrangler.toml bundles offline with ``pywrangler deploy --dry-run``, with all
-of src/ and the vendored packages and none of the tests (scripts/bundle_check.py)."""
+of src/ and the vendored packages (segno, which draws the swarm's QR codes, included), none of
+the tests, and within the free plan's compressed-size limit (scripts/bundle_check.py)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,5 @@ def test_worker_bundles_with_our_modules_and_no_tests(worker):
 
     assert bundle.problems == ()
     assert bundle.upload_kib is not None and bundle.files > 0
+    assert bundle.gzip_kib is not None and bundle.gzip_kib <= bundle_check.GZIP_BUDGET_KIB
     assert (ROOT / "dist" / worker / "cfbindings" / "__init__.py").exists()

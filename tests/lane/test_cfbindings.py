@@ -1,4 +1,5 @@
-"""src/cfbindings.py on Pyodide against real Miniflare R2/KV bindings and real loopback HTTP.
+"""The src/cfbindings package on Pyodide against real Miniflare R2/KV bindings and real
+loopback HTTP.
 
 The probe Worker (workers/bindings_probe.py) exposes each adapter method as an RPC method, so
 these tests call the adapters exactly as an entry module does: through ``self.env.<NAME>``.

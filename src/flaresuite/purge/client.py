@@ -29,7 +29,7 @@ from flaresuite.errors import RuntimeFailure
 from flaresuite.http import HttpFetch, HttpRequest, HttpResponse, TransportError
 from flaresuite.jsonbody import BadJson, parse_json
 from flaresuite.logs import Log, json_log
-from flaresuite.ports import Clock, SystemClock
+from flaresuite.ports import MAX_DELETE_KEYS, Clock, SystemClock
 from flaresuite.purge.keys import InvalidKey, unique_in_order, validate_key
 from flaresuite.purge.limits import MAX_BODY_BYTES, MAX_KEYS_PER_REQUEST
 from flaresuite.purge.patterns import validate_project_id
@@ -37,7 +37,7 @@ from flaresuite.retry import Again, Backoff, Retrier, RetryPolicy, Sleep, retry_
 
 _T = TypeVar("_T")
 
-DEFAULT_KEYS_PER_REQUEST = 1000
+DEFAULT_KEYS_PER_REQUEST = MAX_DELETE_KEYS
 """One R2 delete call per request: a request stays short, and a retry repeats little work."""
 
 
