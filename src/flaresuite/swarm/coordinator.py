@@ -909,7 +909,7 @@ class Coordinator:
 
     def _drop(self, att: Attachment, budget: FrameBudget, now: float) -> None:
         """A frame over the socket's budget: dropped unread, one warning per episode."""
-        warn, close = budget.drop()
+        warn, close = budget.drop(now)
         if warn:
             self._error(att.socket_id, now, "rate_limited", "too many frames; some were dropped")
             self._security(now, "rate_limited", socketId=att.socket_id, deviceId=att.device_id)
