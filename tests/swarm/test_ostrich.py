@@ -8,7 +8,11 @@ import json
 import pytest
 
 from flaresuite.swarm.coordinator import CLOSE_REPLACED, CLOSE_SILENT
-from flaresuite.swarm.liveness import HEARTBEAT_SECONDS
+from flaresuite.swarm.liveness import (
+    HEARTBEAT_SECONDS,
+    IDLE_OSTRICH_AFTER_SECONDS,
+    OFFLINE_AFTER_SECONDS,
+)
 from flaresuite.swarm.messages import (
     Activity,
     BenchmarkResult,
@@ -168,15 +172,40 @@ def test_a_standing_request_is_remembered_though_the_client_never_asks_again():
     assert len(h.ostrich_jobs(s)) == 2
 
 
-def test_a_silent_ostrich_device_stays_online_while_it_holds_nothing():
+def test_an_idle_ostrich_device_may_be_quiet_for_4_minutes_then_its_socket_is_closed():
     h = Harness()
-    s = h.join_ostrich("node-idle")
-    h.advance(600)
-    h.fire_alarm()
-    assert h.coordinator.devices["node-idle"].status == ONLINE, "its open socket is its liveness"
+    code = h.invite()
+    s = h.join_ostrich("node-idle", code)
     h.submit(1)
     h.send_ostrich(s, "job:request_batch", {})
-    h.advance(61)
+    (job,) = h.ostrich_jobs(s)
+    done = {"chunkId": job["id"], "result": 1.5, "workerId": "node-idle", "durationMs": 3}
+    h.send_ostrich(s, "job:complete", done)
+    h.send_ostrich(s, "job:request_batch", {})  # nothing queued: it waits, silent
+    h.advance(IDLE_OSTRICH_AFTER_SECONDS - 1)
+    h.fire_alarm()
+    assert h.coordinator.devices["node-idle"].status == ONLINE, "quiet while idle is normal"
+    h.advance(2)
+    h.fire_alarm()
+    # Its connection may have died unseen (no close, and a Durable Object cannot ping).
+    assert h.server_closed[s] == CLOSE_SILENT
+    assert h.coordinator.devices["node-idle"].status == OFFLINE
+    assert h.coordinator.sockets == {} and h.alarm_at is None, "nothing keeps the object awake"
+    h.submit(1)
+    assert h.coordinator.counts()["queued"] == 1, "its standing request went with it"
+
+    # A client that was alive reconnects on its own, with its id and code: the same device.
+    again = h.join_ostrich("node-idle", code)
+    device = h.coordinator.devices["node-idle"]
+    assert (device.status, device.socket_id, device.completed) == (ONLINE, again, 1)
+
+
+def test_an_ostrich_device_silent_for_60_s_while_holding_work_is_taken_for_gone():
+    h = Harness()
+    s = h.join_ostrich("node-busy")
+    h.submit(1)
+    h.send_ostrich(s, "job:request_batch", {})
+    h.advance(OFFLINE_AFTER_SECONDS + 1)
     h.fire_alarm()
     assert h.server_closed[s] == CLOSE_SILENT, "silent while holding work: it hung or vanished"
     assert h.coordinator.counts()["queued"] == 1

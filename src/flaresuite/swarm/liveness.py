@@ -5,7 +5,7 @@ Devices of the native protocol promise a frame at least every :data:`HEARTBEAT_S
 silent for :data:`OFFLINE_AFTER_SECONDS` is taken for gone (the coordinator closes its socket
 and requeues its chunks), and one offline for :data:`REMOVE_AFTER_SECONDS` is forgotten with
 its resume key. The Ostrich-Legs client promises no heartbeat and has no resume key, which the
-two rules below account for.
+rules below account for.
 """
 
 from __future__ import annotations
@@ -16,23 +16,27 @@ from flaresuite.swarm.model import OFFLINE, ONLINE, Device
 HEARTBEAT_SECONDS = 10.0
 OFFLINE_AFTER_SECONDS = 60.0
 REMOVE_AFTER_SECONDS = 300.0
+IDLE_OSTRICH_AFTER_SECONDS = 240.0
+"""How long an Ostrich-Legs device that holds no chunk may send nothing at all. Its client
+has no heartbeat and goes quiet when it has nothing to do, and a Durable Object cannot ping,
+so a connection that died without a close would otherwise stay online forever, and keep the
+alarm (and the object) awake. Closing the socket costs a live client one reconnect (it comes
+back on its own within seconds, with the same id and code); it is done before
+:data:`REMOVE_AFTER_SECONDS`, so that client finds its device still known."""
 
 
-def owes_activity(device: Device) -> bool:
-    """Whether silence means this device is gone. Native devices promise a heartbeat every
-    10 s. The Ostrich-Legs client sends none and goes quiet when it has nothing to do, so
-    its open socket is its liveness (the transport reports a dead peer as a close); only
-    while it holds chunks does silence mean it hung or vanished unseen."""
-    return device.wire != ostrich.NAME or bool(device.active)
+def silence_allowed(device: Device) -> float:
+    """How long ``device`` may send nothing before it counts as gone. Native devices promise
+    a heartbeat every 10 s, and so does nobody else: an Ostrich-Legs device holding chunks
+    is given as long (it hung, or vanished unseen), an idle one much longer."""
+    if device.wire == ostrich.NAME and not device.active:
+        return IDLE_OSTRICH_AFTER_SECONDS
+    return OFFLINE_AFTER_SECONDS
 
 
 def is_lost(device: Device, now: float) -> bool:
     """An online device silent for too long, which must be taken offline."""
-    return (
-        device.status == ONLINE
-        and now - device.last_seen > OFFLINE_AFTER_SECONDS
-        and owes_activity(device)
-    )
+    return device.status == ONLINE and now - device.last_seen > silence_allowed(device)
 
 
 def is_expired(device: Device, now: float) -> bool:
