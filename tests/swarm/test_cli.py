@@ -1,12 +1,15 @@
-"""``flaresuite swarm``: bad command-line input exits 2 with a message; so does a device the
-coordinator refuses."""
+"""``flaresuite swarm``: bad command-line input exits 2 with a message; so does a device or an
+owner's call the coordinator refuses. A coordinator that cannot be reached, fails or answers
+garbage is a runtime failure: exit 1 (CONTRIBUTING.md, "Bad input changes nothing")."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import pytest
+from werkzeug import Response
 
 from flaresuite_host.cli import main
 
@@ -75,3 +78,50 @@ async def test_control_pauses_a_swarm(served, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out)["runState"] == "PAUSED"
     assert await asyncio.to_thread(main, [*argv, "--throttle", "5"]) == 2
     assert await asyncio.to_thread(main, argv) == 2
+
+
+async def test_an_unwritable_qr_file_exits_2_and_still_prints_the_invite(
+    served, capsys, monkeypatch, tmp_path
+):
+    _, owner, _ = served
+    monkeypatch.setenv("SWARM_ADMIN_TOKEN", ADMIN)
+    argv = ["swarm", "invite", "--url", str(owner.base_url), "--swarm", "lab", "--code"]
+    status = await asyncio.to_thread(main, [*argv, "--qr", str(tmp_path / "missing" / "q.svg")])
+    assert status == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["code"] is True, "the invite was issued: it is not lost"
+    assert "cannot write" in err
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        (Response('{"error": "wrong bearer token"}', 401, content_type="application/json"), 2),
+        (Response('{"error": "throttle must be 10-100"}', 400, content_type="application/json"), 2),
+        (Response('{"error": "misconfigured"}', 503, content_type="application/json"), 1),
+        (Response("Internal Server Error", 500, content_type="text/plain"), 1),
+        (Response("<html>a proxy's page</html>", 200, content_type="text/html"), 1),
+        (Response("[1, 2]", 200, content_type="application/json"), 1),
+    ],
+)
+def test_the_coordinators_answer_decides_the_exit_status(
+    answer, status, httpserver, monkeypatch, capsys
+):
+    """A refusal is for the caller to fix (2); a failing or garbled coordinator is not (1)."""
+    monkeypatch.setenv("SWARM_ADMIN_TOKEN", ADMIN)
+    httpserver.expect_request("/swarm/lab/control", method="POST").respond_with_response(answer)
+    url = httpserver.url_for("/")
+    assert main(["swarm", "control", "--url", url, "--swarm", "lab", "--throttle", "50"]) == status
+    assert capsys.readouterr().err.startswith(
+        "flaresuite: error:" if status == 2 else "flaresuite: failed:"
+    )
+
+
+def test_a_coordinator_that_cannot_be_reached_exits_1(monkeypatch, capsys):
+    monkeypatch.setenv("SWARM_ADMIN_TOKEN", ADMIN)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = ["swarm", "submit", "--url", f"http://127.0.0.1:{port}", "--swarm", "lab"]
+    assert main(argv) == 1
+    assert "cannot reach" in capsys.readouterr().err

@@ -11,11 +11,10 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 
 import httpx
 
-from flaresuite.errors import ConfigError
+from flaresuite.errors import ConfigError, RuntimeFailure
 from flaresuite.swarm import invites
 from flaresuite.swarm.config import ADMIN_TOKEN, SwarmConfig, read_config
 from flaresuite.swarm.messages import INVITEE_COMMAND_NAMES, RUN_STATES
@@ -231,9 +230,9 @@ def run_invite(args: argparse.Namespace) -> int:
         try:
             with open(args.qr, "w", encoding="utf-8") as file:
                 file.write(str(svg))
-        except OSError as error:
-            print(f"flaresuite: cannot write {args.qr}: {error.strerror}", file=sys.stderr)
-            return 1
+        except OSError as error:  # --qr names a place that cannot be written
+            print(json.dumps(issued))  # the invite exists all the same: do not lose it
+            raise UsageError(f"cannot write {args.qr}: {error.strerror}") from None
     print(json.dumps(issued))
     return 0
 
@@ -261,6 +260,9 @@ def run_submit(args: argparse.Namespace) -> int:
 
 
 def _owner_post(args: argparse.Namespace, route: str, query: dict[str, str]) -> dict[str, object]:
+    """The owner's call to ``route``. The coordinator refusing what was asked (a 4xx: a wrong
+    token, a bad parameter) is bad input, exit 2; not reaching it, or it failing (a 5xx, an
+    answer that is not JSON), is a runtime failure, exit 1 (host/flaresuite_host/cli.py)."""
     token = _admin_token()
     url = f"{args.url.rstrip('/')}/swarm/{args.swarm}/{route}"
     try:
@@ -268,17 +270,19 @@ def _owner_post(args: argparse.Namespace, route: str, query: dict[str, str]) -> 
             url, params=query, headers={"authorization": f"Bearer {token}"}, timeout=30
         )
     except httpx.HTTPError as error:
-        print(f"flaresuite: cannot reach {url}: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
-    body = (
-        response.json()
-        if response.headers.get("content-type", "").startswith("application/json")
-        else {}
-    )
-    message = f"{url}: {response.status_code} {body.get('error', response.text[:200])}"
-    if response.status_code >= 500:  # the coordinator failed or is misconfigured: not our input
-        print(f"flaresuite: {message}", file=sys.stderr)
-        raise SystemExit(1)
+        raise RuntimeFailure(f"cannot reach {url}: {error}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
     if response.status_code >= 400:
+        detail = body.get("error") if isinstance(body, dict) else None
+        message = f"{url}: {response.status_code} {detail or response.text[:200]}"
+        if response.status_code >= 500:  # the coordinator failed or is misconfigured
+            raise RuntimeFailure(message)
         raise UsageError(message)
+    if not isinstance(body, dict):
+        raise RuntimeFailure(
+            f"{url}: {response.status_code} with an answer that is not a JSON object"
+        )
     return body
