@@ -3,9 +3,10 @@ for the owner the controls and the invite to share.
 
 Plain JavaScript, no build step. The page watches the swarm over its own WebSocket as an
 observer, with the invite in its ``?token=`` or one the owner creates here; when the socket
-drops it reconnects with exponential backoff (0.5 s doubling to 30 s) and equal jitter, so a
-deploy that drops every dashboard does not bring them all back in the same instant (research
-section 3.4). Dashboards need a multi-use invite: each reconnect presents it again.
+drops it reconnects with exponential backoff and full jitter (a random wait up to 0.5 s,
+doubling to 30 s; :mod:`.reconnect`, shared with the join page), so a deploy that drops every
+dashboard does not bring them all back in the same instant (research section 3.4).
+Dashboards need a multi-use invite: each reconnect presents it again.
 
 The owner unlocks the controls with the owner token, which the page keeps in
 ``sessionStorage`` (this tab only) and sends as a bearer token to the owner routes, never in a
@@ -225,11 +226,11 @@ DASHBOARD = r"""<!DOCTYPE html>
     socket.onclose = function () { if (ws === socket) scheduleReconnect(); };
   }
 
+{% include "reconnect.js" %}
+
   function scheduleReconnect() {
     if (timer !== null) return;
-    // Exponential backoff with equal jitter: half the delay fixed, half random.
-    var base = Math.min(30000, 500 * Math.pow(2, attempt));
-    var delay = base / 2 + Math.random() * base / 2;
+    var delay = reconnectDelay(attempt);
     attempt += 1;
     setConnection("closed", "reconnecting in " + (delay / 1000).toFixed(1) + " s");
     timer = setTimeout(connect, delay);

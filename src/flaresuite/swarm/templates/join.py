@@ -9,8 +9,9 @@ Plain JavaScript, no build step. The page
 * sends a heartbeat every ``heartbeatSeconds`` (10 s) with its load, timed by a Web Worker so
   that a hidden tab keeps its heartbeat (browsers slow a hidden page's own timers);
 * keeps its identity (device id, resume key, invite, name) in ``localStorage`` and, when the
-  socket drops, reconnects with exponential backoff and full jitter (0.5 s doubling to 30 s)
-  with its resume key, falling back to the invite if the key is refused and back again;
+  socket drops, reconnects with exponential backoff and full jitter (a random wait up to 0.5 s,
+  doubling to 30 s; :mod:`.reconnect`, shared with the dashboard) with its resume key,
+  falling back to the invite if the key is refused and back again;
 * shows its own state: connected or reconnecting, chunks done, the current job, throughput.
 
 Each tab claims an identity slot with the Web Locks API, so two tabs are two devices instead
@@ -192,11 +193,11 @@ JOIN = r"""<!DOCTYPE html>
     };
   }
 
+{% include "reconnect.js" %}
+
   function scheduleReconnect() {
     if (timer !== null) return;
-    // Full jitter: anywhere up to an exponentially growing cap, so devices that dropped
-    // together (a deploy) do not come back together.
-    var delay = Math.random() * Math.min(30000, 500 * Math.pow(2, attempt));
+    var delay = reconnectDelay(attempt);
     attempt += 1;
     setState("waiting", "reconnecting in " + (delay / 1000).toFixed(1) + " s");
     timer = setTimeout(connect, delay);
