@@ -63,6 +63,18 @@ CUDNN_PAGE_BODY = (
     b"nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl</a><br/>\n"
     b"  </body>\n</html>\n"
 )
+GENERATOR_PAGE = "whl/cu121/torch/index.html"
+"""Item 3: the reference generator's own page of a foundation package, kept beside the wheels,
+with absolute links to a host that serves this very bucket (``manage_v2.py`` writes
+``https://download-r2.pytorch.org`` for torch on nightly). It was written before the newest
+wheel arrived: not a mirror, so the page built from the files replaces it."""
+GENERATOR_PAGE_BODY = (
+    b"<!DOCTYPE html>\n<html>\n  <body>\n    <h1>Links for torch</h1>\n"
+    b'    <a href="https://download-r2.pytorch.org/whl/cu121/'
+    b'torch-2.5.0%2Bcu121-cp311-cp311-linux_x86_64.whl">'
+    b"torch-2.5.0+cu121-cp311-cp311-linux_x86_64.whl</a><br/>\n"
+    b"  </body>\n</html>\n<!--TIMESTAMP 1735900000-->"
+)
 STALE_PAGE = "whl/cu121/xformers/index.html"
 """Item 3: a page the reference generated from files of this bucket that are gone (no external
 links): neither published nor listed, and its directory is reported as skipped."""
@@ -93,6 +105,7 @@ SEEDS: tuple[Seed, ...] = (
     _wheel(CUDNN_WHEEL),
     Seed(CUDNN_PAGE, CUDNN_PAGE_BODY),
     Seed(STALE_PAGE, b'<a href="/whl/cu121/xformers-0.0.28-cp311-cp311-linux_x86_64.whl">x</a>'),
+    Seed(GENERATOR_PAGE, GENERATOR_PAGE_BODY),
     _wheel(TORCH_ROCM),
     _wheel(TORCH_ROCM_THREE_PART),
     _wheel(TORCH_XPU),

@@ -541,6 +541,46 @@ async def test_the_main_bucket_decides_between_its_own_foreign_page_and_the_sour
     assert buckets.main.objects[NCCL_PAGE].body == elsewhere
 
 
+GENERATOR_TORCH = (
+    b'<a href="https://download-r2.pytorch.org/whl/cu121/torch-2.5.0%2Bcu121-cp311-cp311-'
+    b'linux_x86_64.whl">torch-2.5.0+cu121-cp311-cp311-linux_x86_64.whl</a><br/>'
+)
+GENERATOR_TORCH_CPU = (
+    b'<a href="https://download.pytorch.org/whl/cpu/torch-2.5.0%2Bcpu-cp311-cp311-'
+    b'linux_x86_64.whl">torch-2.5.0+cpu-cp311-cp311-linux_x86_64.whl</a><br/>'
+)
+
+
+async def test_the_generators_own_pages_linking_this_buckets_hosts_are_replaced_by_ours(buckets):
+    """Item 3: pages PyTorch's generator wrote, with absolute links to files of this bucket
+    through the hosts that serve it, are not mirrors. A deployment that judged them by
+    FILE_BASE_URL's host alone (``FILE_HOSTS=none``) kept them, and the newer wheels were
+    missing; the first run under the default hosts judges them again and publishes ours,
+    while a page linking to PyPI stays the source's."""
+    source = FakeSource()
+    source.add(TORCH)
+    source.add(TORCH_CPU)
+    source.add("whl/cu121/torch/index.html", GENERATOR_TORCH)
+    source.add(CUDNN_PAGE, PYPI_CUDNN)
+    await buckets.main.put("whl/cpu/torch/index.html", GENERATOR_TORCH_CPU)
+    settings = dict(prefixes=("whl",), allow_list_prefixes=frozenset())
+    await buckets.builder(source, file_hosts=frozenset(), **settings).run()
+    assert buckets.main.objects["whl/cu121/torch/index.html"].body == GENERATOR_TORCH
+    assert buckets.main.objects["whl/cpu/torch/index.html"].body == GENERATOR_TORCH_CPU
+
+    report = (await buckets.builder(source, **settings).run()).prefixes[0]
+    for bucket in (buckets.main, buckets.mirror):
+        page = bucket.objects["whl/cu121/torch/index.html"].body
+        assert b">torch-2.5.1+cu121-cp311-cp311-linux_x86_64.whl</a>" in page
+        assert b"2.5.0" not in page
+        assert b">torch-2.5.1+cpu-cp311" in bucket.objects["whl/cpu/torch/index.html"].body
+        assert bucket.objects[CUDNN_PAGE].body == PYPI_CUDNN
+    assert "whl/cu121/torch/index.json" in buckets.main.objects
+    assert report.pages_mirrored == 1 and report.pages_foreign == 0
+    assert report.index_only == ["whl/cu121/nvidia-cudnn-cu12"]
+    assert report.skipped_directories == []
+
+
 async def test_an_index_only_page_at_the_prefix_root_is_published_and_listed(buckets):
     source = FakeSource()
     source.add(FILELOCK)

@@ -203,7 +203,12 @@ async def test_item_3_an_index_only_page_in_the_source_is_published_as_it_is(
     assert whl.pages_mirrored == 1 and whl.index_only == []
     # One GET per sub-directory named like a project of whl/cu121 and of the root (where the
     # prefixes not configured here are sub-directories like any other), counted in the budget.
-    cu121 = ["whl/cu121/nested/index.html", bucket_layout.CUDNN_PAGE, bucket_layout.STALE_PAGE]
+    cu121 = [
+        "whl/cu121/nested/index.html",
+        bucket_layout.CUDNN_PAGE,
+        bucket_layout.GENERATOR_PAGE,
+        bucket_layout.STALE_PAGE,
+    ]
     root = [f"whl/{name}/index.html" for name in ("nightly", "preview", "test", "variant")]
     read = sorted([*cu121, *root, "whl/cpu-cxx11-abi/index.html"])
     assert recorder.page_gets() == read and whl.page_reads == len(read)
@@ -230,6 +235,39 @@ async def test_item_3_an_index_only_page_in_the_source_is_published_as_it_is(
         moto_s3.boto.put_object(
             Bucket=pytorch, Key=bucket_layout.CUDNN_PAGE, Body=bucket_layout.CUDNN_PAGE_BODY
         )
+
+
+async def test_item_3_the_generators_own_pages_give_way_to_ours_and_mirrors_stay(
+    moto_s3, pytorch, fetch
+):
+    """The reference's own torch page, beside the wheels and copied into the main bucket,
+    links files of this bucket through download-r2.pytorch.org and predates the newest wheel:
+    ours replaces it. With the same default settings a page linking to files.pythonhosted.org
+    is still published as the source holds it, one someone wrote into the main bucket is still
+    kept, and both projects are listed."""
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl",))
+    nccl_key = "whl/cu121/nvidia-nccl-cu12/index.html"
+    nccl = (
+        b'<a href="https://files.pythonhosted.org/packages/nvidia_nccl_cu12-2.21.5-py3-none-'
+        b'manylinux2014_x86_64.whl">nvidia_nccl_cu12-2.21.5-py3-none-manylinux2014_x86_64.whl</a>'
+    )
+    await run.main.put(bucket_layout.GENERATOR_PAGE, bucket_layout.GENERATOR_PAGE_BODY)
+    await run.main.put(nccl_key, nccl)
+    report = (await run.builder().run()).prefixes[0]
+    golden = (GOLDEN / "pages" / bucket_layout.GENERATOR_PAGE).read_bytes()
+    for bucket in (run.main, run.mirror):
+        page = bucket.objects[bucket_layout.GENERATOR_PAGE].body
+        assert UPLOAD_TIME.sub(rb"\1T", page) == UPLOAD_TIME.sub(rb"\1T", golden)
+        assert b">torch-2.5.1+cu121-cp311-cp311-linux_x86_64.whl</a>" in page
+        assert b"download-r2.pytorch.org" not in page
+        assert bucket.objects[bucket_layout.CUDNN_PAGE].body == bucket_layout.CUDNN_PAGE_BODY
+    assert run.main.objects[nccl_key].body == nccl
+    listing = run.page("whl/cu121/index.html")
+    for project in ("nvidia-cudnn-cu12", "nvidia-nccl-cu12", "torch"):
+        assert f'href="{project}/"' in listing
+    assert report.pages_mirrored == 1  # cudnn's; torch's page is ours
+    assert report.index_only == ["whl/cu121/nvidia-nccl-cu12"]
+    assert "whl/cu121/torch" not in report.skipped_directories
 
 
 async def test_item_4_the_allow_list_scope_is_a_setting(moto_s3, pytorch, fetch):

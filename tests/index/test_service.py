@@ -277,6 +277,8 @@ async def test_a_manual_run_with_a_queue_enqueues_and_answers_202():
         ({"SOURCE_S3_BUCKET": "b", "ALLOW_LIST_PREFIXES": "whl,.."}, "ALLOW_LIST_PREFIXES"),
         ({"SOURCE_S3_BUCKET": "b", "FILE_BASE_URL": "ftp://files"}, "FILE_BASE_URL"),
         ({"SOURCE_S3_BUCKET": "b", "FILE_BASE_URL": "https://u:p@files"}, "FILE_BASE_URL"),
+        ({"SOURCE_S3_BUCKET": "b", "FILE_HOSTS": "https://download.pytorch.org"}, "FILE_HOSTS"),
+        ({"SOURCE_S3_BUCKET": "b", "FILE_HOSTS": "download.pytorch.org,,x"}, "FILE_HOSTS"),
         ({"SOURCE_S3_BUCKET": "b", "MAX_SUBREQUESTS": "5"}, "MAX_SUBREQUESTS"),
         ({"SOURCE_S3_BUCKET": "b", "MAX_SUBREQUESTS": "lots"}, "MAX_SUBREQUESTS"),
         (
@@ -316,6 +318,7 @@ def test_configuration_defaults_and_overrides():
             "NIGHTLY_KEEP": "30",
             "INDEX_STOP_METADATA_AFTER_SECONDS": "25",
             "FILE_BASE_URL": "https://download-r2.example.org/",
+            "FILE_HOSTS": "Files.Example.org, download.pytorch.org",
             "REQUIRES_PYTHON_OVERRIDES": "numpy-2.3.*.whl=>=3.11; networkx-3.3-*.whl = >=3.10",
         }
     )
@@ -329,6 +332,7 @@ def test_configuration_defaults_and_overrides():
     assert build.stop_metadata_after == 25.0 and build.warn_after == (20.0, 25.0)
     assert build.max_subrequests == 9000
     assert build.file_base_url == "https://download-r2.example.org"
+    assert build.file_hosts == {"files.example.org", "download.pytorch.org"}
     overrides = build.requires_python_overrides
     assert overrides.for_filename("numpy-2.3.1-cp312-cp312-linux_x86_64.whl") == ">=3.11"
     assert overrides.for_filename("networkx-3.3-py3-none-any.whl") == ">=3.10"
@@ -341,6 +345,13 @@ def test_defaults_follow_the_reference():
     assert "source_code/test" in build.prefixes
     assert build.allow_list_prefixes == {"whl", "whl/nightly", "whl/test"}
     assert build.requires_python_overrides.for_filename("networkx-3.3-py3-none-any.whl") == ">=3.10"
+    assert build.file_hosts == {
+        "download.pytorch.org",
+        "download-r2.pytorch.org",
+        "d21usjoq99fcb9.cloudfront.net",
+    }
+    none = IndexConfig.from_env({"SOURCE_S3_BUCKET": "p", "FILE_HOSTS": "none"})
+    assert none.build.file_hosts == frozenset()
     assert (
         IndexConfig.from_env(
             {"SOURCE_S3_BUCKET": "p", "ALLOW_LIST_PREFIXES": "none"}

@@ -40,7 +40,7 @@ from flaresuite.index import layout
 from flaresuite.index.allow_list import default_allow_list
 from flaresuite.index.budget import Budget, Limits, SubrequestsSpent
 from flaresuite.index.core_metadata import requires_python
-from flaresuite.index.foreign import holds_external_links
+from flaresuite.index.foreign import DEFAULT_FILE_HOSTS, FileHosts
 from flaresuite.index.model import (
     Distribution,
     SourceObject,
@@ -105,6 +105,9 @@ class BuildConfig:
     )
     file_base_url: str = ""
     """Where files are served from; ``""`` links them root-relative (``/whl/…``)."""
+    file_hosts: frozenset[str] = frozenset(DEFAULT_FILE_HOSTS)
+    """Hosts besides ``file_base_url``'s that serve the source's files: a page linking only
+    there is a generator's page, not an index-only one (:mod:`.foreign`)."""
     max_subrequests: int | None = 9000
     warn_after: tuple[float, ...] = (20.0, 40.0)
     stop_metadata_after: float = 40.0
@@ -293,6 +296,7 @@ class _PrefixBuild:
         name as a fresh hash (test-infra#6307), so nightly wheels are never HEADed."""
         self.root_mirrored: set[str] = set()
         """Projects whose page at the prefix root is the source's own, as last read."""
+        self.file_hosts = FileHosts.of(self.config.file_base_url, self.config.file_hosts)
 
     # --- listing --------------------------------------------------------------------------
 
@@ -480,6 +484,7 @@ class _PrefixBuild:
             [
                 self.with_hashes,
                 self.config.file_base_url,
+                self.file_hosts.signature,
                 self.config.requires_python_overrides.rules,
                 sorted(allow_list) if allow_list is not None else None,
                 self.config.nightly_keep if layout.is_nightly(self.prefix) else None,
@@ -829,7 +834,7 @@ class _PrefixBuild:
         every request) only when the directory's listing changed since they were last read,
         or ``again``; otherwise their remembered verdicts stand, without their bytes. ``None``
         when the budget does not allow the reads: nothing is remembered then."""
-        read_for = _combine(listed, self.config.file_base_url)
+        read_for = _combine(listed, self.file_hosts.signature)
         if not names:
             if state.sources:
                 state.remember_sources(read_for, {})
@@ -857,7 +862,7 @@ class _PrefixBuild:
                 if body is None:  # a directory of other things
                     continue
                 md5 = hashlib.md5(body).hexdigest()
-                external = holds_external_links(body, self.config.file_base_url)
+                external = self.file_hosts.holds_external_links(body)
                 verdicts[key] = (md5, external)
                 if external:  # the others' bytes are not kept: they may be large
                     found[name] = _SourcePage(md5, body)
@@ -924,9 +929,10 @@ class _PrefixBuild:
         state: DirectoryState,
         adopt: Mapping[str, str],
     ) -> set[str]:
-        """Projects whose page in ``directory`` someone else wrote with links to other hosts.
-        A page holding the very bytes the source holds for it (``adopt``: key -> MD5) is the
-        source's page, published by the reference before us: it is ours to keep current."""
+        """Projects whose page in ``directory`` someone else wrote with external links. A page
+        holding the very bytes the source holds for it (``adopt``: key -> MD5) is the source's
+        page, published by the reference before us: it is ours to keep current. A verdict
+        holds for one ETag under one set of file hosts."""
         foreign = set()
         for key, etag in stored.items():
             parts = key[len(directory) + 1 if directory else 0 :].split("/")
@@ -934,14 +940,13 @@ class _PrefixBuild:
                 continue
             if adopt.get(key) == etag:
                 continue
+            judged = f"{etag} {self.file_hosts.signature}"
             verdict = state.verdicts.get(key)
-            if verdict is None or verdict[0] != etag:
+            if verdict is None or verdict[0] != judged:
                 page = await self.destinations[0].get(key)
-                external = page is not None and holds_external_links(
-                    page.body, self.config.file_base_url
-                )
-                state.remember_verdict(key, etag, external)
-                verdict = (etag, external)
+                external = page is not None and self.file_hosts.holds_external_links(page.body)
+                state.remember_verdict(key, judged, external)
+                verdict = (judged, external)
             if verdict[1]:
                 foreign.add(parts[0])
         return foreign

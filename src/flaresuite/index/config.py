@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from flaresuite.config import EnvReader, EnvSource, Setting
 from flaresuite.index import layout
 from flaresuite.index.builder import BuildConfig
+from flaresuite.index.foreign import DEFAULT_FILE_HOSTS, parse_host
 from flaresuite.index.overrides import parse_overrides
 from flaresuite.s3.addressing import check_endpoint
 from flaresuite.s3.credentials import SETTINGS as CREDENTIAL_SETTINGS
@@ -46,6 +47,12 @@ SETTINGS: tuple[Setting, ...] = (
         "(default: networkx 3.3 and 3.4.2 need >=3.10)",
     ),
     Setting("FILE_BASE_URL", "host the files are served from (default: links are root-relative)"),
+    Setting(
+        "FILE_HOSTS",
+        "comma-separated hosts that also serve the source's files: a page linking only there "
+        "is rebuilt from the files, not kept as index-only "
+        f"(default {','.join(DEFAULT_FILE_HOSTS)}; none: only FILE_BASE_URL's)",
+    ),
     Setting(
         "INDEX_STOP_METADATA_AFTER_SECONDS",
         f"no HEAD/GET starts after this many seconds (default {_DEFAULTS.stop_metadata_after:g})",
@@ -92,6 +99,7 @@ class IndexConfig:
             ),
             nightly_keep=reader.integer("NIGHTLY_KEEP", _DEFAULTS.nightly_keep, minimum=1),
             file_base_url=_base_url(reader),
+            file_hosts=_file_hosts(reader),
             max_subrequests=reader.integer(
                 "MAX_SUBREQUESTS", DEFAULT_MAX_SUBREQUESTS, minimum=10, maximum=1_000_000
             ),
@@ -136,6 +144,19 @@ def _base_url(reader: EnvReader) -> str:
             "FILE_BASE_URL", "must be an http(s) URL with a host, and no credentials or query"
         )
         return ""
+
+
+def _file_hosts(reader: EnvReader) -> frozenset[str]:
+    listed = reader.text("FILE_HOSTS")
+    if listed is None:
+        return _DEFAULTS.file_hosts
+    if listed.lower() == "none":
+        return frozenset()
+    try:
+        return frozenset(parse_host(host) for host in listed.split(","))
+    except ValueError:
+        reader.problem("FILE_HOSTS", "must be comma-separated host names like download.pytorch.org")
+        return frozenset()
 
 
 def _prefixes(reader: EnvReader, name: str, default: Sequence[str]) -> tuple[str, ...]:

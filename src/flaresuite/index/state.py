@@ -71,7 +71,8 @@ class DirectoryState:
     pages: dict[str, str] = field(default_factory=dict)
     """page key -> MD5 of the body this builder last wrote there."""
     verdicts: dict[str, tuple[str, bool]] = field(default_factory=dict)
-    """page key -> (ETag, holds external links) for pages this builder did not write."""
+    """page key -> (``"<ETag> <file hosts' signature>"``, holds external links) for pages this
+    builder did not write: a verdict stands for one ETag under one set of file hosts."""
     sources: dict[str, tuple[str, bool]] = field(default_factory=dict)
     """page key -> (MD5, holds external links) of the index pages the source holds beside
     this directory's files (``<dir>/<project>/index.html``), as last read. The MD5 is also the
@@ -125,8 +126,8 @@ class DirectoryState:
             self.pages[key] = md5
             self.dirty = True
 
-    def remember_verdict(self, key: str, etag: str, foreign: bool) -> None:
-        self.verdicts[key] = (etag, foreign)
+    def remember_verdict(self, key: str, judged: str, foreign: bool) -> None:
+        self.verdicts[key] = (judged, foreign)
         self.dirty = True
 
     def forget_page(self, key: str) -> None:
