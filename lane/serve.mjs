@@ -5,6 +5,7 @@
 // the Worker answers with 101 is completed by `ws` and bridged, frame by frame, to the client
 // end the Worker returned, so Durable Objects see real browsers and devices. A Python
 // exception is printed with its traceback and answered with 500; the server keeps serving.
+// The terminal never shows a query string: a swarm's `?token=<invite>` would be in it.
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { WebSocketServer } from "ws";
@@ -14,6 +15,21 @@ import { WebSocket as LaneWebSocket } from "./runtime.mjs";
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "proxy-connection"]);
 const MIB = 1024 * 1024;
 const MEMORY_LIMIT = 128 * MIB; // Cloudflare's per-isolate limit, Pyodide's heap included
+const REDACTED = "[redacted]"; // flaresuite.redact.REDACTED
+
+// What a log line shows of a request target: its path, with `?[redacted]` for a query, as
+// flaresuite.redact.redact_url shows a URL. A query may carry a secret (a swarm dashboard's
+// `?token=<invite>`, a device's `?token=`), and so may a userinfo in an absolute-form target;
+// a target that does not parse is not shown at all.
+export function shownTarget(target) {
+  let url;
+  try {
+    url = new URL(target, "http://flaresuite-dev.invalid");
+  } catch {
+    return REDACTED;
+  }
+  return url.search ? `${url.pathname}?${REDACTED}` : url.pathname;
+}
 
 export class DevServer {
   #lane;
@@ -32,14 +48,14 @@ export class DevServer {
   async listen({ host, port }) {
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((error) => {
-        this.#log(`[dev] ${req.method} ${req.url}: ${error?.stack ?? error}`);
+        this.#log(`[dev] ${req.method} ${shownTarget(req.url)}: ${error?.stack ?? error}`);
         if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
         res.end("flaresuite dev failed to serve this request; see its terminal\n");
       });
     });
     this.#server.on("upgrade", (req, socket, head) => {
       this.#upgrade(req, socket, head).catch((error) => {
-        this.#log(`[dev] ${req.method} ${req.url}: ${error?.stack ?? error}`);
+        this.#log(`[dev] ${req.method} ${shownTarget(req.url)}: ${error?.stack ?? error}`);
         socket.destroy();
       });
     });
@@ -91,8 +107,12 @@ export class DevServer {
     const url = new URL(req.url, this.origin);
     const body = await this.#body(req);
     let status;
+    let note = "";
     if (url.pathname === "/__scheduled") {
-      status = await this.#scheduled(url, res);
+      // The cron is the dev server's own parameter, never a secret: it is named.
+      const cron = url.searchParams.get("cron") ?? "";
+      note = `cron ${JSON.stringify(cron.slice(0, 64))}, `;
+      status = await this.#scheduled(cron, res);
     } else {
       let response;
       try {
@@ -102,11 +122,11 @@ export class DevServer {
       }
       if (response) status = await this.#write(response, res);
     }
-    this.#log(`[dev] ${req.method} ${req.url} ${status} (${Math.round(performance.now() - started)} ms)`);
+    const elapsed = Math.round(performance.now() - started);
+    this.#log(`[dev] ${req.method} ${shownTarget(req.url)} ${status} (${note}${elapsed} ms)`);
   }
 
-  async #scheduled(url, res) {
-    const cron = url.searchParams.get("cron") ?? "";
+  async #scheduled(cron, res) {
     try {
       await this.#lane.scheduled({ cron });
     } catch (error) {
@@ -142,13 +162,14 @@ export class DevServer {
   // answer is written back on the raw socket as an ordinary response.
   async #upgrade(req, socket, head) {
     const started = performance.now();
+    const shown = shownTarget(req.url);
     let response;
     try {
       response = await this.#lane.fetchRequest(this.#request(req, Buffer.alloc(0)));
     } catch (error) {
       this.#log(describe(error));
       socket.end("HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-      this.#log(`[dev] ${req.method} ${req.url} 500 (${Math.round(performance.now() - started)} ms)`);
+      this.#log(`[dev] ${req.method} ${shown} 500 (${Math.round(performance.now() - started)} ms)`);
       return;
     }
     const elapsed = () => `${Math.round(performance.now() - started)} ms`;
@@ -158,12 +179,12 @@ export class DevServer {
       for (const [name, value] of response.headers) lines.push(`${name}: ${value}`);
       lines.push(`content-length: ${body.length}`, "connection: close", "", "");
       socket.end(Buffer.concat([Buffer.from(lines.join("\r\n")), body]));
-      this.#log(`[dev] ${req.method} ${req.url} ${response.status} (${elapsed()})`);
+      this.#log(`[dev] ${req.method} ${shown} ${response.status} (${elapsed()})`);
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#log(`[dev] ${req.method} ${req.url} 101 (${elapsed()})`);
-      this.#bridge(ws, response.webSocket, req.url);
+      this.#log(`[dev] ${req.method} ${shown} 101 (${elapsed()})`);
+      this.#bridge(ws, response.webSocket, shown);
     });
   }
 

@@ -8,6 +8,7 @@ server sends SIGINT (Ctrl-C) and checks that no process it started is left.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120.0
@@ -50,6 +52,26 @@ def make_project(directory: Path) -> Path:
     shutil.copy(ROOT / "wrangler.toml", directory / "wrangler.toml")
     (directory / "src").symlink_to(ROOT / "src", target_is_directory=True)
     return directory
+
+
+def upgrade_status(url: str, target: str) -> int:
+    """The status a WebSocket upgrade of ``target`` gets from the server at ``url`` (101 when
+    the Worker accepts it); the connection is closed once the status line is read."""
+    parts = urlsplit(url)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=60) as connection:
+        connection.sendall(request.encode())
+        head = b""
+        while b"\r\n" not in head:
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return int(head.split(b" ", 2)[1])
 
 
 def write_dev_vars(project: Path, name: str, values: dict[str, str]) -> None:

@@ -58,7 +58,9 @@ def test_the_index_builder_cron_runs_against_moto_and_writes_r2(project, serve, 
     assert (response.status_code, response.text) == (200, "Ran scheduled event"), "\n".join(
         server.lines()
     )
-    assert server.wait_for_line(r"^\[dev\] GET /__scheduled\?cron=0\+")
+    assert server.wait_for_line(
+        r'^\[dev\] GET /__scheduled\?\[redacted\] 200 \(cron "0 \* \* \* \*"'
+    )
     # The cron only enqueues the prefixes; the queue consumer builds them, in the background.
     status = wait_for_run(server.url)
     assert status["status"] == "ok", status
@@ -66,6 +68,12 @@ def test_the_index_builder_cron_runs_against_moto_and_writes_r2(project, serve, 
     written = ls(project, "r2", "DEST_BUCKET")
     assert {"whl/cpu/filelock/index.html", "whl/cpu/torch/index.html"} <= set(written)
     assert ls(project, "r2", "DEST_BUCKET_META_CDN")
+    # `dev r2 get` prints what the Worker wrote: the torch page links the seeded wheel.
+    page = run_flaresuite(
+        "dev", "r2", "get", "DEST_BUCKET", "whl/cpu/torch/index.html", cwd=project
+    )
+    assert page.returncode == 0, page.stderr.decode()
+    assert b"torch-2.6" in page.stdout
 
 
 def wait_for_run(url: str, polls: int = 240) -> dict:
