@@ -1,5 +1,6 @@
 """``flaresuite index build``: the README's main job, and its answers to bad input."""
 
+import contextlib
 import hashlib
 import io
 import json
@@ -10,8 +11,10 @@ import zipfile
 import pytest
 
 from flaresuite_host.cli import main
+from flaresuite_host.index import cli as index_cli
 from flaresuite_host.index.demo import build_wheel
 from flaresuite_host.progress import ProgressBar
+from flaresuite_host.transport import httpx_fetch
 
 
 def test_the_default_build_indexes_the_embedded_demo_in_place(tmp_path, capsys):
@@ -210,6 +213,8 @@ def test_an_s3_bucket_is_indexed_into_a_local_directory(moto_s3, monkeypatch, tm
 
 @pytest.mark.moto
 def test_the_cli_assumes_an_iam_role_like_the_worker(moto_s3, monkeypatch, tmp_path):
+    """The key is a user's allowed nothing but ``sts:AssumeRole`` (moto enforces it): one
+    AssumeRole call, then every S3 request carries the role's session token, never the key."""
     bucket = moto_s3.new_bucket("cli-role")
     moto_s3.boto.put_object(
         Bucket=bucket,
@@ -217,16 +222,35 @@ def test_the_cli_assumes_an_iam_role_like_the_worker(moto_s3, monkeypatch, tmp_p
         Body=build_wheel("demo_pkg", "1.0"),
         ChecksumAlgorithm="SHA256",
     )
-    monkeypatch.setenv("S3_ACCESS_KEY_ID", moto_s3.credentials.access_key_id)
-    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", moto_s3.credentials.secret_access_key)
-    monkeypatch.setenv("AWS_ROLE_ARN", moto_s3.role_arn)
+    base = moto_s3.index_credentials
+    monkeypatch.setenv("S3_ACCESS_KEY_ID", base.access_key_id)
+    monkeypatch.setenv("S3_SECRET_ACCESS_KEY", base.secret_access_key)
+    monkeypatch.setenv("AWS_ROLE_ARN", moto_s3.index_role(bucket))
     monkeypatch.setenv("STS_ENDPOINT_URL", moto_s3.endpoint)
+    seen = []
+
+    @contextlib.asynccontextmanager
+    async def recording_fetch():
+        async with httpx_fetch() as fetch:
+
+            async def recorded(request):
+                seen.append(request)
+                return await fetch(request)
+
+            yield recorded
+
+    monkeypatch.setattr(index_cli, "httpx_fetch", recording_fetch)
     out = tmp_path / "pages"
     arguments = ["index", "build", "--s3-bucket", bucket, "--s3-endpoint", moto_s3.endpoint]
     arguments += ["--out", str(out), "--prefix", "whl", "--no-allow-list"]
 
     assert main(arguments) == 0
     assert (out / "whl/cpu/demo-pkg/index.html").exists()
+    assumed = [r for r in seen if r.method == "POST" and b"Action=AssumeRole" in r.body]
+    s3 = [r for r in seen if r not in assumed]
+    assert len(assumed) == 1 and len(s3) >= 3  # two listings and a HEAD at least
+    assert all("x-amz-security-token" in r.headers for r in s3)
+    assert not any(base.access_key_id in r.headers["authorization"] for r in s3)
 
 
 @pytest.mark.moto

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from flaresuite.http import HttpResponse
+from flaresuite.http import HttpRequest, HttpResponse
 from flaresuite.index.budget import Budget
 from flaresuite.index.builder import BuildConfig, IndexBuilder
 from flaresuite.index.s3source import S3Source
@@ -21,6 +21,7 @@ from flaresuite.ports import SystemClock
 from flaresuite.s3 import S3Client
 from flaresuite.stores.memory import MemoryBucket
 from flaresuite_host.transport import httpx_fetch
+from tests.support.moto_server import IAM_POLICY
 
 from . import pytorch_bucket as bucket_layout
 from .pytorch_bucket import SEEDS, core_metadata
@@ -67,10 +68,12 @@ class Recorder:
         self.lists: list[dict[str, list[str]]] = []
         self.heads: list[str] = []
         self.gets: list[str] = []
+        self.seen: list[HttpRequest] = []
         self.requests = 0
 
     async def __call__(self, request):
         self.requests += 1
+        self.seen.append(request)
         query = parse_qs(urlsplit(request.url).query, keep_blank_values=True)
         if request.method == "GET" and "list-type" in query:
             self.lists.append(query)
@@ -362,24 +365,57 @@ async def test_item_11_run_state_stays_out_of_the_public_buckets(moto_s3, pytorc
     assert "status/@run.json" in run.state.objects
 
 
+def iam_action(request: HttpRequest) -> str:
+    """The IAM action AWS (and moto) checks an S3 request against."""
+    query = parse_qs(urlsplit(request.url).query, keep_blank_values=True)
+    if request.method == "GET" and "list-type" in query:
+        return "s3:ListBucket"
+    if request.method in ("GET", "HEAD") and urlsplit(request.url).path.count("/") >= 2:
+        return "s3:GetObject"
+    return f"{request.method} {request.url}"
+
+
+def is_assume_role(request: HttpRequest) -> bool:
+    return request.method == "POST" and b"Action=AssumeRole" in request.body
+
+
 async def test_item_12_an_assumed_role_signs_every_request(moto_s3, pytorch, fetch):
+    """The Worker's key belongs to a user allowed nothing but ``sts:AssumeRole`` (moto enforces
+    IAM policies): it signs one AssumeRole call, and every S3 request is signed by the role's
+    temporary key with its session token. The role's permissions are the shipped
+    ``docs/iam-policy.json``: a full build needs every action it grants, and no other."""
+    base = moto_s3.index_credentials
     env = {
         "SOURCE_S3_BUCKET": pytorch,
         "SOURCE_S3_REGION": moto_s3.region,
         "S3_ENDPOINT_URL": moto_s3.endpoint,
         "STS_ENDPOINT_URL": moto_s3.endpoint,
-        "AWS_ROLE_ARN": moto_s3.role_arn,
-        "S3_ACCESS_KEY_ID": moto_s3.credentials.access_key_id,
-        "S3_SECRET_ACCESS_KEY": moto_s3.credentials.secret_access_key,
-        "INDEX_PREFIXES": "whl",
+        "AWS_ROLE_ARN": moto_s3.index_role(pytorch),
+        "S3_ACCESS_KEY_ID": base.access_key_id,
+        "S3_SECRET_ACCESS_KEY": base.secret_access_key,
+        "INDEX_PREFIXES": "whl,whl/nightly,libtorch",
     }
     recorder = Recorder(fetch)
     main = MemoryBucket()
     report = await IndexService(
         env, fetch=recorder, destinations=[main], state=MemoryBucket(), log=quiet
     ).run()
-    assert report.status == "ok"
+    assert report.status == "ok", report.to_dict()
     assert "whl/cu121/torch/index.html" in main.objects
+    assert "libtorch/cpu/index.html" in main.objects
+
+    assumed = [r for r in recorder.seen if is_assume_role(r)]
+    s3 = [r for r in recorder.seen if not is_assume_role(r)]
+    assert (
+        len(assumed) == 1
+        and f"Credential={base.access_key_id}/" in assumed[0].headers["authorization"]
+    )
+    assert len(s3) > 20
+    assert all("x-amz-security-token" in r.headers for r in s3)
+    assert not any(base.access_key_id in r.headers["authorization"] for r in s3)
+    policy = json.loads(IAM_POLICY.read_text())
+    granted = {statement["Action"] for statement in policy["Statement"]}
+    assert {iam_action(r) for r in s3} == granted == {"s3:ListBucket", "s3:GetObject"}
 
 
 async def test_item_13_prefixes_are_listed_one_level_at_a_time(moto_s3, pytorch, fetch):

@@ -1,16 +1,26 @@
-"""moto's standalone S3 server on 127.0.0.1, with SigV4 signature checking on.
+"""moto's standalone S3 server on 127.0.0.1, with SigV4 signature checking and IAM policies
+enforced.
 
 With ``INITIAL_NO_AUTH_ACTION_COUNT=N`` moto leaves the first N AWS API calls unauthenticated.
-We spend exactly five of them: an IAM user, its access key and an inline policy allowing
-``s3:*`` and ``sts:AssumeRole`` (moto has no ``AmazonS3FullAccess`` managed policy), and a role
-with its own ``s3:*`` policy for the STS tests. From then on every request's signature is
-verified (S3 and STS alike), so a wrong secret gets ``403 SignatureDoesNotMatch`` just as on
-AWS.
+We spend exactly seven of them on two IAM users and a role:
 
-moto's ``/moto-api/reset`` would wipe the IAM user too, and the unauthenticated calls are
+* ``flaresuite-tests``, whose key seeds and inspects buckets: ``s3:*``, and
+  ``iam:PutRolePolicy`` on the role (moto has no ``AmazonS3FullAccess`` managed policy);
+* ``flaresuite-index``, the index Worker's key when it assumes a role: allowed
+  ``sts:AssumeRole`` on that role and nothing else, so an S3 request it signs is refused;
+* the role ``flaresuite-index-reader``, trusted by ``flaresuite-index`` as
+  ``docs/iam-trust-policy.json`` says, whose permissions are exactly ``docs/iam-policy.json``
+  for the bucket a test names (:meth:`MotoS3.index_role`).
+
+From then on every request's signature is verified (S3, STS and IAM alike), so a wrong secret
+gets ``403 SignatureDoesNotMatch`` just as on AWS, and every action is checked against the
+signer's policies (moto matches actions and resources; of conditions it evaluates only
+``sts:ExternalId``, so the trust policy's session-name condition is left out here).
+
+moto's ``/moto-api/reset`` would wipe the IAM users too, and the unauthenticated calls are
 spent, so nothing could sign again. Tests therefore never reset: each one asks for a fresh,
 uniquely named bucket (:meth:`MotoS3.new_bucket`), and :meth:`MotoS3.reset` empties and
-deletes buckets through the S3 API, leaving the identity alone.
+deletes buckets through the S3 API, leaving the identities alone.
 """
 
 from __future__ import annotations
@@ -36,33 +46,37 @@ from botocore.config import Config
 from flaresuite.s3.credentials import Credentials
 
 REGION = "us-east-1"
-BOOTSTRAP_CALLS = 5
-"""CreateUser, CreateAccessKey, PutUserPolicy, CreateRole, PutRolePolicy: the calls made before
-auth switches on."""
+BOOTSTRAP_CALLS = 7
+"""CreateUser, CreateAccessKey and PutUserPolicy for each of the two users, and CreateRole: the
+calls made before auth switches on."""
+ADMIN_USER = "flaresuite-tests"
+INDEX_USER = "flaresuite-index"
+"""The user ``docs/iam-trust-policy.json`` lets assume the role."""
 ROLE_NAME = "flaresuite-index-reader"
 STARTUP_TIMEOUT = 30.0
 """Seconds moto may take to import and bind (it imports every AWS service model)."""
-_S3_FULL_ACCESS = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-    }
-)
-_USER_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
-        ],
-    }
-)
-_TRUST_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-)
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+IAM_POLICY = DOCS / "iam-policy.json"
+"""The index role's permissions as shipped, for ``SOURCE_S3_BUCKET``."""
+TRUST_POLICY = DOCS / "iam-trust-policy.json"
+
+
+def _policy(*statements: dict[str, object]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _trust_policy(account: str) -> str:
+    """The shipped trust policy for moto's account, without the condition moto cannot
+    evaluate."""
+    document = json.loads(TRUST_POLICY.read_text().replace("ACCOUNT_ID", account))
+    for statement in document["Statement"]:
+        statement.pop("Condition", None)
+    return json.dumps(document)
+
+
+def role_policy(bucket: str) -> str:
+    """``docs/iam-policy.json`` for ``bucket``."""
+    return IAM_POLICY.read_text().replace("SOURCE_S3_BUCKET", bucket)
 
 
 @dataclass
@@ -70,12 +84,17 @@ class MotoS3:
     endpoint: str
     region: str
     credentials: Credentials
-    """The IAM user's real access key: requests signed with it are allowed."""
-    role_arn: str
-    """A role that key may assume (STS AssumeRole); the role itself is allowed ``s3:*``."""
+    """``flaresuite-tests``'s real access key: allowed ``s3:*`` on every bucket."""
+    index_credentials: Credentials
+    """``flaresuite-index``'s key: it may assume the index role, and has no S3 rights."""
     boto: object
-    """A boto3 S3 client with the same key, to seed and inspect buckets independently of
-    the client under test."""
+    """A boto3 S3 client with :attr:`credentials`, to seed and inspect buckets independently
+    of the client under test."""
+    iam: object
+    """A boto3 IAM client with :attr:`credentials` (it may set the index role's policy)."""
+    role_arn: str
+    """The index role: ``flaresuite-index`` may assume it; what it may read is set by
+    :meth:`index_role`."""
 
     _names = itertools.count(1)
 
@@ -84,6 +103,14 @@ class MotoS3:
         name = f"{hint[:40].lower()}-{os.getpid()}-{next(self._names)}"
         self.boto.create_bucket(Bucket=name)
         return name
+
+    def index_role(self, bucket: str) -> str:
+        """Gives the index role exactly the shipped ``docs/iam-policy.json`` for ``bucket`` (and
+        so no other bucket), and returns the role's ARN."""
+        self.iam.put_role_policy(
+            RoleName=ROLE_NAME, PolicyName="index-reader", PolicyDocument=role_policy(bucket)
+        )
+        return self.role_arn
 
     def reset(self) -> None:
         """Empty and delete every bucket (the IAM identity survives, unlike with
@@ -127,7 +154,7 @@ def _wait_until_ready(endpoint: str, process: subprocess.Popen, log: Path) -> No
     )
 
 
-def _bootstrap_identity(endpoint: str) -> tuple[Credentials, str]:
+def _bootstrap_identity(endpoint: str) -> tuple[Credentials, Credentials, str]:
     iam = boto3.client(
         "iam",
         endpoint_url=endpoint,
@@ -135,16 +162,33 @@ def _bootstrap_identity(endpoint: str) -> tuple[Credentials, str]:
         aws_access_key_id="bootstrap",
         aws_secret_access_key="bootstrap",
     )
-    iam.create_user(UserName="flaresuite-tests")
-    key = iam.create_access_key(UserName="flaresuite-tests")["AccessKey"]
+    admin = iam.create_user(UserName=ADMIN_USER)["User"]
+    account = admin["Arn"].split(":")[4]
+    role_arn = f"arn:aws:iam::{account}:role/{ROLE_NAME}"
+    admin_key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
     iam.put_user_policy(
-        UserName="flaresuite-tests", PolicyName="s3-and-assume-role", PolicyDocument=_USER_POLICY
+        UserName=ADMIN_USER,
+        PolicyName="seed-buckets",
+        PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "iam:PutRolePolicy", "Resource": role_arn},
+        ),
     )
-    role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=_TRUST_POLICY)["Role"]
-    iam.put_role_policy(
-        RoleName=ROLE_NAME, PolicyName="s3-full-access", PolicyDocument=_S3_FULL_ACCESS
+    iam.create_user(UserName=INDEX_USER)
+    index_key = iam.create_access_key(UserName=INDEX_USER)["AccessKey"]
+    iam.put_user_policy(
+        UserName=INDEX_USER,
+        PolicyName="assume-the-index-role",
+        PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+        ),
     )
-    return Credentials(key["AccessKeyId"], key["SecretAccessKey"]), role["Arn"]
+    iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=_trust_policy(account))
+    return (
+        Credentials(admin_key["AccessKeyId"], admin_key["SecretAccessKey"]),
+        Credentials(index_key["AccessKeyId"], index_key["SecretAccessKey"]),
+        role_arn,
+    )
 
 
 @contextmanager
@@ -164,16 +208,20 @@ def moto_s3_server() -> Iterator[MotoS3]:
         )
         try:
             _wait_until_ready(endpoint, process, Path(log.name))
-            credentials, role_arn = _bootstrap_identity(endpoint)
+            credentials, index_credentials, role_arn = _bootstrap_identity(endpoint)
+            signing = {
+                "endpoint_url": endpoint,
+                "region_name": REGION,
+                "aws_access_key_id": credentials.access_key_id,
+                "aws_secret_access_key": credentials.secret_access_key,
+            }
             boto = boto3.client(
                 "s3",
-                endpoint_url=endpoint,
-                region_name=REGION,
-                aws_access_key_id=credentials.access_key_id,
-                aws_secret_access_key=credentials.secret_access_key,
+                **signing,
                 config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
             )
-            yield MotoS3(endpoint, REGION, credentials, role_arn, boto)
+            iam = boto3.client("iam", **signing)
+            yield MotoS3(endpoint, REGION, credentials, index_credentials, boto, iam, role_arn)
         finally:
             process.terminate()
             try:
