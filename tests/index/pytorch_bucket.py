@@ -135,6 +135,7 @@ SEEDS: tuple[Seed, ...] = (
     # libtorch
     _wheel("libtorch/libtorch-macos-arm64-2.5.1.zip"),
     _wheel("libtorch/cpu/libtorch-shared-with-deps-2.5.1+cpu.zip"),
+    _wheel("libtorch/cpu/old/libtorch-shared-with-deps-2.0.0+cpu.zip"),  # item 1: nested, named
     _wheel("libtorch/cu121/libtorch-cxx11-abi-shared-with-deps-2.5.1+cu121.zip"),
     Seed("libtorch/rocm6.2/README", b"no archive yet"),
     _wheel("libtorch/nightly/cpu/libtorch-shared-with-deps-latest.zip"),

@@ -159,6 +159,51 @@ async def test_item_1_accelerator_directories_by_prefix_match_and_skipped_ones_n
     assert "whl/cu121/nested/index.html" not in run.main.objects
 
 
+async def test_item_1_libtorch_names_the_nested_directories_it_does_not_index(
+    moto_s3, pytorch, fetch
+):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("libtorch", "libtorch/nightly"))
+    libtorch = (await run.builder().run()).prefixes[0]
+    assert libtorch.status == "ok"
+    assert libtorch.skipped_directories == ["libtorch/cpu/old"]
+    listing = run.page("libtorch/cpu/index.html")
+    assert "2.5.1%2Bcpu.zip" in listing and "2.0.0" not in listing
+    assert "libtorch/cpu/old/index.html" not in run.main.objects
+
+
+async def test_item_1_public_status_names_every_skipped_directory(moto_s3, pytorch, fetch):
+    """``GET /status`` without a token: skipped directories are names a reader of the index
+    sees anyway, and they are shown to anyone."""
+    service = IndexService(
+        service_env(moto_s3, pytorch, INDEX_PREFIXES="whl,libtorch,libtorch/nightly"),
+        fetch=fetch,
+        destinations=[MemoryBucket(), MemoryBucket()],
+        state=MemoryBucket(),
+        log=quiet,
+    )
+    await service.run()
+    response = await service.handle(HttpRequest("GET", "https://index.example/status"))
+    assert response.status == 200
+    status = json.loads(response.body)
+    assert "source" not in status  # the public view
+    skipped = {p["prefix"]: p["skipped_directories"] for p in status["prefixes"]}
+    assert skipped == {
+        "whl": [
+            "whl/cu121/nested",
+            "whl/cu121/xformers",
+            "whl/cpu-cxx11-abi",
+            "whl/cu121_pypi_cudnn",
+            # other prefixes of the bucket, not configured here
+            "whl/nightly",
+            "whl/preview",
+            "whl/test",
+            "whl/variant",
+        ],
+        "libtorch": ["libtorch/cpu/old"],
+        "libtorch/nightly": [],
+    }
+
+
 async def test_item_2_variant_wheels_and_their_manifest_are_listed(moto_s3, pytorch, fetch):
     run = Run(moto_s3, pytorch, fetch, prefixes=("whl/variant", "whl/test/variant"))
     await run.builder().run()

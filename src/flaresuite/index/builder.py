@@ -957,8 +957,9 @@ class _PrefixBuild:
         """File listings per directory, no metadata. Sub-directories do not repeat the root's
         archives. Every directory holding any key gets its listing, an empty one included, so
         a stale listing never outlives its files; a prefix with no archive at all publishes
-        nothing. libtorch prefixes are small: they are listed whole before anything is
-        written."""
+        nothing. Nothing below an accelerator directory is listed (``libtorch/cpu/old/``), and
+        every such directory is named in the report. libtorch prefixes are small: they are
+        listed whole before anything is written."""
         root = await self.listing(self.prefix)
         accepted = self.accelerator_directories(root.subdirectories)
         self._skip_root_directories(root.subdirectories, accepted, set())
@@ -966,9 +967,12 @@ class _PrefixBuild:
         listings: dict[str, list[str]] = {}
         digests: dict[str, str] = {}
         for directory in directories:
-            files = (
-                root.files if directory == self.prefix else (await self.listing(directory)).files
-            )
+            if directory == self.prefix:
+                files = root.files
+            else:
+                listing = await self.listing(directory)
+                files = listing.files
+                self.report.skipped_directories.extend(sorted(listing.subdirectories))
             found, rejected = select_archives(files)
             for key in rejected:
                 self.report.reject(key)
