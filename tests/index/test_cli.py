@@ -334,11 +334,18 @@ def test_a_plain_directory_of_wheels_is_indexed_as_one_index_root(tmp_path, caps
 
 
 def test_a_directory_with_no_distribution_exits_1_and_says_why(tmp_path, capsys):
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "README").write_text("nothing here")
-    assert main(["index", "build", "--source", str(tmp_path / "empty")]) == 1
-    assert "nothing to index: no distribution" in capsys.readouterr().err
-    assert not (tmp_path / "empty" / "index.html").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README").write_text("nothing here")
+    assert main(["index", "build", "--source", str(empty)]) == 1
+    printed = capsys.readouterr()
+    assert "nothing to index: no distribution" in printed.err
+    lines = printed.out.splitlines()
+    assert [line.split()[:3] for line in lines[:-1]] == [[".", "empty", "0"]]
+    assert lines[-1].startswith(f"empty: nothing indexed, no page written in {empty}/ (")
+    assert not any(line.startswith("ok") for line in lines)
+    assert "Serve it with" not in printed.out
+    assert not (empty / "index.html").exists()
 
 
 def test_a_build_whose_every_file_the_allow_list_hides_says_so(tmp_path, capsys):

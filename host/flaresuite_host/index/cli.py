@@ -189,9 +189,15 @@ def run_build(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     _print_report(report, plan, as_json=args.json)
-    if report.status == "ok" and not any(prefix.distributions for prefix in report.prefixes):
+    if _found_nothing(report):
         raise RuntimeFailure(_nothing_published(args, plan, report))
     return 0 if report.status == "ok" else 1
+
+
+def _found_nothing(report: RunReport) -> bool:
+    """A run that went well but found no distribution to publish: a failure for the CLI,
+    whose user asked for an index of something."""
+    return report.status == "ok" and not any(prefix.distributions for prefix in report.prefixes)
 
 
 def _nothing_published(args: argparse.Namespace, plan: Plan, report: RunReport) -> str:
@@ -337,8 +343,11 @@ def _print_report(report: RunReport, plan: Plan, *, as_json: bool) -> None:
         if prefix.error:
             line += f"  error: {prefix.error}"
         print(line)
+    if _found_nothing(report):  # the reason follows on stderr
+        print(f"empty: nothing indexed, no page written in {plan.out}/ ({report.seconds:.2f} s)")
+        return
     print(f"{report.status}: index in {plan.out}/ ({report.seconds:.2f} s)")
-    if report.status != "ok" or not any(p.distributions for p in report.prefixes):
+    if report.status != "ok":
         return
     if not plan.files_served:
         print("  its pages link files at /<key>: pass --base-url with the bucket's public URL")
