@@ -11,7 +11,7 @@ from flaresuite.index.config import SETTINGS, IndexConfig
 from flaresuite.index.service import IndexRunFailed, IndexService
 from flaresuite.stores.memory import MemoryBucket
 
-from .conftest import Delivered, FakeS3, MemoryQueue, core_metadata
+from .conftest import Delivered, FakeS3, MemoryQueue, StepClock, core_metadata
 
 TOKEN = "s3cret-token"
 ENV = {
@@ -29,7 +29,7 @@ async def no_network(request: HttpRequest) -> HttpResponse:
 
 
 class World:
-    def __init__(self, env=ENV, queue=None, state=True):
+    def __init__(self, env=ENV, queue=None, state=True, clock=None):
         self.s3 = FakeS3()
         self.s3.objects[TORCH] = b"torch wheel"
         self.s3.objects[TORCH + ".metadata"] = core_metadata("torch", "2.5.1+cpu", ">=3.9")
@@ -44,6 +44,7 @@ class World:
             destinations=[self.main, self.mirror],
             state=self.state,
             queue=queue,
+            clock=clock,
             log=lambda event, **fields: self.events.append((event, fields)),
         )
 
@@ -239,6 +240,41 @@ async def test_a_prefix_deferred_for_budget_continues_in_a_message_of_its_own():
         continuations += [m["continuation"] for m in world.queue.sent]
     assert continuations[:3] == [1, 2, 3] and not world.queue.sent
     assert "whl/cpu/torchvision/index.html" in world.main.objects
+
+
+async def test_a_continuation_of_an_earlier_run_is_dropped_once_the_next_run_has_started():
+    """A cold bucket's continuation chain may outlive the hour: the next cron run's message
+    for the same prefix must not build alongside it. The older run's messages are acknowledged
+    and dropped; the newer run's message builds the prefix and continues its own chain."""
+    env = {**ENV, "MAX_SUBREQUESTS": "20", "INDEX_PREFIXES": "whl"}
+    clock = StepClock()
+    world = World(env, queue=MemoryQueue(), clock=clock)
+    for minor in range(20):
+        world.s3.objects[f"whl/cpu/torchvision-0.{minor}.0-cp311-cp311-linux_x86_64.whl"] = b"x"
+    await world.service.scheduled_run()
+    first_run = world.queue.sent[0]["run"]
+    await world.service.consume(world.queue.deliver())
+    assert world.queue.sent == [{**world.queue.sent[0], "run": first_run, "continuation": 1}]
+
+    clock.t += 3600  # the next cron hour, the chain still running
+    await world.service.scheduled_run()
+    stale, fresh = deliveries = world.queue.deliver()
+    assert (stale.body["run"], fresh.body["run"]) == (first_run, first_run + 3600)
+    world.events.clear()
+    await world.service.consume(deliveries)
+
+    assert [d.outcome for d in deliveries] == ["ack", "ack"]
+    dropped = [fields for event, fields in world.events if event == "index.stale_message"]
+    assert dropped == [{"prefix": "whl", "run": first_run, "current": first_run + 3600}]
+    assert len([event for event, _ in world.events if event == "index.prefix"]) == 1
+    assert [(m["run"], m["continuation"]) for m in world.queue.sent] == [(first_run + 3600, 1)]
+    for _ in range(30):  # the newer run's chain completes the prefix
+        deliveries = world.queue.deliver()
+        if not deliveries:
+            break
+        await world.service.consume(deliveries)
+    assert "whl/cpu/torchvision/index.html" in world.main.objects
+    assert body(await world.get("/status"))["status"] == "ok"
 
 
 async def test_a_failed_prefix_is_retried_by_the_queue_and_a_foreign_message_is_dropped():

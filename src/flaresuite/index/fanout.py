@@ -6,7 +6,9 @@ builds each prefix in an invocation of its own, with a budget of its own. A pref
 want of budget sends its own continuation, so a cold bucket converges in minutes instead of
 waiting for the next cron hour; the prefix root's pages (its project lists) are written by the
 invocation that completes the last of its directories. Delivery, retries and the dead-letter
-queue are the platform's; nothing here schedules.
+queue are the platform's; nothing here schedules. ``run`` ties every message to the cron run
+that started it: the consumer drops messages of a run older than the one recorded in state, so
+a continuation chain that outlives the hour never builds a prefix beside the next run's.
 
 Message body: ``{"kind": "index-prefix", "prefix": "whl/nightly", "run": <started_at>,
 "continuation": <n>}``.

@@ -167,14 +167,24 @@ class IndexService:
         A prefix deferred for want of budget continues in a message of its own if this
         invocation made progress on it. A failed prefix's message is retried by the queue
         (and lands in the dead-letter queue after ``max_retries``); a message this Worker
-        never sends is acknowledged and logged."""
-        config, _ = self._configured()
+        never sends is acknowledged and logged. A message of an earlier run than the one
+        recorded in state (a continuation, or a retry, still queued when the next cron run
+        started) is acknowledged and dropped: the newer run's own message builds that prefix,
+        and the two would otherwise build it side by side."""
+        config, state = self._configured()
         budget = self._budget()
         builder = self._builder(budget)
+        current: float | None = None
         for delivery in deliveries:
             part = parse_part(delivery.body)
             if part is None or part.prefix not in config.build.prefixes:
                 self._log("index.unknown_message")
+                delivery.ack()
+                continue
+            if current is None:
+                current = await _current_run(StateStore(budget.bucket(state)))
+            if part.run < current:
+                self._log("index.stale_message", prefix=part.prefix, run=part.run, current=current)
                 delivery.ack()
                 continue
             if not budget.allows_metadata():
@@ -299,6 +309,16 @@ def _unauthorized() -> HttpResponse:
     return error_response(
         401, "missing or wrong bearer token", {"www-authenticate": 'Bearer realm="index"'}
     )
+
+
+async def _current_run(store: StateStore) -> float:
+    """When the run recorded in state started; ``-inf`` when none is recorded (or it is
+    unreadable), so that no message counts as stale."""
+    run = await store.run()
+    started = None if run is None else run.get("started_at")
+    if isinstance(started, bool) or not isinstance(started, (int, float)):
+        return float("-inf")
+    return float(started)
 
 
 def _made_progress(report: PrefixReport) -> bool:
