@@ -1,9 +1,11 @@
 """Browsers join a swarm and run its work, in headless Debian Chromium against ``swarm serve``
 (issue 14's acceptance): the owner unlocks the dashboard and creates a code, whose QR code
 decodes to the join link; three pages join by the link (two of them tabs of one browser) and a
-fourth by typing the code; a 300-chunk job completes though one page closes mid-job (its
-chunks are handed to the others and none is lost); the owner's pause stops new assignments.
-Leaves screenshots in dist/swarm-join-dashboard.png and dist/swarm-join-device.png.
+fourth by typing the code; a 300-chunk job completes though one page closes mid-job (the
+chunks it held are each finished by another page, and none is lost); the owner's pause stops
+new assignments. A page comes back as the same device after a reload, and after the server
+drops its socket (through its backoff, with its resume key). Leaves screenshots in
+dist/swarm-join-dashboard.png and dist/swarm-join-device.png.
 
 Every wait is bounded by ``BOUND``; nothing asserts how fast anything happened. The pages'
 Content-Security-Policy stays on, so the pages are tested as served (Playwright's locator
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -22,8 +27,9 @@ from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from flaresuite.swarm.coordinator import Coordinator
+from flaresuite.swarm.storage import MemorySwarmStorage
 
-from .live import ADMIN, BOUND
+from .live import ADMIN, BOUND, invite
 
 CHROMIUM = Path("/usr/bin/chromium")
 DIST = Path(__file__).resolve().parents[2] / "dist"
@@ -32,6 +38,8 @@ CHUNKS = 300
 OPS = 3_000_000
 """A MATH_STRESS chunk of 3 * 10^6 steps takes a browser about 0.1 s: the job lasts some
 seconds on two cores, long enough to close a page and pause in the middle of it."""
+PAGE_EPOCH = 1_800_000_000_000
+"""Where a page's clock starts (ms since the epoch), in tests that drive its timers."""
 
 pytestmark = [
     pytest.mark.browser,
@@ -58,6 +66,37 @@ async def until(condition, message: str) -> None:
         while not condition():
             await asyncio.sleep(0.05)
     assert condition(), message
+
+
+class ChunkLedger:
+    """Who holds and who finished each chunk, read from the swarm's storage writes: one batch
+    per event, holding each chunk's ``assigned_to`` as it stands after the event, and deleting
+    the chunk when it is finished (docs/swarm.md, "Persistence and rebuild")."""
+
+    def __init__(self, storage: MemorySwarmStorage, leaver: str) -> None:
+        self.holder: dict[str, str | None] = {}
+        self.finished_by: dict[str, str | None] = {}
+        self.held_when_gone: set[str] | None = None
+        """What ``leaver`` held just before the event that took it offline."""
+        write = storage.write
+
+        async def recording(put: Mapping[str, str], delete: Sequence[str]) -> None:
+            held = self.held_by(leaver)
+            for key, value in put.items():
+                if key.startswith("chunk:"):
+                    self.holder[key.removeprefix("chunk:")] = json.loads(value)["assigned_to"]
+                elif key == f"device:{leaver}" and json.loads(value)["status"] == "OFFLINE":
+                    self.held_when_gone = held
+            for key in delete:
+                if key.startswith("chunk:"):
+                    chunk = key.removeprefix("chunk:")
+                    self.finished_by[chunk] = self.holder.pop(chunk)
+            await write(put, delete)
+
+        storage.write = recording
+
+    def held_by(self, device: str) -> set[str]:
+        return {chunk for chunk, holder in self.holder.items() if holder == device}
 
 
 async def owner_dashboard(browser: Browser, base: str) -> Page:
@@ -111,6 +150,8 @@ async def test_browsers_join_by_link_and_by_code_and_finish_a_job_without_losing
     await expect(dashboard.locator("#devices")).to_contain_text("typed it in", timeout=WAIT_MS)
 
     swarm: Coordinator = server.swarms["demo"].coordinator
+    leaver, leaver_id = by_link[2], ids[2]
+    ledger = ChunkLedger(server.swarms["demo"].storage, leaver_id)
     await until(lambda: all(swarm.devices[i].ops_per_second for i in ids), "benchmarks arrive")
     submitted = await owner.post(
         "/swarm/demo/jobs", params={"chunks": CHUNKS, "opsPerChunk": OPS, "kind": "MATH_STRESS"}
@@ -118,15 +159,18 @@ async def test_browsers_join_by_link_and_by_code_and_finish_a_job_without_losing
     assert submitted.status_code == 201
 
     # Close one page while it holds work: its chunks go back to the queue.
-    leaver = by_link[2]
-    leaver_id = ids[2]
-    await until(lambda: len(swarm.devices[leaver_id].active) > 0 and swarm.done_total >= 10, "")
+    await until(
+        lambda: ledger.held_by(leaver_id) and swarm.done_total >= 10, "the page to close holds work"
+    )
+    assert ledger.held_by(leaver_id) == swarm.devices[leaver_id].active
     await leaver.close()
     await until(
         lambda: swarm.devices[leaver_id].status == "OFFLINE", "the closed page goes offline"
     )
-    taken_back = {c for c in swarm.chunks if swarm.chunks[c].assigned_to is None}
+    taken_back = ledger.held_when_gone
+    assert taken_back, "it held chunks when its socket closed"
     assert not swarm.devices[leaver_id].active
+    completed_by_leaver = swarm.devices[leaver_id].completed
 
     # The owner pauses: held chunks finish, nothing new is handed out.
     await until(lambda: swarm.done_total >= 60, "work goes on without the closed page")
@@ -143,7 +187,10 @@ async def test_browsers_join_by_link_and_by_code_and_finish_a_job_without_losing
     await dashboard.click("#start")
     await expect(dashboard.locator("#done")).to_have_text(str(CHUNKS), timeout=WAIT_MS)
     assert swarm.counts() == {"queued": 0, "assigned": 0, "done": CHUNKS, "failed": 0}
-    assert not taken_back & set(swarm.chunks), "its chunks were finished by others"
+    assert len(ledger.finished_by) == CHUNKS and not ledger.holder, "every chunk finished"
+    finishers = {ledger.finished_by[chunk] for chunk in taken_back}
+    assert finishers and finishers <= set(ids) - {leaver_id}, "its chunks were finished by others"
+    assert swarm.devices[leaver_id].completed == completed_by_leaver
     completed = {i: swarm.devices[i].completed for i in ids}
     assert sum(completed.values()) == CHUNKS, "every chunk counted exactly once"
     assert all(swarm.devices[i].rejected == 0 for i in ids)
@@ -178,3 +225,33 @@ async def test_a_page_reloaded_resumes_its_device_and_the_owner_can_disable_it(s
     assert swarm.counts()["queued"] == 3, "a disabled device gets no work"
     await dashboard.locator(f'#devices tbody tr[data-device-id="{device}"] button.toggle').click()
     await until(lambda: swarm.done_total == 3, "enabled again, it runs the job")
+
+
+async def test_a_page_whose_socket_the_server_drops_reconnects_as_the_same_device(served, browser):
+    server, owner, _ = served
+    single = await invite(owner, "demo", multi_use=False)  # spent by the join: only the key
+    context = await browser.new_context()
+    # The page's timers wait for the test, so its backoff can be watched, then run out.
+    await context.clock.install(time=PAGE_EPOCH)
+    await context.clock.pause_at(PAGE_EPOCH + 60_000)
+    page = await context.new_page()
+    await page.goto(f"{owner.base_url}/swarm/demo/join?invite={single}")
+    device = await joined(page)
+    swarm: Coordinator = server.swarms["demo"].coordinator
+    await until(lambda: swarm.devices[device].registered, "the page registers")
+    dropped = swarm.devices[device].socket_id
+    assert dropped is not None
+
+    server.swarms["demo"].close(dropped, 1012, "the server restarts")
+    await expect(page.locator("#state")).to_have_text(
+        re.compile(r"^reconnecting in 0\.[0-5] s$"), timeout=WAIT_MS
+    )
+    await until(lambda: swarm.devices[device].status == "OFFLINE", "the drop reaches the core")
+
+    await page.clock.run_for(500)  # the first wait is under half a second of the page's time
+    await expect(page.locator("#state")).to_have_text("connected", timeout=WAIT_MS)
+    assert await page.locator("#device-id").inner_text() == device
+    await expect(page.locator("#log")).to_contain_text("reconnected", timeout=WAIT_MS)
+    await until(lambda: swarm.devices[device].status == "ONLINE", "it is online again")
+    assert list(swarm.devices) == [device], "the same device, not a new one"
+    assert swarm.devices[device].socket_id not in (None, dropped)
