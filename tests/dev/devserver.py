@@ -3,7 +3,8 @@
 A test project is a temporary directory with a copy of the repository's wrangler.toml, ``src``
 linked to the repository's, and whatever ``.dev.vars`` files the test writes, so the tests
 read ``.dev.vars`` the way the command does without touching the checkout's own. Stopping a
-server sends SIGINT (Ctrl-C) and checks that no process it started is left.
+server sends SIGINT (Ctrl-C) and checks that no process it started is left; a one-shot command
+(``run_flaresuite``: ``dev r2 get`` and the like) is checked the same way once it exits.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +35,49 @@ def flaresuite(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "flaresuite_host", *map(str, args)]
 
 
+MARK = "FLARESUITE_DEV_TEST_RUN"
+"""An environment variable set, with a value of its own, on every command a test runs; Node
+and workerd inherit it, so what a command leaves behind is found even once re-parented."""
+
+
+def marked(value: str) -> list[int]:
+    """Live processes whose environment holds ``MARK=value``."""
+    needle = f"{MARK}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes() if entry.name.isdigit() else b""
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def assert_none_left(value: str) -> None:
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while marked(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = marked(value)
+    assert left == [], f"processes left behind: {left}"
+
+
 def run_flaresuite(
     *args: str | Path, cwd: Path, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        flaresuite(*args), cwd=cwd, input=stdin, capture_output=True, timeout=120, check=False
+    """``flaresuite ARGS`` to its end; fails if it leaves a process (Node, workerd) behind."""
+    mark = uuid.uuid4().hex
+    done = subprocess.run(
+        flaresuite(*args),
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, MARK: mark},
     )
+    assert_none_left(mark)
+    return done
 
 
 def free_port() -> int:
@@ -122,6 +161,8 @@ class DevServer:
     output: deque[str] = field(default_factory=lambda: deque(maxlen=5000))
     started: set[int] = field(default_factory=set)
     """The CLI and every process under it once it was ready (Node, workerd)."""
+    mark: str = ""
+    """Its ``MARK`` value, inherited by every process it starts."""
 
     def lines(self) -> list[str]:
         return list(self.output)
@@ -146,12 +187,14 @@ class DevServer:
             time.sleep(0.05)
         left = sorted(pid for pid in self.started if alive(pid))
         assert left == [], f"processes left behind: {left}"
+        assert_none_left(self.mark)
         return status
 
 
 def start_dev(project: Path, *args: str) -> DevServer:
     """``flaresuite dev ARGS --port <free>`` in ``project``, once it printed its URL."""
     port = free_port()
+    mark = uuid.uuid4().hex
     process = subprocess.Popen(
         flaresuite("dev", *args, "--port", str(port)),
         cwd=project,
@@ -159,7 +202,7 @@ def start_dev(project: Path, *args: str) -> DevServer:
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, "NO_COLOR": "1", MARK: mark},
     )
     output: deque[str] = deque(maxlen=5000)
 
@@ -174,7 +217,7 @@ def start_dev(project: Path, *args: str) -> DevServer:
         ready = [line for line in list(output) if line.startswith("Ready on ")]
         if ready:
             url = ready[0].split()[2]
-            server = DevServer(process, url, list(output), output)
+            server = DevServer(process, url, list(output), output, mark=mark)
             server.started = {process.pid, *descendants(process.pid)}
             return server
         if process.poll() is not None:

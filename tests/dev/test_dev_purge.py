@@ -3,8 +3,10 @@ and ``flaresuite dev r2`` shows what is left; bad starts exit 2 with a clear mes
 
 from __future__ import annotations
 
+import re
 import socket
 
+import httpx
 import pytest
 
 from flaresuite.purge.client import DeleteProxyClient
@@ -57,6 +59,46 @@ def test_state_persists_across_restarts_and_reset_wipes_it(project, serve):
 
     serve(project, "--env", "delete-proxy", "--reset").stop()
     assert r2(project, "ls", "PURGE_BUCKET") == b""
+
+
+def test_r2_get_prints_an_object_as_stored_or_writes_it_to_a_file(project, tmp_path):
+    body = bytes(range(256)) * 4  # not text: printed byte for byte
+    (tmp_path / "photo.bin").write_bytes(body)
+    r2(project, "put", "PURGE_BUCKET", "media/photo.bin", "--file", str(tmp_path / "photo.bin"))
+
+    assert r2(project, "get", "PURGE_BUCKET", "media/photo.bin") == body
+    r2(project, "get", "PURGE_BUCKET", "media/photo.bin", "-o", str(tmp_path / "copy.bin"))
+    assert (tmp_path / "copy.bin").read_bytes() == body
+
+    missing = run_flaresuite(
+        "dev", "r2", "get", "PURGE_BUCKET", "media/none.bin", "--env", "delete-proxy", cwd=project
+    )
+    assert missing.returncode == 1
+    assert b"no object 'media/none.bin' in PURGE_BUCKET" in missing.stderr
+
+
+def test_host_binds_the_address_given_and_the_banner_shows_it(project, serve):
+    write_dev_vars(project, ".dev.vars", {"DELETE_PROXY_TOKEN": TOKEN})
+    server = serve(project, "--env", "delete-proxy", "--host", "127.0.0.1")
+
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
+    assert any(line.startswith(f"Ready on {server.url} ") for line in server.banner)
+    # Served there: the proxy answers an unauthenticated delete with 401.
+    assert (
+        httpx.post(f"{server.url}/delete", json={"objectKeys": ["a"]}, timeout=60).status_code
+        == 401
+    )
+    assert server.stop() == 0
+
+
+def test_a_host_that_is_not_this_machines_exits_2(project):
+    write_dev_vars(project, ".dev.vars", {"DELETE_PROXY_TOKEN": TOKEN})
+
+    # 192.0.2.1 (TEST-NET-1) is no local address: binding fails, nothing is sent anywhere.
+    done = run_flaresuite("dev", "--env", "delete-proxy", "--host", "192.0.2.1", cwd=project)
+
+    assert done.returncode == 2
+    assert b"cannot listen on 192.0.2.1:8787" in done.stderr
 
 
 def test_a_bad_env_exits_2_naming_the_environments(project):
