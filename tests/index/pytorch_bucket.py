@@ -41,6 +41,13 @@ TORCH_ROCM = "whl/rocm6.2/torch-2.5.1+rocm6.2-cp311-cp311-linux_x86_64.whl"
 TORCH_ROCM_THREE_PART = "whl/rocm6.2.4/torch-2.6.0+rocm6.2.4-cp311-cp311-linux_x86_64.whl"
 """Item 1: accelerator directories named ``rocm<major>.<minor>.<patch>``."""
 TORCH_XPU = "whl/xpu/torch-2.12.0+xpu-cp313-cp313-linux_x86_64.whl"
+TYPING_EXTENSIONS = "whl/typing_extensions-4.12.2-py3-none-any.whl"
+"""Item 6: uploaded without any checksum; PyTorch adds one later by copying it onto itself."""
+QUERY_KEY = TORCH_CU121 + "?.whl"
+"""Item 9: linked raw, ``?`` would start a query and the link would fetch another object than
+the one hashed: refused and reported."""
+SPACE_KEY = "whl/cu121/torch-2.5.1+cu121-cp311-cp311-linux_x86_64 (1).whl"
+"""Item 9: a browser's name for a second download of the same file; refused and reported."""
 FILELOCK = "whl/filelock-3.16.1-py3-none-any.whl"
 NETWORKX_33 = "whl/networkx-3.3-py3-none-any.whl"
 """Item 7: no sidecar, and no Requires-Python unless an override supplies it."""
@@ -91,7 +98,7 @@ SEEDS: tuple[Seed, ...] = (
     # whl: root dependencies, every accelerator directory kind, legacy and nested directories
     _wheel(FILELOCK),
     _sidecar(FILELOCK, "filelock", "3.16.1", ">=3.8"),
-    _wheel("whl/typing_extensions-4.12.2-py3-none-any.whl", "none"),
+    _wheel(TYPING_EXTENSIONS, "none"),
     _wheel("whl/Pillow-10.0.0-cp311-cp311-linux_x86_64.whl"),
     _wheel("whl/pillow-11.0.0-cp311-cp311-linux_x86_64.whl", "declared"),
     _wheel(NETWORKX_33),
@@ -114,6 +121,8 @@ SEEDS: tuple[Seed, ...] = (
     _wheel("whl/cu121_pypi_cudnn/torch-2.5.1-cp311-cp311-linux_x86_64.whl"),
     _wheel("whl/cu121/nested/torch-2.4.0-cp311-cp311-linux_x86_64.whl"),  # not a page directory
     Seed("whl/cu121/torch-latest-cp311-cp311-linux_x86_64.whl", b"no PEP 440 version"),
+    Seed(QUERY_KEY, b"not the wheel its link would name"),
+    Seed(SPACE_KEY, b"a second download"),
     # whl/nightly: retention over four dates (kept: the newest two), sidecars, allow list
     _wheel(nightly("20250101", "cpu")),
     _wheel(nightly("20250102", "cpu")),

@@ -337,31 +337,42 @@ async def test_item_5_source_tarballs_are_indexed(moto_s3, pytorch, fetch):
     assert f"/source_code/test/torch-2.9.0.tar.gz#sha256={sha(tarball)}" in page
 
 
-async def test_item_6_a_checksum_added_by_copying_in_place_reaches_the_page(moto_s3, fetch):
-    name = moto_s3.new_bucket("copy-in-place")
-    key, body = "whl/filelock-3.16.1-py3-none-any.whl", b"filelock wheel"
-    moto_s3.boto.put_object(Bucket=name, Key=key, Body=body)
-    run = Run(moto_s3, name, fetch, prefixes=("whl",))
+async def test_item_6_a_checksum_added_by_copying_in_place_reaches_the_page(
+    moto_s3, pytorch, fetch
+):
+    """typing_extensions was uploaded without a checksum; PyTorch's ``--set-checksum`` copies it
+    onto itself with ``x-amz-meta-checksum-sha256``, which keeps the ETag and moves
+    LastModified. The next run HEADs that one file again, and its page gains the hash."""
+    key = bucket_layout.TYPING_EXTENSIONS
+    body = next(seed.body for seed in SEEDS if seed.key == key)
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl",))
     await run.builder().run()
-    assert "#sha256=" not in run.page("whl/filelock/index.html")
-    before = moto_s3.boto.head_object(Bucket=name, Key=key)
-    # S3 dates objects to the second: the copy below must land in a later one, as it would
-    # on a real bucket where checksums are added hours after the upload.
-    time.sleep(max(0.0, before["LastModified"].timestamp() + 1.05 - time.time()))
-    # PyTorch's --set-checksum: the object copied onto itself with the checksum as metadata
+    assert "#sha256=" not in run.page("whl/typing-extensions/index.html")
+    before = moto_s3.boto.head_object(Bucket=pytorch, Key=key)
+    try:
+        copy_in_place(moto_s3, pytorch, key, before, {"checksum-sha256": sha(body)})
+        after = moto_s3.boto.head_object(Bucket=pytorch, Key=key)
+        assert after["ETag"] == before["ETag"] and after["LastModified"] > before["LastModified"]
+        recorder = Recorder(fetch)
+        await run.builder(recorder).run()
+        assert f"#sha256={sha(body)}" in run.page("whl/typing-extensions/index.html")
+        assert recorder.heads == [f"/{pytorch}/{key}"]
+    finally:  # as uploaded: no checksum (the other tests' pages expect none)
+        copy_in_place(moto_s3, pytorch, key, moto_s3.boto.head_object(Bucket=pytorch, Key=key), {})
+
+
+def copy_in_place(moto_s3, bucket, key, head, metadata):
+    """The object copied onto itself with new metadata, as PyTorch's ``--set-checksum`` does.
+    S3 dates objects to the second: the copy must land in a later one than ``head``'s, as it
+    does on a real bucket where checksums are added hours after the upload."""
+    time.sleep(max(0.0, head["LastModified"].timestamp() + 1.05 - time.time()))
     moto_s3.boto.copy_object(
-        Bucket=name,
+        Bucket=bucket,
         Key=key,
-        CopySource={"Bucket": name, "Key": key},
-        Metadata={"checksum-sha256": sha(body)},
+        CopySource={"Bucket": bucket, "Key": key},
+        Metadata=metadata,
         MetadataDirective="REPLACE",
     )
-    after = moto_s3.boto.head_object(Bucket=name, Key=key)
-    assert after["ETag"] == before["ETag"] and after["LastModified"] > before["LastModified"]
-    recorder = Recorder(fetch)
-    await run.builder(recorder).run()
-    assert f"#sha256={sha(body)}" in run.page("whl/filelock/index.html")
-    assert len(recorder.heads) == 1
 
 
 async def test_item_7_requires_python_overrides_and_sidecars(moto_s3, pytorch, fetch):
@@ -382,16 +393,20 @@ async def test_item_8_file_base_url(moto_s3, pytorch, fetch):
     )
 
 
-async def test_item_9_keys_whose_names_need_escaping_are_refused(moto_s3, fetch):
-    name = moto_s3.new_bucket("odd-keys")
-    good = "whl/x-1.0+local-py3-none-any.whl"
-    for key in (good, "whl/x-1.0-py3-none-any.whl?.whl", "whl/x y-1.0.tar.gz"):
-        moto_s3.boto.put_object(Bucket=name, Key=key, Body=key.encode())
-    run = Run(moto_s3, name, fetch, prefixes=("whl",), allow_list_prefixes=frozenset())
+async def test_item_9_keys_whose_names_need_escaping_are_refused(moto_s3, pytorch, fetch):
+    run = Run(moto_s3, pytorch, fetch, prefixes=("whl",))
     report = (await run.builder().run()).prefixes[0]
-    assert report.rejected == ["whl/x y-1.0.tar.gz", "whl/x-1.0-py3-none-any.whl?.whl"]
-    page = run.page("whl/x/index.html")
-    assert page.count("<a ") == 1 and 'href="/whl/x-1.0%2Blocal-py3-none-any.whl"' in page
+    assert sorted(report.rejected) == sorted(
+        [
+            bucket_layout.QUERY_KEY,
+            bucket_layout.SPACE_KEY,
+            "whl/cu121/torch-latest-cp311-cp311-linux_x86_64.whl",  # no PEP 440 version
+        ]
+    )
+    page = run.page("whl/cu121/torch/index.html")
+    # one link, to the object that was hashed, its "+" percent-encoded
+    assert page.count("<a ") == 1
+    assert 'href="/whl/cu121/torch-2.5.1%2Bcu121-cp311-cp311-linux_x86_64.whl#sha256=' in page
 
 
 async def test_item_10_cache_control_by_path_segment(moto_s3, pytorch, fetch):
