@@ -23,10 +23,6 @@ CHECKOUT = Path(__file__).resolve().parents[3]
 NODE = CHECKOUT / "node_modules" / ".bin" / "node"
 LANE_SCRIPT = CHECKOUT / "lane" / "lane.mjs"
 WHEELS = CHECKOUT / "lane" / ".cache" / "wheels"
-COMPILE_CACHE = CHECKOUT / "lane" / ".cache" / "node-compile"
-"""Node's on-disk cache of compiled JavaScript (``NODE_COMPILE_CACHE``, keyed by each file's
-content and Node's version): Miniflare, Pyodide's glue and the lane compile once, not on every
-start. A ``NODE_COMPILE_CACHE`` or ``NODE_DISABLE_COMPILE_CACHE`` of the caller's wins."""
 STOP_TIMEOUT = 15.0
 """Seconds the lane gets to stop Miniflare and exit before it is killed."""
 
@@ -87,7 +83,7 @@ class LaneProcess:
             stderr=subprocess.DEVNULL if quiet else None,
             text=True,
             bufsize=1,
-            env={"NODE_COMPILE_CACHE": str(COMPILE_CACHE), **os.environ, "NO_COLOR": "1"},
+            env={**os.environ, "NO_COLOR": "1"},
         )
         try:
             self.started = self.call("start", config=dict(config))
