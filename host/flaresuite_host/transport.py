@@ -10,7 +10,6 @@ from types import TracebackType
 import httpx
 
 from flaresuite.http import HttpRequest, HttpResponse, TransportError
-from flaresuite.redact import redact_url
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds for connect, read and write each, when the request does not say."""
@@ -57,11 +56,7 @@ class HttpxFetch:
                 timeout=timeout,
             )
         except httpx.TransportError as error:
-            # httpx may quote the URL (an invalid one is echoed whole); show it redacted.
-            detail = str(error).replace(request.url, redact_url(request.url))
-            raise TransportError(
-                f"{request.method} {redact_url(request.url)}: {type(error).__name__}: {detail}"
-            ) from error
+            raise TransportError.of(request, type(error).__name__, str(error)) from error
         headers: dict[str, str] = {}
         for name, value in response.headers.multi_items():
             name = name.lower()

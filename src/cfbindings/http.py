@@ -8,7 +8,6 @@ from pyodide.ffi import JsException, to_js
 
 from cfbindings.convert import field, js_object
 from flaresuite.http import HttpRequest, HttpResponse, TransportError
-from flaresuite.redact import redact_url
 from workers import Response
 
 _RUNTIME_OWNED_HEADERS = frozenset({"host", "content-length"})
@@ -37,11 +36,7 @@ async def fetch(req: HttpRequest) -> HttpResponse:
         response = await js.fetch(req.url, js_object(init))
         body = (await response.arrayBuffer()).to_bytes()
     except JsException as error:
-        # The runtime's message may quote the URL (an invalid one is echoed whole).
-        detail = str(error.message).replace(req.url, redact_url(req.url))
-        raise TransportError(
-            f"{req.method} {redact_url(req.url)}: {error.name}: {detail}"
-        ) from None
+        raise TransportError.of(req, str(error.name), str(error.message)) from None
     return HttpResponse(
         status=int(response.status),
         headers={name.lower(): value for name, value in response.headers.entries()},

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from flaresuite.errors import ConfigError, RuntimeFailure
+from flaresuite.redact import redact_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,14 @@ class HttpResponse:
 class TransportError(RuntimeFailure):
     """The exchange did not complete: connection refused or reset, DNS failure, timeout.
     Its message names the URL only as :func:`flaresuite.redact.redact_url` shows it."""
+
+    @classmethod
+    def of(cls, request: HttpRequest, kind: str, detail: str) -> TransportError:
+        """What a host's fetch raises when ``request`` got no answer: ``kind`` and ``detail``
+        are the runtime's error name and message, which may quote the URL (an invalid one is
+        echoed whole), so the URL is shown redacted wherever it appears."""
+        shown = redact_url(request.url)
+        return cls(f"{request.method} {shown}: {kind}: {detail.replace(request.url, shown)}")
 
 
 HttpFetch = Callable[[HttpRequest], Awaitable[HttpResponse]]

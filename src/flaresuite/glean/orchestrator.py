@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from flaresuite.errors import RuntimeFailure
 from flaresuite.glean.config import CONNECTOR_TIMEOUT, BackendConfig
 from flaresuite.glean.modes import Mode
-from flaresuite.glean.upstream import Upstream, excerpt, read_json, redacted
+from flaresuite.glean.upstream import Upstream, excerpt, read_json
 from flaresuite.http import HttpRequest, HttpResponse, TransportError
 from flaresuite.jsonbody import BadJson
 from flaresuite.retry import Again
@@ -88,8 +88,7 @@ async def run_backend(
         outcome = await upstream.retrier.run(attempt, classify, retry_on=(), deadline=deadline)
     except TransportError as error:
         raise BackendError(
-            f"no answer from the backend within {request.timeout:.0f} s "
-            f"({redacted(error, request)})"
+            f"no answer from the backend within {request.timeout:.0f} s ({error})"
         ) from None
     response = outcome.value
     if outcome.exhausted:

@@ -66,7 +66,7 @@ class Upstream:
             outcome = await self.retrier.run(attempt, classify)
         except TransportError as error:
             raise RetriesExhausted(
-                f"{target} failed {attempts} times; last: no response ({redacted(error, request)})"
+                f"{target} failed {attempts} times; last: no response ({error})"
             ) from None
         if outcome.exhausted:
             last = outcome.value
@@ -79,12 +79,6 @@ class Upstream:
     def retry_after(self, response: HttpResponse) -> float | None:
         """The answer's ``Retry-After`` in seconds (delta-seconds or an HTTP-date)."""
         return retry_after_seconds(response.header("retry-after"), self.clock.now())
-
-
-def redacted(error: TransportError, request: HttpRequest) -> str:
-    """A transport error's message with ``request``'s URL redacted wherever it appears: the
-    hosts' adapters redact their own, and this keeps any other adapter from leaking a query."""
-    return str(error).replace(request.url, redact_url(request.url))
 
 
 def read_json(response: HttpResponse, *, max_bytes: int = MAX_ANSWER_BYTES) -> Any:
