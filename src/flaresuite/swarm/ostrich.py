@@ -51,6 +51,7 @@ from flaresuite.swarm.messages import (
     number,
     only,
     optional_text,
+    positive,
     register,
     text,
 )
@@ -107,10 +108,7 @@ def _heartbeat(data: Any) -> Heartbeat:
 def _benchmark(data: Any) -> BenchmarkResult:
     payload = body_object(data)
     only(payload, {"score"})
-    score = number(payload, "score", 0, 1e15)
-    if score == 0:
-        raise Invalid("score must be positive")
-    return BenchmarkResult(ops_per_second=score)
+    return BenchmarkResult(ops_per_second=positive(payload, "score", 1e15))
 
 
 def _run_state(data: Any) -> SetRunState:
