@@ -11,6 +11,7 @@ from flaresuite.swarm.messages import (
     PAUSED,
     RUNNING,
     STOPPED,
+    RequestInvite,
     SetDeviceEnabled,
     SetInviteeCommands,
     SetRunState,
@@ -98,6 +99,37 @@ def test_a_device_that_does_not_exist_is_404_and_changes_nothing():
     with pytest.raises(Refused) as refused:
         h.coordinator.command(SetDeviceEnabled("ghost", False), now=h.now)
     assert refused.value.status == 404 and h.stored == {}
+
+
+@pytest.mark.parametrize(
+    ("commands", "status"),
+    [
+        ((SetRunState(PAUSED), SetThrottle(5)), 400),
+        ((SetThrottle(40), SetDeviceEnabled("ghost", False)), 404),
+        (
+            (
+                SetInviteeCommands(frozenset({"run"})),
+                SetDeviceEnabled("d1", False),
+                RequestInvite(),
+            ),
+            400,
+        ),
+    ],
+)
+def test_a_refused_call_changes_nothing_even_when_earlier_commands_were_valid(commands, status):
+    h = Harness()
+    s = h.join("d1")
+    before, stored, heard = h.coordinator.settings(), dict(h.stored), len(h.inbox[s])
+    with pytest.raises(Refused) as refused:
+        h.coordinator.command(*commands, now=h.now)
+    assert refused.value.status == status
+    assert h.coordinator.settings() == before
+    assert h.coordinator.devices["d1"].enabled is True
+    assert h.stored == stored and len(h.inbox[s]) == heard
+    logged = len(h.logs)
+    command(h, SetThrottle(50))  # the next event carries nothing the refused call began
+    assert [line["message"] for line in h.logs[logged:]] == ["throttle set to 50 %"]
+    assert json.loads(h.stored["meta"])["runState"] == RUNNING
 
 
 def test_settings_survive_eviction():

@@ -112,6 +112,10 @@ CLOSE_POLICY = 1008
 
 WIRES: dict[str, Wire] = {protocol.NAME: protocol.WIRE, ostrich.NAME: ostrich.WIRE}
 
+_Obeyable = SetRunState | SetThrottle | SetDeviceEnabled | SetInviteeCommands
+"""The commands that change the swarm's settings: every :data:`Command` but a member's request
+for an invite."""
+
 
 @dataclass(frozen=True, slots=True)
 class Admission:
@@ -208,12 +212,10 @@ class Coordinator:
 
     def command(self, *commands: Command, now: float) -> list[Effect]:
         """The owner's commands (over HTTP with the bearer token), applied in order, then told
-        to every socket once. Raises :class:`Refused` (404), changing nothing, when one names a
-        device that does not exist."""
-        for command in commands:
-            if isinstance(command, SetDeviceEnabled):
-                self._device_named(command.device_id)
-        for command in commands:
+        to every socket once. Raises :class:`Refused` (400 or 404), changing nothing, when any
+        one of them cannot be applied: every command is checked before the first is obeyed."""
+        checked = [self._check(command) for command in commands]
+        for command in checked:
             self._obey(command, now)
         self._announce(now)
         return self._flush()
@@ -531,11 +533,12 @@ class Coordinator:
             self._share_code(device, now)
             return
         try:
-            self._obey(command, now)
-            self._announce(now)
+            checked = self._check(command)
         except Refused as refused:
             self._error(device.socket_id, now, "not_found", refused.message)
             return
+        self._obey(checked, now)
+        self._announce(now)
         self._log(now, "INFO", "control", f"device {device.id} sent {type(command).__name__}")
 
     def _share_code(self, device: Device, now: float) -> None:
@@ -562,24 +565,32 @@ class Coordinator:
         )
         return IssuedInvite(secret, invite.expires_at, multi_use, code=code_chars is not None)
 
-    def _obey(self, command: Command, now: float) -> None:
+    def _check(self, command: Command) -> _Obeyable:
+        """Raises :class:`Refused` (400 or 404) for a command that cannot be applied, before
+        anything has changed; what it returns, :meth:`_obey` applies without refusing."""
+        if isinstance(command, RequestInvite):
+            raise Refused(400, "that command is for members only")
+        if isinstance(command, SetThrottle) and not MIN_THROTTLE <= command.percent <= MAX_THROTTLE:
+            raise Refused(400, f"throttle must be between {MIN_THROTTLE} and {MAX_THROTTLE}")
+        if isinstance(command, SetDeviceEnabled):
+            self._device_named(command.device_id)
+        return command
+
+    def _obey(self, command: _Obeyable, now: float) -> None:
+        """Applies a command :meth:`_check` passed; it never refuses."""
         if isinstance(command, SetRunState):
             self._set_run_state(command.state, now)
         elif isinstance(command, SetThrottle):
-            if not MIN_THROTTLE <= command.percent <= MAX_THROTTLE:
-                raise Refused(400, f"throttle must be between {MIN_THROTTLE} and {MAX_THROTTLE}")
             self.throttle = command.percent
             self._touch("meta")
             self._log(now, "INFO", "control", f"throttle set to {command.percent} %")
         elif isinstance(command, SetDeviceEnabled):
-            self._set_enabled(self._device_named(command.device_id), command.enabled, now)
-        elif isinstance(command, SetInviteeCommands):
+            self._set_enabled(self.devices[command.device_id], command.enabled, now)
+        else:
             self.invitee_commands = command.allowed
             self._touch("meta")
             allowed = ", ".join(sorted(command.allowed)) or "none"
             self._log(now, "INFO", "control", f"members may send: {allowed}")
-        else:
-            raise Refused(400, "that command is for members only")
 
     def _announce(self, now: float) -> None:
         """Every socket hears of a change at once (the Ostrich-Legs client asks for work when a
