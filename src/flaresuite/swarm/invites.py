@@ -101,6 +101,16 @@ class RateLimited(BadInput):
         self.retry_after = retry_after
 
 
+def _within_limit(times: list[float], now: float, limit: int, message: str) -> list[float]:
+    """``times`` within the last :data:`ISSUE_WINDOW_SECONDS` (a sliding window), or
+    :class:`RateLimited` with ``message`` when ``limit`` of them are, retrying when the oldest
+    leaves the window."""
+    window = [t for t in times if now - t < ISSUE_WINDOW_SECONDS]
+    if len(window) >= limit:
+        raise RateLimited(message, retry_after=min(window) + ISSUE_WINDOW_SECONDS - now)
+    return window
+
+
 @dataclass(slots=True)
 class InviteBook:
     """The live invites of one swarm, the times of recent issues (for the rate limit, stored)
@@ -112,12 +122,9 @@ class InviteBook:
 
     def issue(self, secret: str, now: float, *, multi_use: bool) -> Invite:
         """Records ``secret`` as a new invite, or raises :class:`RateLimited` changing nothing."""
-        window = [t for t in self.recent if now - t < ISSUE_WINDOW_SECONDS]
-        if len(window) >= ISSUES_PER_WINDOW:
-            raise RateLimited(
-                f"at most {ISSUES_PER_WINDOW} invites per minute",
-                retry_after=min(window) + ISSUE_WINDOW_SECONDS - now,
-            )
+        window = _within_limit(
+            self.recent, now, ISSUES_PER_WINDOW, f"at most {ISSUES_PER_WINDOW} invites per minute"
+        )
         self.recent = [*window, now]
         invite = Invite(digest(normalize(secret)), now, now + LIFETIME_SECONDS, multi_use)
         self.invites[invite.digest] = invite
@@ -126,12 +133,12 @@ class InviteBook:
     def find(self, presented: str, now: float) -> Invite | None:
         """The live invite ``presented`` names, without using it up. Raises
         :class:`RateLimited` while too many unknown invites were presented recently."""
-        self.refused = [t for t in self.refused if now - t < ISSUE_WINDOW_SECONDS]
-        if len(self.refused) >= REFUSALS_PER_WINDOW:
-            raise RateLimited(
-                "too many unknown invites were presented to this swarm",
-                retry_after=min(self.refused) + ISSUE_WINDOW_SECONDS - now,
-            )
+        self.refused = _within_limit(
+            self.refused,
+            now,
+            REFUSALS_PER_WINDOW,
+            "too many unknown invites were presented to this swarm",
+        )
         secret = normalize(presented)
         invite = self.invites.get(digest(secret)) if 0 < len(secret) <= MAX_TOKEN_CHARS else None
         if invite is None or now >= invite.expires_at:
