@@ -10,12 +10,14 @@ from flaresuite.swarm.invites import (
     ISSUE_WINDOW_SECONDS,
     ISSUES_PER_WINDOW,
     LIFETIME_SECONDS,
+    MAX_CODE_CHARS,
+    MIN_CODE_CHARS,
     REFUSALS_PER_WINDOW,
     InviteBook,
     RateLimited,
     digest,
-    is_code,
     normalize,
+    random_code,
 )
 
 TOKEN = "Xq3-0_lLtZr8mV2pQw9eR4tY6uI1oP5aS7dF0gH2jK4"
@@ -95,8 +97,20 @@ def test_tokens_match_exactly():
 
 def test_the_code_alphabet_has_no_look_alikes():
     assert not set("01OIL") & set(CODE_ALPHABET)
-    assert is_code("K7QM4X") and is_code("K7QM4XPA")
-    assert not is_code("K7QM4") and not is_code("K7QM4XPAB") and not is_code("K7QM4XP0")
+    for length in (MIN_CODE_CHARS, MAX_CODE_CHARS):
+        code = random_code(length)
+        assert len(code) == length and set(code) <= set(CODE_ALPHABET)
+
+
+def test_six_to_eight_characters_match_as_a_code_and_nine_as_a_token():
+    """Shorter and longer codes are never issued (test_web: lengths 5 and 9 are 400)."""
+    for code in ("K7QM4X", "K7QM4XPA"):
+        book = InviteBook()
+        book.issue(code, 0.0, multi_use=True)
+        assert book.find(code.lower(), 1.0) is not None
+    book = InviteBook()
+    book.issue("K7QM4XPAB", 0.0, multi_use=True)
+    assert book.find("k7qm4xpab", 1.0) is None, "past MAX_CODE_CHARS, matched exactly"
 
 
 def test_guessing_is_limited_per_swarm_and_a_window_later_allowed_again():

@@ -57,10 +57,6 @@ def normalize(presented: str) -> str:
     return compact.upper() if len(compact) <= MAX_CODE_CHARS else presented.strip()
 
 
-def is_code(text: str) -> bool:
-    return MIN_CODE_CHARS <= len(text) <= MAX_CODE_CHARS and all(c in CODE_ALPHABET for c in text)
-
-
 def random_code(length: int) -> str:
     """A new code of ``length`` characters from :data:`CODE_ALPHABET`."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
