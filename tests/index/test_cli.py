@@ -152,6 +152,20 @@ def test_inconsistent_flags_exit_2_and_write_nothing(flags, message, tmp_path, c
     assert file.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [file]
 
 
+@pytest.mark.parametrize("out_exists", [False, True])
+def test_contradictory_allow_list_flags_exit_2_before_the_demo_is_written(
+    out_exists, tmp_path, capsys
+):
+    out = tmp_path / "site"
+    if out_exists:
+        out.mkdir()
+    flags = ["--out", str(out), "--no-allow-list", "--allow-list-prefix", "whl"]
+    assert main(["index", "build", *flags]) == 2
+    assert "contradict each other" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == ([out] if out_exists else [])
+    assert not out_exists or not any(out.iterdir())
+
+
 def test_half_set_s3_credentials_exit_2(monkeypatch, capsys):
     monkeypatch.setenv("S3_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.delenv("S3_SECRET_ACCESS_KEY", raising=False)

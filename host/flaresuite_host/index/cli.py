@@ -163,14 +163,13 @@ class Plan:
 def run_build(args: argparse.Namespace) -> int:
     if not args.s3_bucket and (args.s3_endpoint or args.s3_region):
         raise UsageError("--s3-endpoint and --s3-region need --s3-bucket")
-    out = args.out or (args.source if args.source is not None else DEFAULT_OUT)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"output directory is a file: {out}")
+    # Every argument is checked before _plan, which writes the demo tree: bad input writes nothing.
+    allow_list_prefixes = frozenset(_allow_list_prefixes(args))
     plan = _plan(args)
     config = replace(
         DEFAULTS,
         prefixes=plan.prefixes,
-        allow_list_prefixes=frozenset(_allow_list_prefixes(args)),
+        allow_list_prefixes=allow_list_prefixes,
         nightly_keep=args.nightly_keep,
         concurrency=args.concurrency,
         file_base_url=args.base_url or "",
@@ -216,12 +215,16 @@ def _nothing_published(args: argparse.Namespace, plan: Plan, report: RunReport) 
 
 
 def _plan(args: argparse.Namespace) -> Plan:
+    """Decides what the build reads and writes; the demo tree is the only thing written here,
+    once ``out`` is known to be usable."""
+    out: Path = args.out or (args.source if args.source is not None else DEFAULT_OUT)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output directory is a file: {out}")
     if args.s3_bucket:
-        out = args.out or DEFAULT_OUT
         prefixes = tuple(dict.fromkeys(args.prefixes or DEFAULTS.prefixes))
         return Plan(out, prefixes, None, files_served=bool(args.base_url))
     if args.source is None:
-        root = args.out or DEFAULT_OUT
+        root = out
         try:
             write_demo_tree(root)
         except OSError as error:
@@ -236,7 +239,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         prefixes = tuple(DEFAULTS.prefixes)
     else:
         prefixes = (ROOT,)
-    return Plan(args.out or root, prefixes, root, files_served=True)
+    return Plan(out, prefixes, root, files_served=True)
 
 
 def _allow_list_prefixes(args: argparse.Namespace) -> tuple[str, ...]:
