@@ -254,10 +254,8 @@ def _issue(
     issued, effects = coordinator.issue_invite(
         now, multi_use=_flag(query, "multiUse"), code_chars=length if code else None
     )
-    parts = urlsplit(url)
-    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     join_url = (
-        f"{scheme}://{parts.netloc}/swarm/{coordinator.swarm_id}/join"
+        f"{_own_origin(url)}/swarm/{coordinator.swarm_id}/join"
         f"?invite={quote(issued.token, safe='')}"
     )
     body = {
@@ -333,9 +331,14 @@ def _integer(query: dict[str, str], name: str, default: int) -> int:
 
 
 def _origin_allowed(origin: str, url: str, config: SwarmConfig) -> bool:
+    return origin.rstrip("/") in config.allowed_origins or origin == _own_origin(url)
+
+
+def _own_origin(url: str) -> str:
+    """The origin of the pages this Worker serves at ``url``, a WebSocket URL's included."""
     parts = urlsplit(url)
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
-    return origin.rstrip("/") in config.allowed_origins or origin == f"{scheme}://{parts.netloc}"
+    return f"{scheme}://{parts.netloc}"
 
 
 def _cors_headers(origin: str | None) -> dict[str, str]:
