@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from flaresuite.errors import ConfigError
-from flaresuite.http import HttpRequest, HttpResponse, misconfigured
+from flaresuite.http import HttpRequest, HttpResponse
 from flaresuite.swarm.config import SwarmConfig
 from flaresuite.swarm.coordinator import Admission, Coordinator
 from flaresuite.swarm.effects import (
@@ -29,7 +29,7 @@ from flaresuite.swarm.effects import (
     SetAlarm,
 )
 from flaresuite.swarm.storage import SwarmStorage
-from flaresuite.swarm.web import Reply, handle, locate, not_a_swarm
+from flaresuite.swarm.web import Reply, handle, route
 
 
 class Sockets(Protocol):
@@ -102,12 +102,11 @@ class SwarmHost:
     async def request(self, request: HttpRequest, now: float) -> HttpResponse | Admission:
         """The answer to an HTTP request, or the admission of a WebSocket upgrade: the host
         then accepts the socket with the admission's attachment and calls :meth:`connected`."""
-        if isinstance(self.config, ConfigError):
-            return misconfigured(self.config)
-        located = locate(request.url)
-        if located is None:
-            return not_a_swarm()
-        core = await self.coordinator(now, located.swarm_id)
+        swarm_id = route(request.url, self.config)
+        if isinstance(swarm_id, HttpResponse):
+            return swarm_id
+        assert not isinstance(self.config, ConfigError)  # route answered 503 for it
+        core = await self.coordinator(now, swarm_id)
         result = handle(core, request, self.config, now)
         await self.apply(result.effects)
         return result.response if isinstance(result, Reply) else result.admission
