@@ -103,8 +103,9 @@ MAX_ATTEMPTS = 3
 """A chunk that reports an error is retried until it has failed this many times."""
 MAX_STRIKES = 20
 """Invalid frames a socket may send before it is closed (1008, policy violation)."""
-OSTRICH_CODE_CHARS = 6
-"""Codes the Ostrich-Legs client asks for must fit its 6-character code box."""
+OSTRICH_CODE_CHARS = invites_module.MIN_CODE_CHARS
+"""Codes the Ostrich-Legs client asks for must fit its 6-character code box, which is what
+sets the shortest code (:data:`~flaresuite.swarm.invites.MIN_CODE_CHARS`)."""
 
 CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
