@@ -1,8 +1,8 @@
 """Where a swarm persists: the protocol its hosts implement, and an in-memory implementation.
 
 The shape is Durable Object storage's (research section 2.4): string values under string keys,
-batched writes, and the one alarm each object has. The Durable Object adapter in
-``src/swarm_worker.py`` splits batches into the API's 128-key calls.
+batched writes, and the one alarm each object has. The Durable Object adapter,
+``src/cfbindings/durable.py``, splits batches into the API's 128-key calls.
 """
 
 from __future__ import annotations
