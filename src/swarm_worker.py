@@ -7,9 +7,9 @@ from typing import Any
 
 from cfbindings import EnvVars, binding, to_core_request, to_worker_response
 from cfbindings.durable import DurableStorage, HibernatedSockets, frame_of
-from flaresuite.config import with_bindings
+from flaresuite.config import parsed, with_bindings
 from flaresuite.http import HttpResponse
-from flaresuite.swarm.config import SWARMS_BINDING, configured
+from flaresuite.swarm.config import SWARMS_BINDING, read_config
 from flaresuite.swarm.host import SwarmHost
 from flaresuite.swarm.messages import MAX_MESSAGE_BYTES
 from flaresuite.swarm.web import route
@@ -19,7 +19,7 @@ from workers import DurableObject, Response, WorkerEntrypoint
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Any:
         swarms = binding(self.env, SWARMS_BINDING)
-        config = with_bindings(configured(EnvVars(self.env)), {SWARMS_BINDING: swarms})
+        config = with_bindings(parsed(read_config, EnvVars(self.env)), {SWARMS_BINDING: swarms})
         target = route(str(request.url), config)
         if isinstance(target, HttpResponse):
             return to_worker_response(target)
@@ -30,7 +30,7 @@ class SwarmCoordinator(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
         self.sockets = HibernatedSockets(ctx)
-        config = configured(EnvVars(env))
+        config = parsed(read_config, EnvVars(env))
         self.host = SwarmHost(DurableStorage(ctx.storage), self.sockets, config)
 
     async def fetch(self, request: Any) -> Any:

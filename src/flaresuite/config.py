@@ -24,7 +24,7 @@ Rules shared by every Worker:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -57,6 +57,15 @@ def setting_names(settings: Iterable[Setting]) -> tuple[str, ...]:
 
 
 C = TypeVar("C")
+
+
+def parsed(parse: Callable[[EnvSource], C], env: EnvSource) -> C | ConfigError:
+    """``parse(env)``, or the :class:`~flaresuite.errors.ConfigError` it raised: a Worker
+    keeps the error and answers it as a 503 instead of failing every request with a 500."""
+    try:
+        return parse(env)
+    except ConfigError as error:
+        return error
 
 
 def with_bindings(

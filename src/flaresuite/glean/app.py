@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
-from flaresuite.config import EnvSource, with_bindings
+from flaresuite.config import EnvSource, parsed, with_bindings
 from flaresuite.errors import ConfigError, RuntimeFailure
 from flaresuite.glean.config import FULL_LOCK_WAIT, GleanConfig, parse_config
 from flaresuite.glean.direct import DirectSync, SyncCounts
@@ -329,12 +329,7 @@ def _configure(
     env: EnvSource, kv: KeyValue | None
 ) -> tuple[GleanConfig | None, ConfigError | None]:
     """The settings, or every reason they are unusable, the KV binding included."""
-    config: GleanConfig | ConfigError
-    try:
-        config = parse_config(env)
-    except ConfigError as error:
-        config = error
-    config = with_bindings(config, {KV_BINDING: kv})
+    config = with_bindings(parsed(parse_config, env), {KV_BINDING: kv})
     return (None, config) if isinstance(config, ConfigError) else (config, None)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
-from flaresuite.config import EnvSource, with_bindings
+from flaresuite.config import EnvSource, parsed, with_bindings
 from flaresuite.errors import BadInput, ConfigError
 from flaresuite.http import (
     HttpRequest,
@@ -114,12 +114,7 @@ class PurgeService:
     def from_env(cls, bucket: Bucket | None, env: EnvSource, **options: Any) -> PurgeService:
         """The service as the Worker's vars and secrets configure it (a ``dict`` works as
         ``env``). A bad or missing value does not raise; the service answers 503 for it."""
-        config: PurgeConfig | ConfigError
-        try:
-            config = read_config(env)
-        except ConfigError as error:
-            config = error
-        return cls(bucket, config, **options)
+        return cls(bucket, parsed(read_config, env), **options)
 
     @property
     def _r2(self) -> Bucket:

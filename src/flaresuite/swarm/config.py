@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flaresuite.config import EnvReader, EnvSource, Setting
-from flaresuite.errors import ConfigError
 
 SWARMS_BINDING = "SWARM"
 """The Durable Object namespace of ``SwarmCoordinator`` (wrangler.toml ``[env.swarm]``)."""
@@ -59,14 +58,6 @@ def read_config(env: EnvSource) -> SwarmConfig:
     reader.check()
     assert token is not None  # required: check() raised otherwise
     return SwarmConfig(token, frozenset(origin.rstrip("/") for origin in origins))
-
-
-def configured(env: EnvSource) -> SwarmConfig | ConfigError:
-    """The configuration, or the reason there is none (for hosts that answer it as a 503)."""
-    try:
-        return read_config(env)
-    except ConfigError as error:
-        return error
 
 
 def _is_origin(text: str) -> bool:
