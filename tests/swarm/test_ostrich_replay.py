@@ -15,9 +15,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from flaresuite.swarm.config import SwarmConfig
-from flaresuite_host.swarm.server import SwarmServer
 
-from .live import ADMIN, BOUND
+from .live import ADMIN, BOUND, serving
 
 CLIENT_ORIGIN = "http://localhost:5173"
 """The client's page is served from its own origin, not the coordinator's."""
@@ -25,16 +24,9 @@ CLIENT_ORIGIN = "http://localhost:5173"
 
 @pytest.fixture
 async def ostrich_server():
-    server = SwarmServer(SwarmConfig(ADMIN, frozenset({CLIENT_ORIGIN})), log=lambda _: None)
-    listener = await server.start("127.0.0.1", 0)
-    port = listener.sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {ADMIN}"}
-    ) as owner:
+    config = SwarmConfig(ADMIN, frozenset({CLIENT_ORIGIN}))
+    async with serving(config, lambda _: None) as (server, owner, port):
         yield server, owner, port
-    listener.close()
-    await listener.wait_closed()
-    server.stop()
 
 
 class Client:
