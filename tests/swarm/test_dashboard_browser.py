@@ -1,8 +1,7 @@
 """The dashboard in headless Chromium against ``swarm serve``: simulated devices join and the
 page shows them and their jobs completing. Leaves a screenshot in dist/swarm-dashboard.png.
 
-Needs Debian's ``chromium`` (``apt-get install -y chromium``); Playwright drives it through
-``executable_path`` and never downloads a browser.
+Needs Debian's ``chromium`` (``apt-get install -y chromium``; see :mod:`.browser`).
 """
 
 from __future__ import annotations
@@ -11,35 +10,23 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from flaresuite.swarm.model import OBSERVER
 from flaresuite_host.swarm.device import run_devices
 
+from .browser import MARKS
 from .live import BOUND, invite, state
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "dist" / "swarm-dashboard.png"
 WAIT_MS = BOUND * 1000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)"
-    ),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture
-async def page():
-    async with async_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"]
-        )
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
-        yield page
-        await browser.close()
+async def page(browser: Browser):
+    return await browser.new_page(viewport={"width": 1400, "height": 900})
 
 
 def _observers(server, swarm_id):

@@ -21,17 +21,16 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pytest
 import zxingcpp
 from PIL import Image
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from flaresuite.swarm.coordinator import Coordinator
 from flaresuite.swarm.storage import MemorySwarmStorage
 
+from .browser import MARKS
 from .live import ADMIN, BOUND, invite
 
-CHROMIUM = Path("/usr/bin/chromium")
 DIST = Path(__file__).resolve().parents[2] / "dist"
 WAIT_MS = BOUND * 1000
 CHUNKS = 300
@@ -41,23 +40,7 @@ seconds on two cores, long enough to close a page and pause in the middle of it.
 PAGE_EPOCH = 1_800_000_000_000
 """Where a page's clock starts (ms since the epoch), in tests that drive its timers."""
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)"
-    ),
-]
-
-
-@pytest.fixture
-async def browser():
-    async with async_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"]
-        )
-        yield launched
-        await launched.close()
+pytestmark = MARKS
 
 
 async def until(condition, message: str) -> None:
