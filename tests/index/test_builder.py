@@ -169,6 +169,17 @@ async def test_only_a_replaced_object_is_headed_and_only_its_pages_rewritten(see
     assert whl.pages_written == 6
 
 
+async def test_a_run_that_rewrites_the_root_pages_reads_the_roots_state_once(seeded, buckets):
+    builder = buckets.builder(seeded)
+    await builder.run()
+    buckets.clear_calls()
+    seeded.replace(FILELOCK, b"rebuilt wheel")
+    report = await builder.run()
+    assert report.prefixes[0].pages_written == 6  # the root's pages among them
+    gets = [key for call, key in buckets.state.calls if call == "get"]
+    assert gets.count("index/whl/@dir.json.gz") == 1
+
+
 async def test_a_checksum_added_by_copying_an_object_onto_itself_reaches_the_page(buckets):
     source = FakeSource()
     source.add(FILELOCK, sha256=None)

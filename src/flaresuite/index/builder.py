@@ -443,7 +443,9 @@ class _PrefixBuild:
         projects = set(root_rows).union(
             *(record.projects for record in manifest.directories.values())
         )
-        await self._root(root, directories, built, root_rows, root_files, root_digest, manifest)
+        await self._root(
+            root, directories, built, root_rows, root_files, root_digest, manifest, root_state
+        )
         self._skip_root_directories(root.subdirectories, directories, projects | self.root_mirrored)
 
     async def _root(
@@ -455,9 +457,11 @@ class _PrefixBuild:
         root_files: int,
         root_digest: str,
         manifest: PrefixManifest,
+        root_state: DirectoryState,
     ) -> None:
         """The prefix root's pages, once every directory is published, when anything they
-        show changed."""
+        show changed (``root_state``: the prefix root's state, as loaded at the start of the
+        run and saved since whenever it changed)."""
         if self.report.deferred_directories:
             return
         if not root_files and not any(r.distributions for r in manifest.directories.values()):
@@ -473,7 +477,7 @@ class _PrefixBuild:
         listed = listing_digest(root.files, root.subdirectories)
         try:
             if await self._root_pages(
-                root.subdirectories, directories, built, root_rows, listed, manifest
+                root.subdirectories, directories, built, root_rows, listed, manifest, root_state
             ):
                 manifest.root = pages_digest
         except SubrequestsSpent:
@@ -597,11 +601,13 @@ class _PrefixBuild:
         root_rows: Mapping[str, list[Segment]],
         listed: str,
         manifest: PrefixManifest,
+        root_state: DirectoryState,
     ) -> bool:
         """The prefix root's pages, from every directory's rows (``listed``: the digest of the
-        root's own listing). ``False`` (and the prefix deferred) when the budget does not allow
-        reading the root's index-only pages, or when an unchanged directory's stored rows are
-        missing (that directory is then forgotten, so the next run builds it again)."""
+        root's own listing; ``root_state``: the root's state, already loaded by this run).
+        ``False`` (and the prefix deferred) when the budget does not allow reading the root's
+        index-only pages, or when an unchanged directory's stored rows are missing (that
+        directory is then forgotten, so the next run builds it again)."""
         pages: dict[str, list[Segment]] = {p: list(rows) for p, rows in root_rows.items()}
         for directory in directories:
             segments = built[directory]
@@ -616,7 +622,6 @@ class _PrefixBuild:
             for project, segment in segments.items():
                 pages.setdefault(project, []).append(segment)
         names = [layout.basename(path) for path in subdirectories]
-        root_state = await self._state(self.prefix)
         try:
             mirrored = await self._publish(
                 self.prefix,
