@@ -31,3 +31,22 @@ def test_malformed_sources_are_refused():
     ).encode()
     with pytest.raises(ValueError, match="malformed"):
         DirectoryState.from_bytes(gzip.compress(struct.pack(">I", len(header)) + header))
+
+
+def test_state_written_with_the_unused_digest_field_loads_with_its_cache():
+    header = json.dumps(
+        {
+            "format": FORMAT,
+            "digest": "d" * 64,
+            "pages": {"whl/index.html": "m" * 32},
+            "verdicts": {},
+        }
+    ).encode()
+    key, value = b"k" * 12, b"\x01" * 32
+    entry = key + struct.pack(">H", len(value)) + value
+    loaded = DirectoryState.from_bytes(
+        gzip.compress(struct.pack(">I", len(header)) + header + entry)
+    )
+    assert loaded.pages == {"whl/index.html": "m" * 32}
+    assert loaded.checksum(key) == (True, "01" * 32)
+    assert b'"digest"' not in gzip.decompress(loaded.to_bytes())

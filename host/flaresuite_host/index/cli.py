@@ -271,11 +271,10 @@ async def _build_from_directory(
     return await _run(WheelDirectory(plan.source), plan, config, progress, log)
 
 
-def link_files(root: Path, out: Path, prefixes: tuple[str, ...]) -> int:
+def link_files(root: Path, out: Path, prefixes: tuple[str, ...]) -> None:
     """Makes ``out`` hold the indexed files of ``root`` at the same relative paths, so the pages
     written there link to files a static server finds: hard links where the filesystem allows,
-    symbolic links elsewhere. Returns how many links were made."""
-    made = 0
+    symbolic links elsewhere."""
     for path in indexed_files(root, prefixes):
         target = out / path.relative_to(root)
         if target.exists() and target.samefile(path):
@@ -286,8 +285,6 @@ def link_files(root: Path, out: Path, prefixes: tuple[str, ...]) -> int:
             os.link(path, target)
         except OSError:
             target.symlink_to(path.resolve())
-        made += 1
-    return made
 
 
 async def _build_from_s3(

@@ -54,10 +54,6 @@ class Policy:
     kept: Mapping[NormalizedName, frozenset[Version]] | None = None
     """Nightly retention's verdict: the public versions shown per project, or ``None``."""
 
-    @property
-    def filters(self) -> bool:
-        return self.allow_list is not None or self.kept is not None
-
     def shows(self, project: NormalizedName, public_version: Version) -> bool:
         if self.allow_list is not None and project not in self.allow_list:
             return False

@@ -5,9 +5,9 @@ Per directory (a prefix root or an accelerator directory), two objects:
 
 * ``index/<dir>/@dir.json.gz`` (:class:`DirectoryState`): the metadata cache (checksums and
   sidecar facts, found by a digest of key, ETag and LastModified), the MD5 of every page this
-  builder wrote there, verdicts on pages someone else wrote, the MD5 and verdict of each index
-  page the source holds beside the directory's files, and the digest of the inputs its pages
-  were last published for;
+  builder wrote there, verdicts on pages someone else wrote, and the MD5 and verdict of each
+  index page the source holds beside the directory's files, with the digest of the listing
+  they were read for (the digest its pages were published for is the prefix manifest's);
 * ``index/<dir>/@rows.json.gz`` (:class:`DirectoryRows`): the directory's rendered rows per
   project, from which the prefix root page is assembled without listing or rendering the
   directory again.
@@ -62,8 +62,6 @@ def fingerprint(kind: bytes, obj: SourceObject) -> bytes:
 
 @dataclass(slots=True)
 class DirectoryState:
-    digest: str | None = None
-    """Digest of the inputs this directory's pages were last published for."""
     metadata: dict[bytes, bytes] = field(default_factory=dict)
     """The metadata cache: fingerprint -> what was learnt. A checksum is its raw 32 bytes
     (empty: the object has none); sidecar facts are the raw sha256 of the sidecar followed by
@@ -150,7 +148,6 @@ class DirectoryState:
         header = json.dumps(
             {
                 "format": FORMAT,
-                "digest": self.digest,
                 "pages": self.pages,
                 "verdicts": {k: list(v) for k, v in self.verdicts.items()},
                 "sources": {k: list(v) for k, v in self.sources.items()},
@@ -173,8 +170,9 @@ class DirectoryState:
             document = json.loads(raw[4 : 4 + length])
             if not isinstance(document, dict) or document.get("format") != FORMAT:
                 raise ValueError("state object has an unknown format")
+            # State written before this field went still holds a "digest" (never set, always
+            # null: a directory's digest is its DirectoryRecord's); it is ignored.
             state = cls(
-                digest=document["digest"],
                 pages=dict(document["pages"]),
                 verdicts={k: (e, bool(f)) for k, (e, f) in document["verdicts"].items()},
                 # absent from state written before sources were read: read them then
