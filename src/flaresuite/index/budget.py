@@ -27,6 +27,9 @@ from flaresuite.http import HttpFetch, HttpRequest, HttpResponse
 from flaresuite.logs import Log
 from flaresuite.ports import Bucket, Clock, ListPage, StoredObject
 
+DEFAULT_MAX_SUBREQUESTS = 9000
+"""A Worker's subrequest budget per invocation unless configured: below the paid plan's 10,000
+(the free plan allows 50)."""
 TAIL = 5
 """Subrequests kept back for the last writes: a directory's state and rows, the prefix
 manifest, its report, and the run record (or, fanned out, the continuation message)."""
@@ -41,7 +44,7 @@ class SubrequestsSpent(FlaresuiteError):
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_subrequests: int | None = None
-    """``None``: no limit (the CLI). Workers default to 9,000, below the paid plan's 10,000."""
+    """``None``: no limit (the CLI). Workers default to :data:`DEFAULT_MAX_SUBREQUESTS`."""
     stop_metadata_after: float = float("inf")
     """Seconds of run time after which no more HEAD/GET requests start."""
     warn_after: tuple[float, ...] = ()

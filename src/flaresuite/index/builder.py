@@ -38,7 +38,7 @@ from packaging.utils import NormalizedName
 
 from flaresuite.index import layout
 from flaresuite.index.allow_list import default_allow_list
-from flaresuite.index.budget import Budget, Limits, SubrequestsSpent
+from flaresuite.index.budget import DEFAULT_MAX_SUBREQUESTS, Budget, Limits, SubrequestsSpent
 from flaresuite.index.core_metadata import requires_python
 from flaresuite.index.foreign import DEFAULT_FILE_HOSTS, FileHosts
 from flaresuite.index.model import (
@@ -108,7 +108,7 @@ class BuildConfig:
     file_hosts: frozenset[str] = frozenset(DEFAULT_FILE_HOSTS)
     """Hosts besides ``file_base_url``'s that serve the source's files: a page linking only
     there is a generator's page, not an index-only one (:mod:`.foreign`)."""
-    max_subrequests: int | None = 9000
+    max_subrequests: int | None = DEFAULT_MAX_SUBREQUESTS
     warn_after: tuple[float, ...] = (20.0, 40.0)
     stop_metadata_after: float = 40.0
     concurrency: int = 16

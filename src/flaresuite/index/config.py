@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from flaresuite.config import EnvReader, EnvSource, Setting
 from flaresuite.index import layout
+from flaresuite.index.budget import DEFAULT_MAX_SUBREQUESTS
 from flaresuite.index.builder import BuildConfig
 from flaresuite.index.foreign import DEFAULT_FILE_HOSTS, parse_host
 from flaresuite.index.overrides import parse_overrides
@@ -20,8 +21,6 @@ from flaresuite.s3.addressing import check_endpoint
 from flaresuite.s3.credentials import SETTINGS as CREDENTIAL_SETTINGS
 from flaresuite.s3.credentials import CredentialSettings, read_credentials
 
-DEFAULT_MAX_SUBREQUESTS = 9000
-"""Below the paid plan's 10,000 subrequests per invocation; the free plan allows 50."""
 _DEFAULTS = BuildConfig()
 
 SETTINGS: tuple[Setting, ...] = (
