@@ -845,11 +845,7 @@ class _PrefixBuild:
                 state.remember_sources(read_for, {})
             return {}
         if not again and state.sources_read_for == read_for:
-            return {
-                key.split("/")[-2]: _SourcePage(md5, None)
-                for key, (md5, external) in state.sources.items()
-                if external
-            }
+            return {name: _SourcePage(md5, None) for name, md5 in _external_sources(state).items()}
         found: dict[str, _SourcePage] = {}
         verdicts: dict[str, tuple[str, bool]] = {}
         pending = False
@@ -1016,9 +1012,15 @@ def _page_key(directory: str, project: str) -> str:
     return layout.join(directory, project) + "/index.html"
 
 
+def _external_sources(state: DirectoryState) -> dict[str, str]:
+    """The source's index pages beside the directory's files that hold external links, as last
+    read: project -> MD5."""
+    return {key.split("/")[-2]: md5 for key, (md5, external) in state.sources.items() if external}
+
+
 def _mirrored(state: DirectoryState) -> set[str]:
     """Projects whose page beside the directory's files is the source's own, as last read."""
-    return {key.split("/")[-2] for key, (_, external) in state.sources.items() if external}
+    return set(_external_sources(state))
 
 
 def _recorded(manifest: PrefixManifest, directory: str) -> str | None:
