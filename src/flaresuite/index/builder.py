@@ -340,6 +340,7 @@ class _PrefixBuild:
         allow_list = (
             self.config.allow_list if self.prefix in self.config.allow_list_prefixes else None
         )
+        configuration = self._configuration(allow_list)
         kept_digest, kept = "", None
         first_pass: dict[str, str] = {}
         noted: dict[str, str] = {}
@@ -350,7 +351,6 @@ class _PrefixBuild:
             # parses only directories whose listing changed since their versions were noted.
             retention = Retention(self.config.nightly_keep, allow_list)
             retention.observe(root.files, self.parser)
-            configuration = self._configuration(allow_list)
             for directory in directories:
                 found = await self.listing(directory)
                 files = found.files
@@ -375,7 +375,7 @@ class _PrefixBuild:
             kept_digest = retention_digest(kept)
         policy = Policy(allow_list, kept)
         root_digest = _combine(
-            PAGES_VERSION, self._configuration(allow_list), kept_digest, listing_digest(root.files)
+            PAGES_VERSION, configuration, kept_digest, listing_digest(root.files)
         )
 
         root_state = await self._state(self.prefix)
