@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from flaresuite.auth import bearer_token, token_matches
-from flaresuite.config import EnvSource, with_bindings
+from flaresuite.config import EnvSource, parsed, with_bindings
 from flaresuite.errors import ConfigError, FlaresuiteError
 from flaresuite.http import (
     HttpFetch,
@@ -78,15 +78,10 @@ class IndexService:
         self._queue = queue
         self._clock = clock or SystemClock()
         self._log = log
-        config: IndexConfig | ConfigError
-        try:
-            config = IndexConfig.from_env(env)
-        except ConfigError as error:
-            config = error
         # strict=False: tests may give the main bucket alone.
         named = zip(DESTINATION_BINDINGS, destinations, strict=False)
         bindings = {STATE_BINDING: state, **dict(named)}
-        config = with_bindings(config, bindings)
+        config = with_bindings(parsed(IndexConfig.from_env, env), bindings)
         self.config = None if isinstance(config, ConfigError) else config
         self.config_error = config if isinstance(config, ConfigError) else None
         self._destinations = tuple(bucket for bucket in destinations if bucket is not None)
